@@ -1,0 +1,24 @@
+# The two commands of the README, plus a few for developers.
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: env demo test lint dry-run clean-demo
+
+env:
+	@bash scripts/setup-env.sh
+
+demo: env  ## run the embedded demo study end to end
+	$(BIN)/growthpace demo --cores $(CORES)
+
+test: env  ## run the test suite (unit tests and real snakemake workflow tests)
+	$(BIN)/python -m pytest
+
+lint: env  ## snakemake's linter on the demo config
+	$(BIN)/snakemake --lint
+
+dry-run: env
+	$(BIN)/snakemake -n --cores $(CORES)
+
+clean-demo:  ## remove the demo's results (the shared artifact store is kept)
+	rm -rf results/demo

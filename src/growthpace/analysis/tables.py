@@ -1,0 +1,92 @@
+"""The study's parquet tables: predictions (per instance), scores (per cell, epoch, split, ability), cells.
+
+Checkpoint selection follows the paper: per training cell, the epoch with the best mean validation
+score over abilities after ``select_after`` epochs; ties go to the earlier epoch. ``scores`` marks
+that epoch's rows with ``selected``; ``cells`` records it per cell.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..store import write_parquet_atomic
+
+CELL_KEYS = ["model_size", "data_source", "data_size", "seed"]
+SCORE_KEYS = CELL_KEYS + ["epoch", "split", "ability"]
+
+
+def split_of(eval_set: str) -> str:
+    return eval_set.rsplit("_", 1)[1]
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over items."""
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def scores_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    df = predictions.assign(split=predictions["eval_set"].map(split_of))
+    rows = []
+    for key, g in df.groupby(SCORE_KEYS, sort=True):
+        values = g["score"].to_numpy(dtype=float)
+        lo, hi = bootstrap_ci(values)
+        rows.append({**dict(zip(SCORE_KEYS, key)), "score": float(values.mean()),
+                     "expected": float(g["expected"].mean()), "n": len(g), "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def select_epochs(scores: pd.DataFrame, select_after: int) -> pd.DataFrame:
+    """Per cell: the epoch with the best mean valid score after ``select_after`` (earliest on ties)."""
+    split = "valid" if (scores["split"] == "valid").any() else "test"
+    per_epoch = (scores[scores["split"] == split].groupby(CELL_KEYS + ["epoch"])["score"].mean().reset_index())
+    eligible = per_epoch[per_epoch["epoch"] > select_after]
+    if eligible.empty:
+        eligible = per_epoch
+    best = (eligible.sort_values(CELL_KEYS + ["score", "epoch"], ascending=[True] * len(CELL_KEYS) + [False, True])
+            .groupby(CELL_KEYS).head(1))
+    return best.rename(columns={"epoch": "selected_epoch", "score": "selection_score"})
+
+
+def cells_table(sft_receipts: list[str | Path], selection: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for path in sft_receipts:
+        receipt = json.loads(Path(path).read_text())
+        manifest = json.loads((Path(receipt["path"]) / "manifest.json").read_text())
+        train = manifest.get("train", {})
+        rows.append({
+            **receipt["cell"],
+            "sft_key": receipt["key"],
+            "engine": train.get("engine", "trainer"),
+            "n_items": train.get("n_items"),
+            "epochs": train.get("epochs"),
+            "steps": train.get("steps"),
+            "tokens_seen": train.get("tokens_seen"),
+            "wall_seconds": train.get("wall_seconds"),
+            "tokens_per_second": train.get("tokens_per_second"),
+            "first_loss": train.get("first_loss"),
+            "last_loss": train.get("last_loss"),
+            "bytes_stored": manifest.get("bytes"),
+        })
+    cells = pd.DataFrame(rows)
+    return cells.merge(selection, on=CELL_KEYS, how="left")
+
+
+def write_tables(prediction_files, sft_receipts, select_after: int, out_predictions, out_scores, out_cells) -> None:
+    predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
+    scores = scores_table(predictions)
+    selection = select_epochs(scores, select_after)
+    scores = scores.merge(selection[CELL_KEYS + ["selected_epoch"]], on=CELL_KEYS, how="left")
+    scores["selected"] = scores["epoch"] == scores["selected_epoch"]
+    scores = scores.drop(columns="selected_epoch")
+    write_parquet_atomic(predictions, out_predictions)
+    write_parquet_atomic(scores, out_scores)
+    write_parquet_atomic(cells_table(sft_receipts, selection), out_cells)

@@ -1,0 +1,87 @@
+"""The speaker-token chat format of the paper (section 3.7 of its notes), for any HF tokenizer.
+
+Each message is ``<user>`` or ``<assistant>``, then the tokens of ``content.strip()``, then ``<eot>``.
+No BOS, no system prompt. SFT loss covers assistant content plus its ``<eot>`` in every assistant
+turn; user turns and the speaker tokens are masked with -100. Inference prompts are the conversation
+without its last (gold) turn, followed by ``<assistant>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+USER, ASSISTANT, EOT, PAD = "<user>", "<assistant>", "<eot>", "<pad>"
+CHAT_TOKENS = (USER, ASSISTANT, EOT)
+IGNORE_INDEX = -100
+
+
+def add_chat_tokens(tokenizer) -> int:
+    """Add the speaker tokens (and a pad token if missing) without clobbering existing special tokens.
+
+    Returns the number of tokens added; the caller resizes the model's embeddings when it is > 0.
+    The authors' code replaced ``additional_special_tokens`` and unpacked exactly three ids, which
+    breaks tokenizers that already define extra special tokens (Qwen, for one).
+    """
+    vocab = tokenizer.get_vocab()
+    missing = [t for t in CHAT_TOKENS if t not in vocab]
+    added = tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False) \
+        if missing else 0
+    if tokenizer.pad_token is None:
+        added += tokenizer.add_special_tokens({"pad_token": PAD})
+    return added
+
+
+@dataclass(frozen=True)
+class ChatIds:
+    user: int
+    assistant: int
+    eot: int
+    pad: int
+
+    @classmethod
+    def of(cls, tokenizer) -> "ChatIds":
+        ids = [tokenizer.convert_tokens_to_ids(t) for t in (USER, ASSISTANT, EOT)]
+        unk = tokenizer.unk_token_id
+        for tok, i in zip((USER, ASSISTANT, EOT), ids):
+            if i is None or (unk is not None and i == unk):
+                raise ValueError(f"tokenizer has no {tok} token; call add_chat_tokens() first")
+        return cls(*ids, tokenizer.pad_token_id)
+
+
+def _content_ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text.strip(), add_special_tokens=False)["input_ids"]
+
+
+def encode_for_training(tokenizer, messages: list[dict], max_len: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels for one conversation; labels are -100 outside assistant content + <eot>.
+
+    Sequences longer than ``max_len`` are cut from the right, as in the paper.
+    """
+    ids_of = ChatIds.of(tokenizer)
+    input_ids: list[int] = []
+    labels: list[int] = []
+    for m in messages:
+        speaker = ids_of.user if m["role"] == "user" else ids_of.assistant
+        body = _content_ids(tokenizer, m["content"]) + [ids_of.eot]
+        input_ids.append(speaker)
+        labels.append(IGNORE_INDEX)
+        input_ids.extend(body)
+        labels.extend(body if m["role"] == "assistant" else [IGNORE_INDEX] * len(body))
+    return input_ids[:max_len], labels[:max_len]
+
+
+def encode_prompt(tokenizer, messages: list[dict]) -> list[int]:
+    """Ids of the conversation up to (not including) its last turn, followed by ``<assistant>``."""
+    ids_of = ChatIds.of(tokenizer)
+    out: list[int] = []
+    for m in messages[:-1]:
+        out.append(ids_of.user if m["role"] == "user" else ids_of.assistant)
+        out.extend(_content_ids(tokenizer, m["content"]))
+        out.append(ids_of.eot)
+    out.append(ids_of.assistant)
+    return out
+
+
+def encode_continuation(tokenizer, text: str) -> list[int]:
+    """Ids of a candidate answer as the model would produce it: content, then ``<eot>``."""
+    return _content_ids(tokenizer, text) + [ChatIds.of(tokenizer).eot]

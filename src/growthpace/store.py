@@ -1,0 +1,142 @@
+"""Content-addressed artifact store.
+
+An artifact (a generated suite, a tokenizer, a base model, an SFT run, a set of predictions) lives in
+``{store_dir}/{kind}/{key}/``. Its key is the hash of a canonical JSON of everything that determines
+it: its spec, the keys of its inputs and the code version of its kind. Builds happen in a temporary
+directory beside the final one and are renamed into place under a file lock, so two studies that need
+the same artifact at the same time build it once, and an interrupted build never looks complete.
+``manifest.json`` inside each artifact records spec, inputs, sizes, timings and versions.
+
+Snakemake's declared outputs under ``results/{study}/`` are small *receipts* (JSON naming kind, key and
+path), so each study keeps its own DAG while artifacts are built once and shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+# Bump a kind's version when its builder changes in a way that changes results: old artifacts are
+# then simply not found (new keys), never silently reused.
+CODE_VERSIONS = {
+    "suite": 1,
+    "subset": 1,
+    "tokenizer": 1,
+    "base_model": 1,
+    "sft": 1,
+    "predictions": 1,
+}
+
+MANIFEST = "manifest.json"
+
+
+def canonical_json(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def artifact_key(kind: str, spec: dict, inputs: dict[str, str] | None = None) -> str:
+    """The key of an artifact: a hash of its kind, code version, spec and input keys."""
+    if kind not in CODE_VERSIONS:
+        raise KeyError(f"unknown artifact kind {kind!r}; known: {', '.join(sorted(CODE_VERSIONS))}")
+    payload = {"kind": kind, "version": CODE_VERSIONS[kind], "spec": spec, "inputs": inputs or {}}
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    kind: str
+    key: str
+    path: Path
+
+    def receipt(self) -> dict:
+        return {"kind": self.kind, "key": self.key, "path": str(self.path)}
+
+
+class Store:
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key
+
+    def exists(self, kind: str, key: str) -> bool:
+        return (self.path(kind, key) / MANIFEST).is_file()
+
+    def build(self, kind: str, spec: dict, inputs: dict[str, str] | None,
+              builder: Callable[[Path], dict | None]) -> Artifact:
+        """Return the artifact for (kind, spec, inputs), building it with ``builder(tmp_dir)`` if absent.
+
+        ``builder`` writes the artifact's files into the directory it is given and may return extra
+        manifest fields. The directory becomes visible only once the builder has returned.
+        """
+        key = artifact_key(kind, spec, inputs)
+        final = self.path(kind, key)
+        if self.exists(kind, key):
+            return Artifact(kind, key, final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(final) + ".lock"):
+            if self.exists(kind, key):  # built by someone else while we waited
+                return Artifact(kind, key, final)
+            tmp = final.parent / f".tmp-{key}-{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            start = time.time()
+            extra = builder(tmp) or {}
+            manifest = {
+                "kind": kind,
+                "key": key,
+                "code_version": CODE_VERSIONS[kind],
+                "spec": spec,
+                "inputs": inputs or {},
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "build_seconds": round(time.time() - start, 3),
+                "host": platform.node(),
+                "bytes": _tree_bytes(tmp),
+                **extra,
+            }
+            write_json_atomic(tmp / MANIFEST, manifest)
+            if final.exists():  # a stale, incomplete directory (no manifest) from an interrupted build
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        return Artifact(kind, key, final)
+
+    def manifest(self, kind: str, key: str) -> dict:
+        return json.loads((self.path(kind, key) / MANIFEST).read_text())
+
+
+def _tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def write_json_atomic(path: str | Path, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def write_parquet_atomic(df, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def read_receipt(path: str | Path) -> Artifact:
+    r = json.loads(Path(path).read_text())
+    return Artifact(r["kind"], r["key"], Path(r["path"]))
+
+
+def write_receipt(path: str | Path, artifact: Artifact, **extra) -> None:
+    write_json_atomic(path, {**artifact.receipt(), **extra})

@@ -1,0 +1,41 @@
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_jsonl(path: Path, records) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def char_tokenizer(tmp_path_factory):
+    """A character tokenizer trained on a few Chinese and ASCII lines, saved and reloaded like a real one."""
+    from transformers import AutoTokenizer
+
+    from growthpace.models.tokenizer import train_char_tokenizer
+
+    out = tmp_path_factory.mktemp("tok")
+    texts = ["生物学研究生命。细胞是生命的基本单位。", "答案：C 正确 错误 \\boxed{42}", "历史上的今天，春风又绿江南岸。", "甲乙：你好，他们在做什么？打招呼"]
+    train_char_tokenizer(texts, out)
+    return AutoTokenizer.from_pretrained(out)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, char_tokenizer):
+    """A randomly initialised tiny LLaMA saved with its tokenizer (safetensors), like any HF model dir."""
+    from growthpace.models.tiny import build_model
+
+    out = tmp_path_factory.mktemp("tiny")
+    arch = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "intermediate_size": 64}
+    model = build_model(arch, len(char_tokenizer), char_tokenizer.pad_token_id, char_tokenizer.eos_token_id, seed=1)
+    model.save_pretrained(out, safe_serialization=True)
+    char_tokenizer.save_pretrained(out)
+    return out
