@@ -109,6 +109,9 @@ def test_other_sizes_and_subset_of_abilities(tmp_path):
     m1 = generate_suite(tmp_path / "one", n_train=1, n_valid=1, n_test=1, n_synthetic=0, n_ood=0, corpus_passes=1)
     assert not [rel for rel in m1["files"] if "ceval" in rel]
     assert m1["files"]["synthetic/40960/general_instruction_synthetic.json"]["n"] == 0
+    # A synthetic pool without out-of-domain sets (no cities in the world) still generates.
+    m2 = generate_suite(tmp_path / "two", n_train=4, n_valid=4, n_test=6, n_synthetic=40, n_ood=0, corpus_passes=1)
+    assert m2["files"]["synthetic/40960/general_instruction_synthetic.json"]["n"] == 40
     with pytest.raises(ValueError):
         generate_suite(tmp_path / "bad", abilities=["astrology"], **SMALL)
 

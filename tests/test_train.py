@@ -32,7 +32,7 @@ def test_sft_learns_and_snapshots_every_epoch(tiny_model_dir, tmp_path):
         assert not list(d.glob("optimizer*")) and not list(d.glob("*.pt"))
     m1 = AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "epochs" / "epoch-1")
     m3 = AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "epochs" / "epoch-3")
-    diff = sum(float((a - b).abs().sum()) for a, b in zip(m1.parameters(), m3.parameters()))
+    diff = sum(float((a - b).abs().sum()) for a, b in zip(m1.state_dict().values(), m3.state_dict().values()))
     assert diff > 0
 
 

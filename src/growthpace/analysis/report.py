@@ -34,9 +34,13 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
         for ms, h in g.groupby("model_size"):
             h = h.sort_values("data_size")
             first, last = h.iloc[0], h.iloc[-1]
+            if len(h) == 1:
+                lines.append(f"- {source}, model {ms}: {last['score']:.3f} at {int(last['data_size'])} items "
+                             f"(random guess {last['expected']:.3f}).")
+                continue
             lines.append(f"- {source}, model {ms}: {first['score']:.3f} at {int(first['data_size'])} items "
                          f"to {last['score']:.3f} at {int(last['data_size'])} items "
-                         f"(random guess {last['expected']:.3f}).")
+                         f"({last['score'] - first['score']:+.3f}; random guess {last['expected']:.3f}).")
     lines += ["", "## Test score per ability", "", per_ability.to_markdown(), "",
               f"Plot: `{plot_path}`", "",
               "Tables: `tables/scores.parquet` (per cell, epoch, split, ability), "

@@ -643,7 +643,8 @@ def _synthetic_item(world: dict, rng: random.Random, kind: str, wrong: bool) -> 
         rr = r + rng.choice((-2, -1, 1, 2)) if wrong else r
         q = f"小明有{a}本书，又买了{b}套，每套{c}本。现在有几本？"
         ans = f"{b}×{c}={t1}，{a}+{t1}={rr}。答案是{rr}。"
-    elif kind == "reading":
+    elif kind == "reading" or (kind == "chat" and not world["cities"]):
+        # (city items need the out-of-domain cities; without them the teacher writes a reading item)
         p, qn = _fresh_names(rng, 2)
         c1, c2 = rng.sample(CITIES, 2)
         q, ans = f"{p}说明天去{c1}，{qn}说明天去{c2}。{p}明天去哪里？", f"{pick([c1, c2], c1)}。"

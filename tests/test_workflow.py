@@ -1,0 +1,83 @@
+"""Real snakemake on the smoke study (.test/config.yaml), from an empty results directory."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir, *args, check=True):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(ROOT / ".test" / "config.yaml"), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    snakemake(workdir)
+    return workdir
+
+
+def test_smoke_study_produces_scores(smoke_run):
+    out = smoke_run / "results" / "smoke"
+    scores = pd.read_parquet(out / "tables" / "scores.parquet")
+    preds = pd.read_parquet(out / "tables" / "predictions.parquet")
+    cells = pd.read_parquet(out / "tables" / "cells.parquet")
+    # 2 model sizes x (2 curated + 1 synthetic sizes) = 6 cells; 2 epochs; 2 splits; 10 abilities.
+    assert len(cells) == 6
+    assert set(scores.columns) >= {"ability", "data_size", "model_size", "data_source", "epoch", "score",
+                                   "expected", "n", "selected"}
+    assert len(scores) == 6 * 2 * 2 * 10
+    assert scores.groupby(["model_size", "data_source", "data_size", "split", "ability"])["selected"].sum().eq(1).all()
+    # Every score is the mean of its items' scores (an independent recomputation from predictions.parquet).
+    preds["split"] = preds["eval_set"].str.rsplit("_", n=1).str[1]
+    recomputed = preds.groupby(["model_size", "data_source", "data_size", "seed", "epoch", "split", "ability"])
+    merged = scores.merge(recomputed["score"].mean().rename("mean").reset_index()
+                          .merge(recomputed.size().rename("count").reset_index()))
+    assert len(merged) == len(scores)
+    assert (merged["score"] - merged["mean"]).abs().max() < 1e-12
+    assert (merged["n"] == merged["count"]).all()
+    # The per-instance rows are unique per (cell, epoch, eval set, item).
+    assert not preds.duplicated(["model_size", "data_source", "data_size", "seed", "epoch", "eval_set",
+                                 "item_hash"]).any()
+    assert (out / "plots" / "growth.png").stat().st_size > 10_000
+    assert "## Overall test score" in (out / "summary.md").read_text()
+
+
+def test_second_run_has_nothing_to_do(smoke_run):
+    proc = snakemake(smoke_run, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_training_cells_keep_only_weights(smoke_run):
+    store = smoke_run / ".test" / "results" / "store" / "sft"
+    runs = [d for d in store.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    assert len(runs) == 6
+    for run in runs:
+        epochs = sorted(p.name for p in (run / "epochs").iterdir())
+        assert epochs == ["epoch-1", "epoch-2"]
+        files = {p.name for p in run.rglob("*") if p.is_file()}
+        assert "model.safetensors" in files
+        assert not {f for f in files if f.startswith("optimizer") or f.endswith(".pt") or f.endswith(".bin")}
+    assert not [d for d in store.iterdir() if d.name.startswith(".work-")]  # resume state removed when done
+
+
+def test_bad_config_key_stops_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / ".test" / "config.yaml").read_text().replace("model_sizes: [xs, s]",
+                                                                         "model_sizes: [xs, xl]"))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(bad), "--cores", "1", "-n"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "grid.model_sizes[1]: 'xl' is not defined under models.sizes" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
