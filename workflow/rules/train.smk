@@ -1,3 +1,7 @@
+# One training cell. The script checks model, settings and data, then starts the launcher
+# (torchrun, one process per GPU of the job, or one process on a CPU) and waits for it; so the same
+# rule runs on one CPU, one GPU or every GPU of a SLURM node (resources from models.sizes.{size}).
+# Resumable state stays in the store, outside this rule's outputs, so a killed job resumes.
 rule train_cell:
     input:
         base=f"{RESULTS}/receipts/base/{{model_size}}.json",
@@ -8,9 +12,14 @@ rule train_cell:
         store=STORE,
         spec=sft_params,
         cell=cell_params,
+        launcher="torchrun",
     log:
         f"{RESULTS}/logs/train/{{model_size}}/{{source}}-{{data_size}}-seed{{seed}}.log",
-    threads: 1
+    threads: train_cpus
+    resources:
+        gpu=train_gpus,
+        mem_mb=train_mem_mb,
+        runtime=train_runtime,
     conda:
         ENV
     script:

@@ -1,14 +1,18 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-import torch
-
 from growthpace import stages
 from growthpace.store import Store, read_receipt, write_receipt
 
-torch.set_num_threads(snakemake.threads)
-store = Store(snakemake.params.store)
+# One process per GPU of the job; one process (with the job's threads) without a GPU.
+gpus = int(snakemake.resources.get("gpu", 0) or 0)
 sft = stages.build_sft(
-    store, read_receipt(snakemake.input.base), read_receipt(snakemake.input.subset), snakemake.params.spec
+    Store(snakemake.params.store),
+    read_receipt(snakemake.input.base),
+    read_receipt(snakemake.input.subset),
+    snakemake.params.spec,
+    nproc=max(1, gpus),
+    threads=snakemake.threads if gpus == 0 else None,
+    launcher=snakemake.params.launcher,
 )
 write_receipt(snakemake.output[0], sft, cell=snakemake.params.cell)

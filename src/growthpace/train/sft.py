@@ -1,32 +1,45 @@
-"""Supervised fine-tuning of one training cell through HF Trainer.
+"""Supervised fine-tuning of one training cell through HF Trainer, plain or with DeepSpeed ZeRO.
 
 - Loss on assistant content plus its ``<eot>`` only (``models.chat.encode_for_training``).
 - The paper's optimiser and schedule by default: AdamW (0.9, 0.95), weight decay 0.1, learning rate
-  decaying linearly from ``lr`` to ``end_lr``; a study overrides them per model size.
+  decaying linearly from ``lr`` to ``end_lr``; a study overrides them per model size. Under DeepSpeed
+  the optimiser and the schedule are still HF Trainer's: the DeepSpeed config has no ``optimizer`` or
+  ``scheduler`` block (the authors' one replaced both, see ``deepspeed_config``).
 - Tiny data sizes still get at least ``min_steps`` optimiser steps (the authors' epoch override never
   fired; their 10-item runs took 15 steps): the data is repeated within each epoch, so every cell keeps
   the same number of epochs (and of checkpoints to evaluate) whatever its size.
 - Length-grouped batches (little padding).
-- One weights-only snapshot per epoch (``epochs/epoch-{k}/``, safetensors). Trainer's own checkpoints
-  with optimizer state live in ``work_dir`` while the cell runs, for resume, and are deleted by the
-  caller when the cell completes.
+- One weights-only snapshot per epoch (``epochs/epoch-{k}/``, safetensors), hard-linked from the
+  Trainer checkpoint of that epoch once it is complete. Trainer's checkpoints (with optimizer state)
+  live in ``work_dir`` while the cell runs, for resume, and are deleted by the caller when it completes.
+- ``engine="deepspeed"`` needs a process group: start it under ``torchrun``/``deepspeed`` (see
+  ``launch``); a lone process without a launcher gets a one-process group of its own.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
+import resource
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..models.chat import IGNORE_INDEX, add_chat_tokens, encode_for_training
+from .checks import check_model_dir
+from .deepspeed_config import deepspeed_config
+from .schedule import linear_to_end_lr
 
 log = logging.getLogger(__name__)
+
+ENGINES = ("deepspeed", "trainer")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -43,6 +56,17 @@ class SFTSettings:
     max_len: int = 2048
     seed: int = 0
     max_grad_norm: float = 1.0
+    engine: str = "deepspeed"  # HF Trainer + DeepSpeed, or the plain Trainer ("trainer")
+    zero_stage: int = 2  # the authors' runs used ZeRO-2
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
+        if self.zero_stage not in (0, 1, 2, 3):
+            raise ValueError(f"zero_stage: {self.zero_stage!r} is not one of 0, 1, 2, 3")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "SFTSettings":
@@ -97,22 +121,94 @@ class PadCollator:
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+# Files of a Trainer checkpoint that make a loadable model directory (no optimizer, RNG or DeepSpeed state).
+SNAPSHOT_SUFFIXES = (".safetensors", ".json", ".jinja", ".txt", ".model")
+NOT_SNAPSHOT = ("trainer_state.json",)
+
+
+def snapshot_checkpoint(checkpoint: Path, target: Path) -> None:
+    """Make ``target`` a weights-only copy of a complete Trainer checkpoint (hard links where possible)."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in sorted(checkpoint.iterdir()):
+        if f.is_file() and f.suffix in SNAPSHOT_SUFFIXES and f.name not in NOT_SNAPSHOT:
+            try:
+                os.link(f, tmp / f.name)
+            except OSError:
+                shutil.copy2(f, tmp / f.name)
+    if not (tmp / "model.safetensors").is_file() and not list(tmp.glob("model-*.safetensors")):
+        raise RuntimeError(f"{checkpoint} has no safetensors weights to snapshot")
+    if target.exists():  # an epoch trained again after an interruption: its new weights win
+        shutil.rmtree(target)
+    os.rename(tmp, target)
+
+
+def complete_checkpoints(work_dir: Path) -> list[Path]:
+    """Trainer checkpoints in ``work_dir`` that were written to the end (``trainer_state.json`` comes last)."""
+    if not work_dir.is_dir():
+        return []
+    found = [p for p in work_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return sorted((p for p in found if (p / "trainer_state.json").is_file()), key=lambda p: int(p.name.split("-")[-1]))
+
+
+def checkpoint_epoch(checkpoint: Path) -> int:
+    return round(json.loads((checkpoint / "trainer_state.json").read_text())["epoch"])
+
+
 class EpochSnapshots(TrainerCallback):
-    """Saves weights only (safetensors) at the end of every epoch, and records the learning rates used."""
+    """After each epoch's checkpoint is saved, keeps its weights as ``epochs/epoch-{k}``."""
 
-    def __init__(self, out_dir: Path, tokenizer):
-        self.out_dir, self.tokenizer = out_dir, tokenizer
+    def __init__(self, snapshots: Path):
+        self.snapshots = snapshots
 
-    def on_epoch_end(self, args, state, control, model=None, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        epoch = round(state.epoch)
-        target = self.out_dir / f"epoch-{epoch}"
-        if not (target / "model.safetensors").exists():
-            tmp = self.out_dir / f".epoch-{epoch}.tmp"
-            model.save_pretrained(tmp, safe_serialization=True)
-            self.tokenizer.save_pretrained(tmp)
-            tmp.rename(target)
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            snapshot_checkpoint(checkpoint, self.snapshots / f"epoch-{round(state.epoch)}")
+
+
+class OptimizerProbe(TrainerCallback):
+    """Records the learning rate and AdamW settings in the innermost torch optimizer at each real step.
+
+    DeepSpeed wraps the optimizer (and steps it inside ``backward``), so the probe patches the step of
+    the torch optimizer itself: what it records is what the update actually used.
+    """
+
+    def __init__(self):
+        self.trainer = None
+        self.steps: list[dict] = []
+        self.optimizer_class = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        opt = self.trainer.optimizer
+        while not isinstance(opt, torch.optim.Optimizer) or hasattr(opt, "optimizer"):
+            opt = opt.optimizer
+        self.optimizer_class = f"{type(opt).__module__}.{type(opt).__name__}"
+        original = opt.step
+
+        def step(*a, **kw):
+            g = opt.param_groups[0]
+            if not self.steps or self.steps[-1]["step"] != self.trainer.state.global_step + 1:
+                self.steps.append({"step": self.trainer.state.global_step + 1, "lr": g["lr"],
+                                   "betas": list(g["betas"]), "weight_decay": g["weight_decay"]})
+            return original(*a, **kw)
+        opt.step = step
+
+
+class SFTTrainer(Trainer):
+    """HF Trainer with the paper's schedule (linear from lr to end_lr), whatever the engine."""
+
+    def __init__(self, *a, end_lr: float, **kw):
+        super().__init__(*a, **kw)
+        self.end_lr = end_lr
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            self.lr_scheduler = linear_to_end_lr(optimizer or self.optimizer, self.args.learning_rate, self.end_lr,
+                                                 num_training_steps)
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
 
 
 def plan_repeats(n_items: int, settings: SFTSettings) -> int:
@@ -140,35 +236,74 @@ class Repeated(torch.utils.data.Dataset):
         return self.data.lengths() * self.repeats
 
 
+def prepare(base_model_dir: str | Path, records: list[dict], settings: SFTSettings):
+    """Tokenizer with the chat tokens and the encoded data set; raises before any model is loaded."""
+    base_model_dir = check_model_dir(base_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
+    added = add_chat_tokens(tokenizer)
+    return tokenizer, added, SFTDataset(tokenizer, records, settings.max_len)
+
+
+def ensure_process_group_env() -> None:
+    """DeepSpeed without a launcher looks for MPI; a lone process gets a one-process group instead."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return
+    import socket
+
+    with socket.socket() as s:  # a free port for the one-process rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def peak_memory_bytes() -> tuple[int, str]:
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "cpu_max_rss"  # Linux: KiB
+
+
 def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Path, work_dir: str | Path,
               settings: SFTSettings) -> dict:
     """Fine-tune the model in ``base_model_dir`` on ``records``; epoch snapshots go to ``out_dir/epochs``.
 
-    Resumes from the last Trainer checkpoint in ``work_dir`` if one exists.
+    Resumes from the last complete Trainer checkpoint in ``work_dir`` if one exists. Every process of
+    a launched run calls this; the returned metrics are meaningful on the main process.
     """
     base_model_dir, out_dir, work_dir = Path(base_model_dir), Path(out_dir), Path(work_dir)
-    tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
-    added = add_chat_tokens(tokenizer)
-    data = SFTDataset(tokenizer, records, settings.max_len)
+    tokenizer, added, data = prepare(base_model_dir, records, settings)
+    if settings.engine == "deepspeed":
+        ensure_process_group_env()
+    repeats = plan_repeats(len(data), settings)
+    train_data = Repeated(data, repeats)
+    world = world_size()
+    micro = min(settings.micro_batch_size, settings.batch_size)
+    if settings.batch_size % (micro * world):
+        raise ValueError(f"batch_size {settings.batch_size} is not a multiple of micro_batch_size {micro} "
+                         f"x {world} process(es): the global batch would silently change")
+    accum = settings.batch_size // (micro * world)
+    snapshots = out_dir / "epochs"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    on_gpu = torch.cuda.is_available()
+    # The model is loaded before TrainingArguments exist, so ZeRO-3 partitions it at engine start-up
+    # (not through zero.Init): resizing the embeddings stays a plain local operation.
     model = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.float32)
     if added:
         model.resize_token_embeddings(len(tokenizer))
-    repeats = plan_repeats(len(data), settings)
-    train_data = Repeated(data, repeats)
-    world = int(torch.distributed.get_world_size()) if torch.distributed.is_initialized() else 1
-    micro = min(settings.micro_batch_size, settings.batch_size)
-    accum = max(1, settings.batch_size // (micro * world))
-    snapshots = out_dir / "epochs"
-    snapshots.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(
         output_dir=str(work_dir),
         num_train_epochs=settings.epochs,
         per_device_train_batch_size=micro,
         gradient_accumulation_steps=accum,
         learning_rate=settings.lr,
-        lr_scheduler_type="polynomial",
-        lr_scheduler_kwargs={"lr_end": settings.end_lr, "power": 1.0},
-        warmup_steps=0,
+        warmup_steps=0,  # the schedule itself is SFTTrainer's (linear to end_lr)
         optim="adamw_torch",
         adam_beta1=settings.adam_beta1,
         adam_beta2=settings.adam_beta2,
@@ -179,41 +314,83 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         save_total_limit=1,
         logging_steps=1,
         report_to=[],
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=not on_gpu,
+        bf16=settings.precision == "bf16",
+        fp16=settings.precision == "fp16",
         seed=settings.seed,
         data_seed=settings.seed,
         dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
+        deepspeed=deepspeed_config(settings.zero_stage) if settings.engine == "deepspeed" else None,
         disable_tqdm=False,
     )
-    trainer = Trainer(
+    probe = OptimizerProbe()
+    trainer = SFTTrainer(
+        end_lr=settings.end_lr,
         model=model,
         args=args,
         train_dataset=train_data,
         data_collator=PadCollator(tokenizer.pad_token_id),
-        callbacks=[EpochSnapshots(snapshots, tokenizer)],
+        processing_class=tokenizer,
+        callbacks=[EpochSnapshots(snapshots), probe],
     )
-    resume = get_last_checkpoint(str(work_dir)) if work_dir.is_dir() else None
-    if resume:
-        log.info("resuming from %s", resume)
+    probe.trainer = trainer
+    done = complete_checkpoints(work_dir)
+    resume = done[-1] if done else None
+    if args.should_save:  # checkpoints and snapshots cut short by a kill are of no use
+        for partial in (set(work_dir.glob("checkpoint-*")) - set(done)) | set(snapshots.glob(".epoch-*.tmp-*")):
+            shutil.rmtree(partial, ignore_errors=True)
+    resumed_epoch = 0
+    if resume is not None:
+        resumed_epoch = checkpoint_epoch(resume)
+        log.info("resuming from %s (epoch %d)", resume, resumed_epoch)
+        if args.should_save and not (snapshots / f"epoch-{resumed_epoch}").is_dir():  # killed before its snapshot
+            snapshot_checkpoint(resume, snapshots / f"epoch-{resumed_epoch}")
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats()
+    log.info("engine %s, %d process(es), %d torch threads", settings.engine, world, torch.get_num_threads())
     start = time.time()
-    result = trainer.train(resume_from_checkpoint=resume)
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.time() - start
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    lrs = [h["learning_rate"] for h in trainer.state.log_history if "learning_rate" in h]
-    tokens = sum(train_data.lengths()) * settings.epochs
+    peak, peak_kind = peak_memory_bytes()
+    history = trainer.state.log_history
+    losses = [h["loss"] for h in history if "loss" in h]
+    lrs = [h["learning_rate"] for h in history if "learning_rate" in h]
+    tokens_per_epoch = sum(train_data.lengths())
+    tokens_this_run = tokens_per_epoch * (settings.epochs - resumed_epoch)
+    last = complete_checkpoints(work_dir)
+    checkpoint_bytes = tree_bytes(last[-1]) if last else None
+    snapshot_bytes = tree_bytes(snapshots)
     return {
         "settings": asdict(settings),
+        "engine": settings.engine,
+        "zero_stage": settings.zero_stage if settings.engine == "deepspeed" else None,
+        "precision": settings.precision,
+        "world_size": world,
+        "device": "cuda" if on_gpu else "cpu",
         "n_items": len(data),
         "epochs": settings.epochs,
         "repeats_per_epoch": repeats,
         "steps": trainer.state.global_step,
-        "tokens_seen": tokens,
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),  # non-padding input tokens, all processes
+        "tokens_per_epoch": tokens_per_epoch,
+        "trainable_tokens_per_epoch": sum(sum(1 for y in x["labels"] if y != IGNORE_INDEX) for x in data.items)
+        * repeats,
         "wall_seconds": round(wall, 2),
-        "tokens_per_second": round(tokens / wall, 1) if wall > 0 else None,
+        "tokens_per_second": round(tokens_this_run / wall, 1) if wall > 0 else None,
+        "peak_memory_bytes": peak,
+        "peak_memory_kind": peak_kind,
         "first_loss": losses[0] if losses else None,
         "last_loss": losses[-1] if losses else None,
         "first_lr": lrs[0] if lrs else None,
         "last_lr": lrs[-1] if lrs else None,
+        "final_scheduler_lr": trainer.lr_scheduler.get_last_lr()[0],
+        "optimizer_class": probe.optimizer_class,
+        "optimizer_steps": probe.steps,  # lr, betas and weight decay in the optimizer at each step of this run
         "train_loss": round(float(result.training_loss), 5),
-        "resumed_from": resume,
+        "resumed_from_epoch": resumed_epoch,
+        # What resume costs on disk while the cell runs, against keeping such a checkpoint every epoch.
+        "checkpoint_bytes_with_optimizer": checkpoint_bytes,
+        "bytes_if_every_epoch_with_optimizer": checkpoint_bytes * settings.epochs if checkpoint_bytes else None,
+        "snapshot_bytes": snapshot_bytes,
     }

@@ -1,0 +1,145 @@
+"""Starting one training cell under a distributed launcher, and the worker that each process runs.
+
+``run_cell`` writes the cell's job file and starts ``torchrun`` (or the ``deepspeed`` launcher) with
+one process per GPU of the job, or one process on a CPU; each process runs ``python -m growthpace.train``
+(``worker_main``). The same call therefore trains on one CPU, one GPU or every GPU of a SLURM node.
+
+If the calling process dies (a scheduler's SIGTERM, or SIGKILL), the launcher is told to stop, and a
+worker whose launcher is gone is killed, so that a re-run never trains the same cell twice at once;
+the re-run resumes from the last complete epoch checkpoint in the work directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+LAUNCHERS = ("torchrun", "deepspeed")
+log = logging.getLogger(__name__)
+
+
+def launch_command(job_file: Path, metrics_file: Path, nproc: int, launcher: str = "torchrun",
+                   threads: int | None = None) -> list[str]:
+    if nproc < 1:
+        raise ValueError(f"nproc: {nproc} processes; need at least 1")
+    worker = ["--job", str(job_file), "--metrics", str(metrics_file)]
+    if threads:
+        worker += ["--threads", str(threads)]
+    if launcher == "torchrun":
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+                "-m", "growthpace.train", *worker]
+    if launcher == "deepspeed":
+        return [sys.executable, "-m", "deepspeed.launcher.runner", f"--num_gpus={nproc}",
+                f"--master_port={free_port()}", "--module", "growthpace.train", *worker]
+    raise ValueError(f"launcher: {launcher!r} is not one of {', '.join(LAUNCHERS)}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent dies (Linux; elsewhere a no-op)."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _log_stream():
+    """Where the launched processes print: this process's stderr (a rule's log), if it is a real file."""
+    try:
+        sys.stderr.flush()
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "torchrun",
+             threads: int | None = None) -> dict:
+    """Train one cell (``job``: base_model_dir, train_file, out_dir, work_dir, settings) in launched processes.
+
+    Returns the metrics written by the main process.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    job_file, metrics_file = work_dir / "job.json", work_dir / "metrics.json"
+    tmp = job_file.with_name(f".job.json.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(job, indent=2, default=str))
+    os.replace(tmp, job_file)
+    metrics_file.unlink(missing_ok=True)
+    cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    log.info("launching: %s", " ".join(cmd))
+    proc = subprocess.Popen(cmd, env=env, stdout=_log_stream(), stderr=subprocess.STDOUT,
+                            preexec_fn=_die_with_parent)
+
+    def forward(signum, frame):
+        proc.send_signal(signum)
+    # A scheduler's SIGTERM reaches this process; pass it on (only the main thread may set handlers).
+    main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
+    try:
+        rc = proc.wait()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    if rc != 0:
+        raise RuntimeError(f"training launched as `{' '.join(cmd)}` failed with exit status {rc}")
+    return json.loads(metrics_file.read_text())
+
+
+def worker_main(argv: list[str] | None = None) -> None:
+    """One process of a launched cell: read the job, train, write metrics (main process only)."""
+    parser = argparse.ArgumentParser(prog="python -m growthpace.train")
+    parser.add_argument("--job", required=True, help="job file written by run_cell")
+    parser.add_argument("--metrics", required=True, help="where the main process writes its metrics (JSON)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None,
+                        help="set by the deepspeed launcher; LOCAL_RANK in the environment is used instead")
+    args = parser.parse_args(argv)
+    # torchrun starts workers in sessions of their own, so a kill of the job's process group can miss
+    # them: a worker whose launcher is gone must not go on training (a re-run would train beside it).
+    parent = os.getppid()
+    _die_with_parent(signal.SIGKILL)
+    if os.getppid() != parent:  # the launcher died before the request took effect
+        sys.exit(1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import torch
+
+    from ..data.loaders import load_jsonl
+    from .sft import SFTSettings, train_sft
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    job = json.loads(Path(args.job).read_text())
+    settings = SFTSettings.from_dict(job["settings"])
+    records = load_jsonl(job["train_file"])
+    metrics = train_sft(job["base_model_dir"], records, job["out_dir"], job["work_dir"], settings)
+    if int(os.environ.get("RANK", "0")) == 0:
+        out = Path(args.metrics)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(metrics, indent=2, default=str))
+        os.replace(tmp, out)
+    # A process group left to interpreter shutdown can abort in its destructor (gloo); close it here.
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()

@@ -1,0 +1,118 @@
+"""Bad inputs to a training cell stop it with a clear error before any process is launched."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from growthpace import stages
+from growthpace.store import Artifact, Store
+from growthpace.train.checks import ModelDirError, UnknownModelSize, check_model_dir, settings_for_size
+from growthpace.train.deepspeed_config import deepspeed_config
+from growthpace.train.launch import launch_command
+from growthpace.train.sft import NoTrainableTokens, SFTSettings
+
+from .conftest import write_jsonl
+
+GOOD = [{"messages": [{"role": "user", "content": "细胞"}, {"role": "assistant", "content": "生命"}],
+         "type": "biology", "question_format": 0}]
+
+
+def build(tmp_path, model_dir, records=GOOD, settings=None):
+    write_jsonl(tmp_path / "subset" / "train.jsonl", records)
+    store = Store(tmp_path / "store")
+    return stages.build_sft(store, Artifact("base_model", "b", Path(model_dir)),
+                            Artifact("subset", "s", tmp_path / "subset"),
+                            {"settings": {"epochs": 1, "max_len": 16, **(settings or {})}})
+
+
+def nothing_launched(tmp_path):
+    return not list((tmp_path / "store").glob("sft/.work-*/job.json"))
+
+
+def copy_model(src, dst, drop=(), config=None):
+    shutil.copytree(src, dst)
+    for name in drop:
+        for f in dst.glob(name):
+            f.unlink()
+    if config is not None:
+        (dst / "config.json").write_text(config)
+    return dst
+
+
+@pytest.mark.parametrize("drop,config,message", [
+    ((), None, "does not exist"),
+    (("config.json",), None, "has no config.json"),
+    ((), '{"model_type": "llama", ', "config.json: not valid JSON"),
+    ((), '{"model_type": "vit"}', "model_type 'vit' is not a causal language model"),
+    ((), '{"hidden_size": 32}', "model_type None is not a causal language model"),
+    (("*.safetensors",), None, "has no \\*.safetensors weights"),
+    (("tokenizer*",), None, "has no tokenizer"),
+])
+def test_bad_model_directory(tiny_model_dir, tmp_path, drop, config, message):
+    model_dir = tmp_path / "missing" if message == "does not exist" else \
+        copy_model(tiny_model_dir, tmp_path / "model", drop, config)
+    with pytest.raises(ModelDirError, match=message) as e:
+        build(tmp_path, model_dir)
+    assert str(model_dir) in str(e.value)
+    assert nothing_launched(tmp_path)
+
+
+def test_no_trainable_tokens_stops_before_launch(tiny_model_dir, tmp_path):
+    long_user = [{"messages": [{"role": "user", "content": "细" * 40}, {"role": "assistant", "content": "胞"}],
+                  "type": "biology", "question_format": 0}]
+    with pytest.raises(NoTrainableTokens, match="none of the 1 training records .* max_len=16"):
+        build(tmp_path, tiny_model_dir, long_user)
+    assert nothing_launched(tmp_path)
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"engine": "megatron"}, "engine: 'megatron' is not one of deepspeed, trainer"),
+    ({"zero_stage": 4}, "zero_stage: 4 is not one of 0, 1, 2, 3"),
+    ({"precision": "fp8"}, "precision: 'fp8' is not one of"),
+])
+def test_bad_engine_settings(tiny_model_dir, tmp_path, settings, message):
+    with pytest.raises(ValueError, match=message):
+        build(tmp_path, tiny_model_dir, settings=settings)
+    assert nothing_launched(tmp_path)
+
+
+def test_unknown_model_size_is_named():
+    sizes = {"xs": {"sft": {"zero_stage": 3}}, "s": {}}
+    assert settings_for_size({"zero_stage": 2}, {}, sizes, "xs")["zero_stage"] == 3
+    assert settings_for_size({"zero_stage": 2}, {"zero_stage": 1}, sizes, "s")["zero_stage"] == 1
+    with pytest.raises(UnknownModelSize, match="unknown model size 'xl'; models.sizes defines s, xs"):
+        settings_for_size({}, {}, sizes, "xl")
+
+
+def test_check_model_dir_accepts_a_real_one(tiny_model_dir):
+    assert check_model_dir(tiny_model_dir) == Path(tiny_model_dir)
+
+
+@pytest.mark.parametrize("stage", [0, 1, 2, 3])
+def test_deepspeed_config_leaves_optimizer_and_schedule_to_trainer(stage):
+    cfg = deepspeed_config(stage)
+    assert "optimizer" not in cfg and "scheduler" not in cfg
+    assert cfg["zero_optimization"]["stage"] == stage
+    assert cfg["train_micro_batch_size_per_gpu"] == cfg["gradient_accumulation_steps"] == "auto"
+    assert cfg["zero_optimization"].get("stage3_gather_16bit_weights_on_model_save", False) == (stage == 3)
+    json.dumps(cfg)  # plain JSON, as a launcher's config file would be
+
+
+def test_launch_commands_name_the_processes(tmp_path):
+    cmd = launch_command(tmp_path / "job.json", tmp_path / "m.json", 4, "torchrun", threads=2)
+    assert "--nproc_per_node=4" in cmd and cmd[cmd.index("-m", 3) + 1] == "growthpace.train"
+    cmd = launch_command(tmp_path / "job.json", tmp_path / "m.json", 2, "deepspeed")
+    assert "--num_gpus=2" in cmd and "growthpace.train" in cmd
+    with pytest.raises(ValueError, match="launcher: 'mpirun'"):
+        launch_command(tmp_path / "job.json", tmp_path / "m.json", 1, "mpirun")
+    with pytest.raises(ValueError, match="nproc: 0"):
+        launch_command(tmp_path / "job.json", tmp_path / "m.json", 0)
+
+
+def test_settings_defaults_are_the_papers():
+    s = SFTSettings()
+    assert (s.adam_beta1, s.adam_beta2, s.weight_decay, s.lr, s.end_lr, s.batch_size, s.epochs) == \
+        (0.9, 0.95, 0.1, 1e-5, 1e-6, 64, 15)
+    assert (s.engine, s.zero_stage) == ("deepspeed", 2)
