@@ -21,6 +21,13 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+# Cheap steps run where snakemake runs, not as cluster jobs.
+localrules:
+    all,
+    plot_growth,
+    summary,
+
+
 rule all:
     input:
         final_outputs(),

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,21 @@ def tiny_model_dir(tmp_path_factory, char_tokenizer):
     model.save_pretrained(out, safe_serialization=True)
     char_tokenizer.save_pretrained(out)
     return out
+
+
+def snakemake(workdir, *args, configfile=None, check=True):
+    """Run the real workflow in ``workdir`` (default config: the smoke study)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(configfile or ROOT / ".test" / "config.yaml"), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The smoke study run once locally, from an empty directory (shared by the workflow tests)."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    snakemake(workdir)
+    return workdir

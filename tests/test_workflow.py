@@ -6,25 +6,9 @@ import sys
 import pandas as pd
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(workdir, *args, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(ROOT / ".test" / "config.yaml"), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("smoke")
-    snakemake(workdir)
-    return workdir
 
 
 def test_smoke_study_produces_scores(smoke_run):

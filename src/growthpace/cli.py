@@ -2,6 +2,9 @@
 
     growthpace demo [--cores N]                   the embedded demo study (config/config.yaml)
     growthpace run --configfile X.yaml [-- ...]  any study; extra arguments go to snakemake
+    growthpace status [--configfile X.yaml]       which training cells are done, missing, running, failed
+    growthpace store ls [--store DIR]             artifacts in the store
+    growthpace store gc --keep results/A ...      delete artifacts that none of the given studies uses
 """
 
 from __future__ import annotations
@@ -52,9 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a study")
     run.add_argument("--configfile", type=Path, required=True)
     run.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    status = sub.add_parser("status", help="the grid of a study: done, missing, running, failed")
+    status.add_argument("--configfile", type=Path, default=None)
+    store = sub.add_parser("store", help="list or collect the artifact store")
+    store_sub = store.add_subparsers(dest="store_command", required=True)
+    ls = store_sub.add_parser("ls")
+    ls.add_argument("--store", type=Path, default=Path("results/store"))
+    gc = store_sub.add_parser("gc")
+    gc.add_argument("--store", type=Path, default=Path("results/store"))
+    gc.add_argument("--keep", nargs="+", required=True, metavar="RESULTS_DIR",
+                    help="results/{study} directories whose artifacts are kept")
+    gc.add_argument("-n", "--dry-run", action="store_true")
     args, extra = parser.parse_known_args(argv)
     if extra and extra[0] == "--":
         extra = extra[1:]
+    if args.command == "store":
+        return store_command(args)
+    if args.command == "status":
+        from .status import print_status
+        configfile = args.configfile or workflow_root() / "config" / "config.yaml"
+        return print_status(configfile)
 
     configfile = workflow_root() / "config" / "config.yaml" if args.command == "demo" else args.configfile.resolve()
     if not configfile.is_file():
@@ -63,6 +83,24 @@ def main(argv: list[str] | None = None) -> int:
     if rc == 0 and "-n" not in extra and "--dry-run" not in extra:
         print_outputs(configfile)
     return rc
+
+
+def store_command(args) -> int:
+    from .store import Store, collect_garbage, list_artifacts
+
+    store = Store(args.store)
+    if args.store_command == "ls":
+        rows = list_artifacts(store)
+        for r in rows:
+            print(f"{r['kind']:<12} {r['key']}  {r['bytes'] / 1e6:9.2f} MB  {r['built_at']}")
+        print(f"{len(rows)} artifacts, {sum(r['bytes'] for r in rows) / 1e6:.1f} MB in {store.root}")
+        return 0
+    doomed = collect_garbage(store, args.keep, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    for r in doomed:
+        print(f"{verb} {r['kind']}/{r['key']} ({r['bytes'] / 1e6:.2f} MB)")
+    print(f"{verb} {len(doomed)} artifacts, {sum(r['bytes'] for r in doomed) / 1e6:.1f} MB")
+    return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -37,6 +38,8 @@ CODE_VERSIONS = {
 }
 
 MANIFEST = "manifest.json"
+
+log = logging.getLogger(__name__)
 
 
 def canonical_json(obj) -> str:
@@ -81,13 +84,19 @@ class Store:
         key = artifact_key(kind, spec, inputs)
         final = self.path(kind, key)
         if self.exists(kind, key):
+            log.info("%s %s: found in store", kind, key)
             return Artifact(kind, key, final)
         final.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(final) + ".lock"):
             if self.exists(kind, key):  # built by someone else while we waited
+                log.info("%s %s: found in store (built meanwhile by another run)", kind, key)
                 return Artifact(kind, key, final)
+            log.info("%s %s: building", kind, key)
+            # Under the lock nobody else builds this key: any temporary directory of it is a leftover
+            # of a killed build.
+            for stale in final.parent.glob(f".tmp-{key}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
             tmp = final.parent / f".tmp-{key}-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             start = time.time()
             extra = builder(tmp) or {}
@@ -140,3 +149,55 @@ def read_receipt(path: str | Path) -> Artifact:
 
 def write_receipt(path: str | Path, artifact: Artifact, **extra) -> None:
     write_json_atomic(path, {**artifact.receipt(), **extra})
+
+
+# ------------------------------------------------------------------------------ listing and collection
+def list_artifacts(store: Store) -> list[dict]:
+    """One row per complete artifact: kind, key, bytes, build time, when built."""
+    rows = []
+    for manifest in sorted(store.root.glob(f"*/*/{MANIFEST}")):
+        m = json.loads(manifest.read_text())
+        rows.append({"kind": m["kind"], "key": m["key"], "bytes": m.get("bytes", 0),
+                     "build_seconds": m.get("build_seconds"), "built_at": m.get("built_at"),
+                     "inputs": m.get("inputs", {})})
+    return rows
+
+
+def referenced_keys(results_dirs: list[str | Path]) -> set[str]:
+    """Keys a study references: its receipts and prediction tables, and, transitively, their inputs."""
+    import pandas as pd
+
+    keys: set[str] = set()
+    for d in map(Path, results_dirs):
+        if not d.is_dir():
+            raise FileNotFoundError(f"{d}: no such study results directory")
+        for receipt in d.glob("receipts/**/*.json"):
+            keys.add(json.loads(receipt.read_text())["key"])
+        for table in d.glob("predictions/**/*.parquet"):
+            keys.update(pd.read_parquet(table, columns=["predictions_key"])["predictions_key"].unique())
+    return keys
+
+
+def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool = False) -> list[dict]:
+    """Delete every artifact (and stale temporary or work directory) no given study references.
+
+    Returns the rows of what was (or, with ``dry_run``, would be) deleted.
+    """
+    artifacts = {a["key"]: a for a in list_artifacts(store)}
+    keep = referenced_keys(keep_results)
+    stack = list(keep)
+    while stack:  # inputs of kept artifacts are kept too ("model" inputs name "{sft key}/epoch-k")
+        for value in artifacts.get(stack.pop(), {}).get("inputs", {}).values():
+            key = str(value).split("/")[0]
+            if key not in keep:
+                keep.add(key)
+                stack.append(key)
+    doomed = [a for k, a in artifacts.items() if k not in keep]
+    stale = [p for p in store.root.glob("*/.tmp-*")] + [p for p in store.root.glob("*/*.lock")
+                                                         if not p.with_suffix("").exists()]
+    if not dry_run:
+        for a in doomed:
+            shutil.rmtree(store.path(a["kind"], a["key"]))
+        for p in stale:
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    return doomed

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from .train.checks import settings_for_size
 from .train.sft import SFTSettings
 
 SOURCES = ("curated", "synthetic")
@@ -35,7 +36,7 @@ class Cell:
         return f"{self.data_source}-{self.data_size}-seed{self.seed}"
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return canonical(asdict(self))
 
 
 def check_study(config: dict) -> None:
@@ -78,7 +79,7 @@ def training_cells(config: dict) -> list[Cell]:
 def sft_settings(config: dict, model_size: str) -> dict:
     """Paper defaults < study ``training`` < the model size's ``sft`` overrides."""
     defaults = {f.name: f.default for f in fields(SFTSettings)}
-    merged = {**defaults, **config.get("training", {}), **config["models"]["sizes"][model_size].get("sft", {})}
+    merged = settings_for_size(defaults, config.get("training", {}), config["models"]["sizes"], model_size)
     return SFTSettings.from_dict(merged).__dict__
 
 
@@ -86,43 +87,67 @@ def epochs(config: dict, model_size: str) -> list[int]:
     return list(range(1, sft_settings(config, model_size)["epochs"] + 1))
 
 
+# Resources of a job when a model size says nothing (a tiny model on one CPU core).
+DEFAULT_RESOURCES = {"gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60}
+
+
+def job_resources(config: dict, model_size: str, stage: str) -> dict:
+    """Cluster resources of a ``train`` or ``evaluate`` job for a model size, defaults filled in."""
+    given = config["models"]["sizes"][model_size].get("resources", {}).get(stage, {})
+    return {**DEFAULT_RESOURCES, **given}
+
+
 # ------------------------------------------------------------------------- artifact specs
+def canonical(obj):
+    """Dicts with sorted keys, recursively: Snakemake compares params by their printed form, so the
+    key order of a config file must not make a finished job look changed."""
+    if isinstance(obj, dict):
+        return {k: canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list | tuple):
+        return [canonical(v) for v in obj]
+    return obj
+
 def suite_spec(config: dict) -> dict:
+    """The data suite does not depend on the study's abilities: the demo suite always has all ten,
+    so adding an ability to a study reuses the suite, the tokenizer and the base models."""
     data = config["data"]
     if data.get("source_dir"):
-        return {"source_dir": data["source_dir"], "abilities": data["abilities"]}
-    return {"demo": data.get("demo", {}), "abilities": data["abilities"]}
+        return canonical({"source_dir": data["source_dir"]})
+    return canonical({"demo": data.get("demo", {})})
 
 
 def tokenizer_spec(config: dict) -> dict:
-    return {"kind": "char"}
+    return canonical({"kind": "char"})
 
 
 def base_spec(config: dict, model_size: str) -> dict:
     spec = config["models"]["sizes"][model_size]
     if "path" in spec:
-        return {"path": spec["path"]}
-    return {"arch": spec["arch"], "pretrain": spec["pretrain"], "seed": 0}
+        return canonical({"path": spec["path"]})
+    return canonical({"arch": spec["arch"], "pretrain": spec["pretrain"], "seed": 0})
 
 
 def subset_spec(config: dict, source: str, data_size: int, seed: int) -> dict:
     data = config["data"]
-    return {"source": source, "data_size": int(data_size), "seed": data.get("subset_seed", 0) + int(seed),
-            "abilities": data["abilities"], "cap": data.get("cap_to_pool", False)}
+    spec = {"source": source, "data_size": int(data_size), "seed": data.get("subset_seed", 0) + int(seed),
+            "cap": data.get("cap_to_pool", False)}
+    if source == "curated":  # the synthetic pool is one pool whatever the study's abilities
+        spec["abilities"] = data["abilities"]
+    return canonical(spec)
 
 
 def sft_spec(config: dict, model_size: str, seed: int) -> dict:
     settings = sft_settings(config, model_size)
     settings["seed"] = int(seed)
-    return {"settings": settings}
+    return canonical({"settings": settings})
 
 
 def eval_spec(config: dict) -> dict:
     ev = config.get("evaluation", {})
-    return {
+    return canonical({
         "abilities": config["data"]["abilities"],
         "splits": ev.get("splits", ["valid", "test"]),
         "batch_size": ev.get("batch_size", 64),
         "dtype": ev.get("dtype", "auto"),
         "max_new_tokens": ev.get("max_new_tokens", {}),
-    }
+    })

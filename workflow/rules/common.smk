@@ -57,3 +57,41 @@ def cell_params(wildcards):
     return study.Cell(
         wildcards.model_size, wildcards.source, int(wildcards.data_size), int(wildcards.seed)
     ).as_dict()
+
+
+# Cluster resources per model size (models.sizes.{size}.resources.{train,evaluate}); memory and
+# runtime double with each retry, so a job that ran out of either gets more the next time.
+def _job_resources(stage, wildcards):
+    return study.job_resources(config, wildcards.model_size, stage)
+
+
+def train_gpus(wildcards):
+    return _job_resources("train", wildcards)["gpus"]
+
+
+def train_mem_mb(wildcards, attempt):
+    return _job_resources("train", wildcards)["mem_mb"] * 2 ** (attempt - 1)
+
+
+def train_runtime(wildcards, attempt):
+    return _job_resources("train", wildcards)["runtime"] * 2 ** (attempt - 1)
+
+
+def train_cpus(wildcards):
+    return _job_resources("train", wildcards)["cpus"]
+
+
+def eval_cpus(wildcards):
+    return _job_resources("evaluate", wildcards)["cpus"]
+
+
+def eval_gpus(wildcards):
+    return _job_resources("evaluate", wildcards)["gpus"]
+
+
+def eval_mem_mb(wildcards, attempt):
+    return _job_resources("evaluate", wildcards)["mem_mb"] * 2 ** (attempt - 1)
+
+
+def eval_runtime(wildcards, attempt):
+    return _job_resources("evaluate", wildcards)["runtime"] * 2 ** (attempt - 1)

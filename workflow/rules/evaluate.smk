@@ -10,7 +10,11 @@ rule evaluate_checkpoint:
         cell=cell_params,
     log:
         f"{RESULTS}/logs/evaluate/{{model_size}}/{{source}}-{{data_size}}-seed{{seed}}/epoch{{epoch}}.log",
-    threads: 1
+    threads: eval_cpus
+    resources:
+        gpu=eval_gpus,
+        mem_mb=eval_mem_mb,
+        runtime=eval_runtime,
     conda:
         ENV
     script:

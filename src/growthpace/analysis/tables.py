@@ -65,7 +65,10 @@ def cells_table(sft_receipts: list[str | Path], selection: pd.DataFrame) -> pd.D
         rows.append({
             **receipt["cell"],
             "sft_key": receipt["key"],
-            "engine": train.get("engine", "trainer"),
+            "engine": train.get("engine"),
+            "zero_stage": train.get("zero_stage"),
+            "precision": train.get("precision"),
+            "world_size": train.get("world_size"),
             "n_items": train.get("n_items"),
             "epochs": train.get("epochs"),
             "steps": train.get("steps"),
@@ -74,7 +77,10 @@ def cells_table(sft_receipts: list[str | Path], selection: pd.DataFrame) -> pd.D
             "tokens_per_second": train.get("tokens_per_second"),
             "first_loss": train.get("first_loss"),
             "last_loss": train.get("last_loss"),
+            "peak_memory_bytes": train.get("peak_memory_bytes"),
+            "peak_memory_kind": train.get("peak_memory_kind"),
             "bytes_stored": manifest.get("bytes"),
+            "bytes_if_every_epoch_with_optimizer": train.get("bytes_if_every_epoch_with_optimizer"),
         })
     cells = pd.DataFrame(rows)
     return cells.merge(selection, on=CELL_KEYS, how="left")

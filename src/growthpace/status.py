@@ -1,0 +1,92 @@
+"""``growthpace status``: the grid of a study and the state of each training cell.
+
+A cell is
+- ``done``: trained and every epoch evaluated;
+- ``evaluating``: trained, some epochs not yet evaluated;
+- ``running``: its SFT artifact is being built right now (the store's build lock is held);
+- ``failed``: its training log ends in an error and it has no result;
+- ``missing``: nothing yet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from filelock import FileLock, Timeout
+
+from . import study
+from .store import Store, artifact_key
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_config(configfile: str | Path) -> dict:
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(Path(configfile).read_text())
+    validate(config, str(SCHEMA))
+    study.check_study(config)
+    return config
+
+
+def _building(store: Store, results: Path, cell: study.Cell, config: dict) -> bool:
+    base = results / "receipts" / "base" / f"{cell.model_size}.json"
+    subset = results / "receipts" / "subset" / f"{cell.data_source}-{cell.data_size}-seed{cell.seed}.json"
+    if not (base.exists() and subset.exists()):
+        return False
+    inputs = {"base": json.loads(base.read_text())["key"], "subset": json.loads(subset.read_text())["key"]}
+    key = artifact_key("sft", study.sft_spec(config, cell.model_size, cell.seed), inputs)
+    lock = store.path("sft", key).with_name(f"{key}.lock")
+    if not lock.exists():
+        return False
+    try:
+        with FileLock(str(lock), timeout=0):
+            return False
+    except Timeout:
+        return True
+
+
+def _failed(log: Path) -> bool:
+    if not log.exists():
+        return False
+    tail = log.read_text(errors="replace")[-5000:]
+    return "Traceback (most recent call last)" in tail or "Error:" in tail
+
+
+def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
+    workdir = Path(workdir)
+    results = workdir / "results" / config["study"]
+    store = Store(workdir / config.get("store_dir", "results/store"))
+    rows = []
+    for cell in study.training_cells(config):
+        receipt = results / "receipts" / "sft" / cell.model_size / f"{cell.name}.json"
+        epochs = study.epochs(config, cell.model_size)
+        evaluated = sum((results / "predictions" / cell.model_size / cell.name / f"epoch{e}.parquet").exists()
+                        for e in epochs)
+        if receipt.exists():
+            state = "done" if evaluated == len(epochs) else "evaluating"
+        elif _building(store, results, cell, config):
+            state = "running"
+        elif _failed(results / "logs" / "train" / cell.model_size / f"{cell.name}.log"):
+            state = "failed"
+        else:
+            state = "missing"
+        rows.append({**cell.as_dict(), "state": state, "epochs_evaluated": f"{evaluated}/{len(epochs)}"})
+    return rows
+
+
+def print_status(configfile: str | Path, workdir: str | Path = ".") -> int:
+    config = load_config(configfile)
+    rows = cell_states(config, workdir)
+    print(f"study {config['study']!r}: {len(rows)} training cells")
+    print(f"{'model_size':<11} {'data_source':<11} {'data_size':>9} {'seed':>4}  {'state':<10} evaluated")
+    for r in rows:
+        print(f"{r['model_size']:<11} {r['data_source']:<11} {r['data_size']:>9} {r['seed']:>4}  "
+              f"{r['state']:<10} {r['epochs_evaluated']}")
+    counts = Counter(r["state"] for r in rows)
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 0
