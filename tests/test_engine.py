@@ -1,5 +1,6 @@
 """The batched engine gives the same answers as one-at-a-time computation, in the original order."""
 
+import pytest
 import torch
 
 from growthpace.evaluate.engine import HFEngine
@@ -60,3 +61,101 @@ def test_loglikelihood_matches_plain_forward(tiny_model_dir):
         assert n == len(cont)
         assert abs(lp - expected) < 1e-4
         assert greedy == all(int(logits[len(ctx) - 1 + k].argmax()) == t for k, t in enumerate(cont))
+
+
+def reference_loglikelihood(model, ctx, cont):
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(torch.tensor([ctx + cont])).logits[0], -1)
+    return sum(float(logprobs[len(ctx) - 1 + k, t]) for k, t in enumerate(cont))
+
+
+def ranking_requests(tok):
+    """Contexts shared by 1-3 candidates of different lengths, single-token candidates included."""
+    ps = prompts(tok)
+    conts = [["打招呼", "细胞是生命", "C"], ["A"], ["春风又绿江南岸", "对"], ["生物学研究生命。细胞是生命的基本单位。"]]
+    return [(p, encode_continuation(tok, c)) for p, cs in zip(ps, conts) for c in cs] + \
+           [(ps[0], [tok.convert_tokens_to_ids("B")])]  # a bare one-token continuation (no <eot>)
+
+
+def test_shared_and_flat_loglikelihood_agree_with_plain_forward(tiny_model_dir):
+    engine = HFEngine(tiny_model_dir, batch_size=3, progress=False)
+    reqs = ranking_requests(engine.tokenizer)
+    flat = engine.loglikelihood(reqs, strategy="flat")
+    shared = engine.loglikelihood(reqs, strategy="shared")
+    for (ctx, cont), f, s in zip(reqs, flat, shared):
+        expected = reference_loglikelihood(engine.model, ctx, cont)
+        assert abs(f[0] - expected) < 1e-4 and abs(s[0] - expected) < 1e-4
+        assert f[1] == s[1] == len(cont)
+        assert f[2] == s[2]
+
+
+def test_shared_strategy_falls_back_to_flat_for_over_long_requests(tiny_model_dir):
+    engine = HFEngine(tiny_model_dir, batch_size=4, progress=False)
+    engine.max_positions = 12  # both strategies must then keep the last 12 positions of each request
+    tok = engine.tokenizer
+    ctx = encode_prompt(tok, [{"role": "user", "content": "生物学研究生命。"}, {"role": "assistant", "content": "x"}])
+    reqs = [(ctx, encode_continuation(tok, c)) for c in ("细胞是生命的基本单位", "对")]
+    flat = engine.loglikelihood(reqs, strategy="flat")
+    shared = engine.loglikelihood(reqs, strategy="shared")
+    for (c, k), f, s in zip(reqs, flat, shared):
+        full = (c + k)[-13:]
+        expected = reference_loglikelihood(engine.model, full[:len(full) - len(k)], k)
+        assert abs(f[0] - expected) < 1e-4 and abs(s[0] - expected) < 1e-4
+
+
+def test_next_token_logits_match_plain_forward(tiny_model_dir):
+    engine = HFEngine(tiny_model_dir, batch_size=3, progress=False)
+    tok = engine.tokenizer
+    letters = {L: tok.convert_tokens_to_ids(L) for L in "ABCD"}
+    ps = prompts(tok)
+    got = engine.next_token_logits(ps, letters)
+    for p, g in zip(ps, got):
+        with torch.no_grad():
+            last = engine.model(torch.tensor([p])).logits[0, -1]
+        for L, t in letters.items():
+            assert abs(g[L] - float(last[t])) < 1e-4
+
+
+def test_letter_logits_at_last_step(tiny_model_dir):
+    """``last`` reads the step that emitted each row's stop token (or its final step), like the authors."""
+    engine = HFEngine(tiny_model_dir, batch_size=4, progress=False)
+    tok = engine.tokenizer
+    letters = {L: tok.convert_tokens_to_ids(L) for L in "ABCD"}
+    ps = prompts(tok)
+    gens = engine.generate(ps, 6, letter_token_ids=letters, letter_position="last")
+    for p, g in zip(ps, gens):
+        ids = p + g.token_ids  # the step after the last kept token emitted the stop (or hit the budget)
+        if len(g.token_ids) == 6:
+            ids = ids[:-1]
+        with torch.no_grad():
+            logits = engine.model(torch.tensor([ids])).logits[0, -1]
+        for L, t in letters.items():
+            assert abs(g.letter_logits[L] - float(logits[t])) < 1e-4
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_results(tiny_model_dir):
+    """A real forward that exceeds the token budget raises torch.OutOfMemoryError; the engine halves."""
+    tok_budget = 40
+    big = HFEngine(tiny_model_dir, batch_size=16, progress=False)
+    small = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=tok_budget, progress=False)
+    tok = big.tokenizer
+    reqs = ranking_requests(tok)
+    for strategy in ("flat", "shared"):
+        want = big.loglikelihood(reqs, strategy=strategy)
+        got = small.loglikelihood(reqs, strategy=strategy)
+        assert small.last_batch_size < 16
+        assert [g[1:] for g in got] == [w[1:] for w in want]
+        assert max(abs(g[0] - w[0]) for g, w in zip(got, want)) < 1e-4
+    ps = prompts(tok)
+    assert [g.token_ids for g in small.generate(ps, 3)] == [g.token_ids for g in big.generate(ps, 3)]
+    assert small.last_batch_size < 16
+    small.max_batch_tokens = 5  # even one request is too large: a clear error, not a loop
+    with pytest.raises(torch.OutOfMemoryError, match="one request does not fit"):
+        small.loglikelihood(reqs, strategy="flat")
+
+
+def test_engine_rejects_bad_settings(tiny_model_dir):
+    with pytest.raises(ValueError, match="batch_size"):
+        HFEngine(tiny_model_dir, batch_size=0)
+    with pytest.raises(ValueError, match="loglikelihood_strategy"):
+        HFEngine(tiny_model_dir, loglikelihood_strategy="fast")

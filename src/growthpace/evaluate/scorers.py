@@ -56,7 +56,12 @@ Single choice (``parse_choice_text``, ``score_single_choice``)
     A-D anywhere (``Answer: C`` -> A, ``...DNA...故选B`` -> D) and never recognises full-width or
     lower-case letters. (b) Their logits come from ``outputs.scores[-1]``, the LAST generation step
     (usually the step that emitted the stop token); ours are the A-D logits at the FIRST generated
-    position, which the engine (``engine.HFEngine.generate``) reads and passes in. The softmax the
+    position, which the engine (``engine.HFEngine.generate``) reads and passes in. The position is a
+    setting (``letter_position``: ``first``, the default, or ``last``, which reads each row's own last
+    generation step, i.e. the authors' ``outputs.scores[-1]`` at batch size 1); it is part of the
+    predictions' settings hash. The two differ only for outputs that name no letter: ``first`` is the
+    model's distribution over the answer letter itself, ``last`` the distribution at the step that
+    emitted the stop token, which says little about the answer. The softmax the
     authors apply before the argmax does not change the argmax and is omitted.
 
 True/false (``parse_true_false``, text only, as the authors' ``tf_parse_mode='text'``)
