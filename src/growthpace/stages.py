@@ -40,7 +40,7 @@ def build_suite(store: Store, spec: dict) -> Artifact:
     params = {k: v for k, v in spec["demo"].items()}
 
     def generate(tmp: Path):
-        manifest = demo_suite.generate_suite(tmp, abilities=spec["abilities"], **params)
+        manifest = demo_suite.generate_suite(tmp, **params)
         return {"files": manifest["files"]}
     return store.build("suite", spec, None, generate)
 
@@ -75,8 +75,9 @@ def per_ability_count(source: str, data_size: int, n_abilities: int) -> int:
 def build_subset(store: Store, suite: Artifact, spec: dict) -> Artifact:
     """Materialise the training set of one cell: nested, seeded, order-independent subsets."""
     def materialise(tmp: Path):
-        pools = load_pool(suite, spec["source"], spec["abilities"])
-        n = per_ability_count(spec["source"], spec["data_size"], len(spec["abilities"]))
+        abilities = spec.get("abilities", [])
+        pools = load_pool(suite, spec["source"], abilities)
+        n = per_ability_count(spec["source"], spec["data_size"], len(abilities))
         chosen = []
         for name, pool in sorted(pools.items()):
             chosen += nested_subset(pool, n, spec["seed"], spec["source"], name, cap=spec.get("cap", False))
@@ -139,40 +140,43 @@ def build_base_model(store: Store, suite: Artifact, tokenizer: Artifact, spec: d
 
 
 def check_model_dir(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"model directory {path} does not exist")
-    missing = [f for f in ("config.json",) if not (path / f).is_file()]
-    if not any(path.glob("*.safetensors")):
-        missing.append("*.safetensors")
-    if missing:
-        raise FileNotFoundError(f"model directory {path} is missing {', '.join(missing)}")
-    return path
+    """A usable HF causal-LM directory, or a clear error naming what is missing (train.checks)."""
+    from .train.checks import check_model_dir as check
+
+    return check(path)
 
 
 # --------------------------------------------------------------------------------------- training
-def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict) -> Artifact:
-    """Fine-tune ``base`` on ``subset``; keeps weights-only snapshots per epoch.
+def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, nproc: int = 1,
+              threads: int | None = None, launcher: str = "torchrun") -> Artifact:
+    """Fine-tune ``base`` on ``subset`` in ``nproc`` launched processes; keeps weights-only snapshots per epoch.
 
+    The model directory, the settings and the data are checked here, before any process is launched.
     Trainer's resumable state lives in ``{store}/sft/.work-{key}``: outside the artifact (which is
     renamed into place only when complete) and outside Snakemake's declared outputs (which Snakemake
     deletes before a re-run), so a killed cell resumes from its last epoch.
     """
-    from .train.sft import SFTSettings, train_sft
+    from dataclasses import asdict
+
+    from .train.launch import run_cell
+    from .train.sft import SFTSettings, prepare
 
     settings = SFTSettings.from_dict(spec["settings"])
     inputs = {"base": base.key, "subset": subset.key}
     work = store.root / "sft" / f".work-{artifact_key('sft', spec, inputs)}"
 
     def train(tmp: Path):
-        records = load_jsonl(subset.path / "train.jsonl")
-        check_model_dir(base.path)
+        train_file = subset.path / "train.jsonl"
+        prepare(base.path, load_jsonl(train_file), settings)  # clear errors before anything is launched
         # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
-        info = train_sft(base.path, records, work / "out", work / "trainer", settings)
+        job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
+               "work_dir": str(work / "trainer"), "settings": asdict(settings)}
+        info = run_cell(job, work, nproc=nproc, launcher=launcher, threads=threads)
         shutil.move(str(work / "out" / "epochs"), tmp / "epochs")
+        info["bytes_stored"] = sum(p.stat().st_size for p in (tmp / "epochs").rglob("*") if p.is_file())
         (tmp / "train_metrics.json").write_text(json.dumps(info, indent=2, default=str))
         shutil.rmtree(work, ignore_errors=True)  # optimizer states go once the cell is complete
-        return {"train": {k: v for k, v in info.items() if k != "settings"}}
+        return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps")}}
     return store.build("sft", spec, inputs, train)
 
 
@@ -187,16 +191,53 @@ def load_eval_sets(suite: Artifact, abilities: list[str], splits: list[str]) -> 
 
 
 def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Artifact, spec: dict) -> Artifact:
-    """Per-instance predictions of one model on the study's eval sets (spec: splits, settings)."""
+    """Per-instance predictions of one model on the study's eval sets.
+
+    spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
+    optional ``ood`` (add the suite's C-Eval-style sets to the test split), ``benchmarks``
+    (``{"cmmlu": {"dir", "shots"}, "agieval": {"dir", "settings", "tasks"}, "max_tokens"}``),
+    ``letter_position``, ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``.
+
+    Rows go chunk by chunk to a prediction log keyed by (model, settings) under
+    ``{store}/predictions/.rows/``, outside the artifact: a killed evaluation resumes from its last
+    chunk, and any study that evaluates the same model with the same settings reuses the rows.
+    """
+    import hashlib
+
+    from .evaluate import agieval, cmmlu
     from .evaluate.engine import HFEngine
-    from .evaluate.run import evaluate_sets
+    from .evaluate.ood import load_ood_sets
+    from .evaluate.predictions import PredictionLog, settings_hash
+    from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets
+
+    letter_position = spec.get("letter_position", "first")
 
     def run(tmp: Path):
+        engine = HFEngine(check_model_dir(model_dir), dtype=spec["dtype"], batch_size=spec["batch_size"],
+                          max_batch_tokens=spec.get("max_batch_tokens"),
+                          loglikelihood_strategy=spec.get("loglikelihood_strategy", "auto"))
         sets = load_eval_sets(suite, spec["abilities"], spec["splits"])
-        engine = HFEngine(check_model_dir(model_dir), dtype=spec["dtype"], batch_size=spec["batch_size"])
-        df = evaluate_sets(engine, sets, spec.get("max_new_tokens"))
+        if spec.get("ood") and "test" in spec["splits"]:
+            sets.update(load_ood_sets(suite_root(suite), "test"))
+        bench = spec.get("benchmarks") or {}
+        max_tokens = bench.get("max_tokens", engine.max_positions)
+        if "cmmlu" in bench:
+            sets.update(cmmlu.load_cmmlu(bench["cmmlu"]["dir"], bench["cmmlu"].get("shots", [0, 5]),
+                                         tokenizer=engine.tokenizer, max_tokens=max_tokens))
+        if "agieval" in bench:
+            a = bench["agieval"]
+            sets.update(agieval.load_agieval(a["dir"], a.get("settings", ["zero-shot", "few-shot"]),
+                                             a.get("tasks", agieval.CHINESE_MC_TASKS),
+                                             tokenizer=engine.tokenizer, max_tokens=max_tokens))
+        settings = eval_settings(engine, spec.get("max_new_tokens"), letter_position)
+        model_hash = hashlib.sha256(model_key.encode()).hexdigest()[:16]
+        log = PredictionLog(store.root / "predictions" / ".rows" / f"{model_hash}-{settings_hash(settings)}",
+                            model_key, settings)
+        with log.lock():
+            df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log, letter_position=letter_position,
+                               chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE))
         write_parquet_atomic(df, tmp / "predictions.parquet")
-        return {"n": len(df)}
+        return {"n": len(df), "settings": settings, "settings_hash": log.settings_hash, "rows_log": str(log.dir)}
     return store.build("predictions", spec, {"model": model_key, "suite": suite.key}, run)
 
 

@@ -1,29 +1,54 @@
-"""Evaluate one model on a set of DoIT eval sets: build requests, run the engine, score every item.
+"""Evaluate one model on a set of eval sets: build requests, run the engine, score every item.
 
-Generation items (question_format 0) are decoded greedily and parsed by the scorer of their kind;
-perplexity-ranked items (question_format 1) become three log-likelihood requests, gold first. The
-result is one row per instance, ready for ``predictions.parquet``.
+An eval set is a list of DoIT-format records (``messages`` whose last turn is the gold answer).
+Three ways to answer, by record:
+
+- generation items (``question_format`` 0) are decoded greedily and parsed by the scorer of their
+  kind (``scorers.score_item``); single-choice items also get the A-D logits for the fallback;
+- perplexity-ranked items (``question_format`` 1) become one log-likelihood request per choice, gold
+  first;
+- first-token items (``_score_by == "first_token"``: CMMLU, AGIEval) are answered by the argmax of the
+  A-D logits right after ``<assistant>``, with no generation (``engine.next_token_logits``).
+
+Items run in chunks (cheapest kind first, then by generation budget); each finished chunk goes to a
+``PredictionLog`` when one is given, and items already in the log are skipped, so an interrupted
+evaluation resumes with no duplicated rows. The result has one row per record, ready for
+``predictions.parquet``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pandas as pd
 
+from ..data.schema import record_hash
 from ..models.chat import encode_continuation, encode_prompt
 from . import scorers
 from .engine import HFEngine
+from .predictions import PredictionLog, settings_hash
 
 # Generation budget per item kind when a study does not set one.
 DEFAULT_MAX_NEW_TOKENS = {"single_choice": 8, "true_false": 8, "cloze": 12, "multi_select": 8, "math": 160}
+# Bump when scoring or prompt building changes results: stored rows then stop matching (new settings hash).
+SCORING_VERSION = 1
+FIRST_TOKEN = "first_token"
+DEFAULT_CHUNK_SIZE = 512
 
+ROW_COLUMNS = ["eval_set", "ability", "item_hash", "kind", "output", "parsed", "score", "expected",
+               "choice_logprobs", "choice_lengths", "letter_logits", "batch_size"]
 PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", "kind", "output", "parsed", "score",
-                      "expected", "choice_logprobs", "choice_lengths"]
+                      "expected", "choice_logprobs", "choice_lengths", "letter_logits", "batch_size",
+                      "settings_hash"]
 
 
 def letter_token_ids(tokenizer) -> dict[str, int]:
-    """Token ids of the bare letters A-D (the first token of each letter as the tokenizer encodes it)."""
+    """Token ids of the letters A-D as the chat format encodes an assistant answer ``A`` (first token).
+
+    The authors looked up the bare pieces ``A``..``D``; a SentencePiece tokenizer encodes an answer
+    ``A`` as ``▁A``, which is what an SFT model learns to emit, so the encoding is used here.
+    """
     out = {}
     for letter in scorers.LETTERS:
         ids = tokenizer(letter, add_special_tokens=False)["input_ids"]
@@ -31,54 +56,142 @@ def letter_token_ids(tokenizer) -> dict[str, int]:
     return out
 
 
-def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
-                  max_new_tokens: dict[str, int] | None = None) -> pd.DataFrame:
-    budgets = {**DEFAULT_MAX_NEW_TOKENS, **(max_new_tokens or {})}
+def first_token_record(messages: list[dict], gold: str, type_: str, file: str, line: int) -> dict:
+    """A record answered by its first-token A-D logits: ``messages`` is the prompt, ``gold`` a letter."""
+    core = {"messages": [*messages, {"role": "assistant", "content": gold}], "type": type_,
+            "question_format": 0}
+    return {**core, "_score_by": FIRST_TOKEN, "_file": file, "_line": line, "_hash": record_hash(core)}
+
+
+def eval_settings(engine: HFEngine, max_new_tokens: dict[str, int] | None = None,
+                  letter_position: str = "first") -> dict:
+    """Everything that changes a prediction row (hashed into the rows' key)."""
+    return {"dtype": str(engine.dtype).removeprefix("torch."),
+            "max_new_tokens": {**DEFAULT_MAX_NEW_TOKENS, **(max_new_tokens or {})},
+            "letter_position": letter_position, "scoring_version": SCORING_VERSION}
+
+
+def _kind(record: dict) -> str:
+    return FIRST_TOKEN if record.get("_score_by") == FIRST_TOKEN else scorers.item_kind(record)
+
+
+def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dict[str, int],
+                   letter_position: str = "first") -> list[dict]:
+    """One row per (eval set, record) item, in the order given."""
     tok = engine.tokenizer
-    items = [(name, r, scorers.item_kind(r)) for name, records in eval_sets.items() for r in records]
+    letters = letter_token_ids(tok)
+    kinds = [_kind(r) for _, r in items]
+    outputs: dict[int, dict] = {}
 
-    gen_items = [(k, it) for k, it in enumerate(items) if it[2] != "ranking"]
-    gens = engine.generate(
-        [encode_prompt(tok, r["messages"]) for _, (_, r, _) in gen_items],
-        [budgets[kind] for _, (_, _, kind) in gen_items],
-        letter_token_ids=letter_token_ids(tok),
-    ) if gen_items else []
-    generated = {k: g for (k, _), g in zip(gen_items, gens)}
+    first = [k for k, kind in enumerate(kinds) if kind == FIRST_TOKEN]
+    if first:
+        logits = engine.next_token_logits([encode_prompt(tok, items[k][1]["messages"]) for k in first], letters)
+        for k, lg in zip(first, logits):
+            outputs[k] = {"letter_logits": lg, "batch_size": engine.last_batch_size}
 
-    rank_items = [(k, it) for k, it in enumerate(items) if it[2] == "ranking"]
+    gen = [k for k, kind in enumerate(kinds) if kind not in (FIRST_TOKEN, "ranking")]
+    if gen:
+        gens = engine.generate([encode_prompt(tok, items[k][1]["messages"]) for k in gen],
+                               [budgets[kinds[k]] for k in gen], letter_token_ids=letters,
+                               letter_position=letter_position)
+        for k, g in zip(gen, gens):
+            outputs[k] = {"output": g.text, "letter_logits": g.letter_logits, "batch_size": engine.last_batch_size}
+
+    rank = [k for k, kind in enumerate(kinds) if kind == "ranking"]
     requests, owners = [], []
-    for k, (_, r, _) in rank_items:
+    for k in rank:
+        r = items[k][1]
         ctx = encode_prompt(tok, r["messages"])
         for choice in r["choices"]:
             requests.append((ctx, encode_continuation(tok, choice)))
             owners.append(k)
-    lls = engine.loglikelihood(requests) if requests else []
-    ranked: dict[int, list] = {}
-    for k, ll in zip(owners, lls):
-        ranked.setdefault(k, []).append(ll)
+    if requests:
+        lls = engine.loglikelihood(requests)
+        for k, (lp, n, _) in zip(owners, lls):
+            o = outputs.setdefault(k, {"choice_logprobs": [], "choice_lengths": [],
+                                       "batch_size": engine.last_batch_size})
+            o["choice_logprobs"].append(lp)
+            o["choice_lengths"].append(n)
 
     rows = []
-    for k, (name, r, kind) in enumerate(items):
-        if kind == "ranking":
-            lps = [ll[0] for ll in ranked[k]]
-            lens = [ll[1] for ll in ranked[k]]
-            res = scorers.score_item(r, choice_logprobs=lps, choice_lengths=lens)
-            output = None
+    for k, (name, r) in enumerate(items):
+        o, kind = outputs[k], kinds[k]
+        if kind == FIRST_TOKEN:
+            lg = o["letter_logits"]
+            parsed = max(scorers.LETTERS, key=lambda L: lg[L])  # first of the largest on ties
+            res = {"kind": kind, "parsed": parsed,
+                   "score": float(parsed == r["messages"][-1]["content"].strip()),
+                   "expected": 1.0 / len(scorers.LETTERS)}
         else:
-            g = generated[k]
-            res = scorers.score_item(r, output=g.text, letter_logits=g.letter_logits)
-            output, lps, lens = g.text, None, None
+            res = scorers.score_item(r, output=o.get("output"), letter_logits=o.get("letter_logits"),
+                                     choice_logprobs=o.get("choice_logprobs"), choice_lengths=o.get("choice_lengths"))
         rows.append({
             "eval_set": name,
             "ability": r["type"],
             "item_hash": r["_hash"],
-            "line": r.get("_line"),
             "kind": res["kind"],
-            "output": output,
+            "output": o.get("output"),
             "parsed": None if res["parsed"] is None else str(res["parsed"]),
             "score": float(res["score"]),
             "expected": float(res["expected"]),
-            "choice_logprobs": json.dumps(lps) if lps is not None else None,
-            "choice_lengths": json.dumps(lens) if lens is not None else None,
+            "choice_logprobs": _json(o.get("choice_logprobs")),
+            "choice_lengths": _json(o.get("choice_lengths")),
+            "letter_logits": _json(o.get("letter_logits")),
+            "batch_size": o["batch_size"],
         })
-    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+    return rows
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
+                  max_new_tokens: dict[str, int] | None = None, *, log: PredictionLog | None = None,
+                  letter_position: str = "first", chunk_size: int = DEFAULT_CHUNK_SIZE,
+                  on_chunk: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Predictions for every record of ``eval_sets`` (one row each, in input order).
+
+    With ``log``, rows already stored there are reused and new rows are stored chunk by chunk;
+    ``on_chunk(i)`` runs after chunk ``i`` is stored.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"evaluation.chunk_size must be >= 1, got {chunk_size}")
+    settings = eval_settings(engine, max_new_tokens, letter_position)
+    budgets = settings["max_new_tokens"]
+    if log is not None and log.settings_hash != settings_hash(settings):
+        raise ValueError(f"{log.dir}: the log's settings differ from this evaluation's settings")
+    unique: dict[tuple[str, str], tuple[str, dict]] = {}
+    for name, records in eval_sets.items():
+        for r in records:
+            unique.setdefault((name, r["_hash"]), (name, r))
+    done = log.done_keys() if log is not None else set()
+    pending = [key for key in unique if key not in done]
+    # Cheapest kinds first (a short first chunk reaches the disk soon), then by generation budget,
+    # so each chunk's batches hold requests of one kind and one budget.
+    cost = {FIRST_TOKEN: 0, "ranking": 1}
+    pending.sort(key=lambda key: (cost.get(_kind(unique[key][1]), 2),
+                                  budgets.get(_kind(unique[key][1]), 0)))
+    fresh: list[dict] = []
+    for i, start in enumerate(range(0, len(pending), chunk_size)):
+        chunk = [unique[key] for key in pending[start:start + chunk_size]]
+        rows = evaluate_items(engine, chunk, budgets, letter_position)
+        if log is not None:
+            log.append(pd.DataFrame(rows, columns=ROW_COLUMNS))
+        else:
+            fresh += rows
+        if on_chunk is not None:
+            on_chunk(i)
+    if log is not None:
+        stored = log.read()
+        by_key = {(row["eval_set"], row["item_hash"]): row
+                  for row in stored[ROW_COLUMNS].to_dict("records")}
+    else:
+        by_key = {(row["eval_set"], row["item_hash"]): row for row in fresh}
+    sh = settings_hash(settings)
+    out = []
+    for name, records in eval_sets.items():
+        for r in records:
+            row = by_key[(name, r["_hash"])]
+            out.append({**row, "line": r.get("_line"), "settings_hash": sh})
+    return pd.DataFrame(out, columns=PREDICTION_COLUMNS)

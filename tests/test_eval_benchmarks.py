@@ -1,0 +1,204 @@
+"""CMMLU, AGIEval and C-Eval-style out-of-domain sets: loaders on fixtures in the real layouts, prompts,
+first-token scoring against a plain forward pass, summaries against an independent computation."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from growthpace.data.schema import RecordError
+from growthpace.evaluate import agieval, cmmlu
+from growthpace.evaluate.engine import HFEngine
+from growthpace.evaluate.ood import load_ood_sets
+from growthpace.evaluate.run import evaluate_sets
+from growthpace.models.chat import encode_prompt
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CMMLU_DIR, AGIEVAL_DIR = FIXTURES / "cmmlu", FIXTURES / "agieval"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    """A tiny random model whose character tokenizer covers the fixture texts."""
+    from growthpace.models.tiny import build_model
+    from growthpace.models.tokenizer import train_char_tokenizer
+
+    out = tmp_path_factory.mktemp("bench-model")
+    texts = [line for d in (CMMLU_DIR, AGIEVAL_DIR) for f in sorted(d.rglob("*.*"))
+             for line in f.read_text(encoding="utf-8").splitlines()]
+    tok = train_char_tokenizer(texts + ["以下是关于的单项选择题，请直接给出正确答案的选项。题目答案是问题选项从到我们应选择"], out)
+    arch = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "intermediate_size": 64}
+    build_model(arch, len(tok), tok.pad_token_id, tok.eos_token_id, seed=5, max_positions=1024).save_pretrained(
+        out, safe_serialization=True)
+    return HFEngine(out, batch_size=4, progress=False)
+
+
+# ------------------------------------------------------------------------------------------- CMMLU
+def test_cmmlu_prompt_is_the_papers(engine):
+    sets = cmmlu.load_cmmlu(CMMLU_DIR, shots=[0, 5])
+    assert sorted(sets) == ["cmmlu_0shot_ancient_chinese_test", "cmmlu_0shot_high_school_biology_test",
+                            "cmmlu_5shot_ancient_chinese_test", "cmmlu_5shot_high_school_biology_test"]
+    zero = sets["cmmlu_0shot_high_school_biology_test"][1]
+    assert zero["messages"] == [
+        {"role": "user", "content": "以下是关于高中生物的单项选择题，请直接给出正确答案的选项。\n\n题目：光合作用主要发生在哪种细胞器中？"
+                                    "\nA. 线粒体\nB. 核糖体\nC. 叶绿体\nD. 高尔基体\n答案是："},
+        {"role": "assistant", "content": "C"}]
+    assert zero["_line"] == 3 and zero["_file"].endswith("test/high_school_biology.csv")
+    five = sets["cmmlu_5shot_high_school_biology_test"][1]["messages"][0]["content"]
+    assert five.startswith("以下是关于高中生物的单项选择题，请直接给出正确答案的选项。\n\n题目：细胞的“动力车间”是：\nA. 叶绿体\nB. 线粒体"
+                           "\nC. 液泡\nD. 中心体\n答案是：B\n\n题目：下列属于原核生物的是：")
+    assert five.count("题目：") == 6 and five.endswith("D. 高尔基体\n答案是：")
+    # A quoted field with a comma-free body and quotes in the question survive the CSV reader.
+    assert sets["cmmlu_0shot_ancient_chinese_test"][3]["messages"][0]["content"].endswith(
+        "题目：“温故而知新”的“故”指的是：\nA. 旧的知识\nB. 原因\nC. 所以\nD. 故意\n答案是：")
+
+
+def test_cmmlu_drops_the_longest_demo_until_the_prompt_fits(engine):
+    tok = engine.tokenizer
+    full = cmmlu.load_cmmlu(CMMLU_DIR, shots=[5], subjects=["ancient_chinese"])
+    n_full = len(encode_prompt(tok, full["cmmlu_5shot_ancient_chinese_test"][0]["messages"]))
+    fit = cmmlu.load_cmmlu(CMMLU_DIR, shots=[5], subjects=["ancient_chinese"], tokenizer=tok, max_tokens=n_full - 1)
+    prompt = fit["cmmlu_5shot_ancient_chinese_test"][0]["messages"][0]["content"]
+    assert prompt.count("题目：") == 5
+    assert "“不亦说乎”" not in prompt  # the longest demo (dev row 0) went first
+
+
+def test_cmmlu_scores_are_the_argmax_of_first_token_logits(engine):
+    sets = cmmlu.load_cmmlu(CMMLU_DIR, shots=[0])
+    df = evaluate_sets(engine, sets)
+    tok = engine.tokenizer
+    letters = {L: tok(L, add_special_tokens=False)["input_ids"][0] for L in "ABCD"}
+    for (name, recs) in sets.items():
+        rows = df[df["eval_set"] == name]
+        for r, (_, row) in zip(recs, rows.iterrows()):
+            with torch.no_grad():
+                last = engine.model(torch.tensor([encode_prompt(tok, r["messages"])])).logits[0, -1]
+            want = max("ABCD", key=lambda L: float(last[letters[L]]))
+            assert row["parsed"] == want
+            assert row["kind"] == "first_token" and pd.isna(row["output"])
+            assert row["score"] == float(want == r["messages"][-1]["content"])
+            assert row["expected"] == 0.25
+
+
+def test_cmmlu_summary_is_mean_of_subject_accuracies():
+    rows = []
+    for subject, scores in {"ancient_chinese": [1, 0, 0, 1], "high_school_biology": [1, 1, 0],
+                            "chinese_history": [0, 0]}.items():
+        rows += [{"eval_set": f"cmmlu_0shot_{subject}_test", "score": float(s)} for s in scores]
+    summary = cmmlu.summarize(pd.DataFrame(rows + [{"eval_set": "biology_valid", "score": 1.0}])).set_index("name")
+    assert summary.loc["ancient_chinese", "accuracy"] == 0.5
+    assert summary.loc["Overall", "accuracy"] == pytest.approx((0.5 + 2 / 3 + 0) / 3)
+    assert summary.loc["STEM", "accuracy"] == pytest.approx(2 / 3)
+    assert summary.loc["Humanities", "accuracy"] == 0.0  # chinese_history
+    assert summary.loc["China specific", "accuracy"] == pytest.approx(0.25)  # ancient_chinese, chinese_history
+    assert summary.loc["Social Science", "accuracy"] == 0.5
+
+
+def test_cmmlu_errors_name_the_directory_or_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="CMMLU directory .*nowhere"):
+        cmmlu.load_cmmlu(tmp_path / "nowhere")
+    root = tmp_path / "c"
+    shutil.copytree(CMMLU_DIR, root)
+    (root / "test" / "ancient_chinese.csv").write_text(",Question,A,B,C,Answer\n0,问,甲,乙,丙,A\n", encoding="utf-8")
+    with pytest.raises(RecordError, match=r"ancient_chinese.csv:1.*header"):
+        cmmlu.load_cmmlu(root)
+    (root / "test" / "ancient_chinese.csv").write_text(",Question,A,B,C,D,Answer\n0,问,甲,乙,丙,丁,E\n",
+                                                       encoding="utf-8")
+    with pytest.raises(RecordError, match=r"ancient_chinese.csv:2: Answer"):
+        cmmlu.load_cmmlu(root)
+    (root / "test" / "ancient_chinese.csv").unlink()
+    (root / "dev" / "high_school_biology.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"dev/high_school_biology.csv"):
+        cmmlu.load_cmmlu(root, shots=[5])
+    (root / "test" / "astrology.csv").write_text(",Question,A,B,C,D,Answer\n0,问,甲,乙,丙,丁,A\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown CMMLU subjects.*astrology"):
+        cmmlu.load_cmmlu(root, shots=[0])
+
+
+# ----------------------------------------------------------------------------------------- AGIEval
+def test_agieval_keeps_single_answer_four_option_items_with_the_papers_prompts():
+    sets = agieval.load_agieval(AGIEVAL_DIR, ["zero-shot", "few-shot"], ["logiqa-zh", "jec-qa-kd"])
+    kd = sets["agieval_zero-shot_jec-qa-kd_test"]
+    assert [r["_line"] for r in kd] == [1, 3]  # line 2 has two answers, line 4 three options
+    assert [r["messages"][-1]["content"] for r in kd] == ["C", "A"]
+    zero = sets["agieval_zero-shot_logiqa-zh_test"][2]["messages"]
+    assert zero == [{"role": "user", "content": "小王比小李高，小李比小张高。问题：以下哪项一定正确？ 选项：(A)小张最高 (B)小李最矮 "
+                                                "(C)小王比小张高 (D)小张比小王高\n答案：从A到D, 我们应选择"},
+                    {"role": "assistant", "content": "C"}]
+    few = sets["agieval_few-shot_jec-qa-kd_test"][0]["messages"]
+    # demos 1 and 3 of the CSV (demo 2 has three answers), as user/assistant turns, then the question
+    assert [m["role"] for m in few] == ["user", "assistant"] * 3
+    assert few[0]["content"] == ("问题 1.    我国的根本政治制度是：\n从以下选项中选择:    (A)人民代表大会制度 (B)民族区域自治制度 "
+                                 "(C)基层群众自治制度 (D)政治协商制度\n答案：从A到D, 我们应选择")
+    assert few[1]["content"] == "A" and few[3]["content"] == "B"
+    assert few[4]["content"].startswith("问题 3.    根据我国《宪法》")
+
+
+def test_agieval_few_shot_demos_are_trimmed_to_fit(engine):
+    tok = engine.tokenizer
+    full = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"])["agieval_few-shot_logiqa-zh_test"][0]
+    n = len(encode_prompt(tok, full["messages"]))
+    assert len(full["messages"]) == 8
+    fit = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"], tokenizer=tok, max_tokens=n - 1 + 48)
+    msgs = fit["agieval_few-shot_logiqa-zh_test"][0]["messages"]
+    assert len(msgs) == 6  # the last demo went
+    assert len(encode_prompt(tok, msgs)) <= n - 1
+    tiny = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"], tokenizer=tok, max_tokens=60)
+    assert len(tiny["agieval_few-shot_logiqa-zh_test"][0]["messages"]) == 2  # no demo fits: the question alone
+
+
+def test_agieval_scores_and_summary(engine):
+    sets = agieval.load_agieval(AGIEVAL_DIR, ["zero-shot"], ["logiqa-zh", "jec-qa-kd"])
+    df = evaluate_sets(engine, sets)
+    assert len(df) == 5 and set(df["kind"]) == {"first_token"}
+    s = agieval.summarize(df).set_index("name")
+    per = df.groupby("eval_set")["score"].mean()
+    assert s.loc["all examples", "accuracy"] == pytest.approx(df["score"].mean())
+    assert s.loc["all tasks", "accuracy"] == pytest.approx(per.mean())
+    assert s.loc["logiqa-zh", "accuracy"] == pytest.approx(per["agieval_zero-shot_logiqa-zh_test"])
+
+
+def test_agieval_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="AGIEval directory .*missing"):
+        agieval.load_agieval(tmp_path / "missing")
+    root = tmp_path / "a"
+    shutil.copytree(AGIEVAL_DIR, root)
+    with pytest.raises(FileNotFoundError, match="gaokao-history.jsonl"):
+        agieval.load_agieval(root, tasks=["gaokao-history"])
+    with (root / "logiqa-zh.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"passage": null, "question": "缺少选项", "label": "A"}\n')
+    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl:4: options: missing"):
+        agieval.load_agieval(root, tasks=["logiqa-zh"])
+    (root / "jec-qa-kd.jsonl").write_text("{not json\n", encoding="utf-8")
+    with pytest.raises(RecordError, match=r"jec-qa-kd.jsonl:1: json"):
+        agieval.load_agieval(root, tasks=["jec-qa-kd"])
+    with pytest.raises(RecordError, match=r"few_shot_prompts.csv:1: header: no column for task 'gaokao-chinese-x'"):
+        agieval.read_demos(root / "few_shot_prompts.csv", "gaokao-chinese-x")
+    (root / "few_shot_prompts.csv").unlink()
+    (root / "jec-qa-kd.jsonl").write_text((AGIEVAL_DIR / "jec-qa-kd.jsonl").read_text(encoding="utf-8"),
+                                          encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="few_shot_prompts.csv"):
+        agieval.load_agieval(root, ["few-shot"], tasks=["jec-qa-kd"])
+
+
+# ------------------------------------------------------------------------------------ C-Eval OOD
+def test_ood_sets_are_five_shot_single_choice(tmp_path, engine):
+    from growthpace.data.demo_suite import generate_suite
+
+    generate_suite(tmp_path, abilities=["biology"], n_train=4, n_valid=2, n_test=2, n_synthetic=4, n_ood=3,
+                   corpus_passes=1)
+    sets = load_ood_sets(tmp_path)
+    assert sorted(sets) == ["ceval_physician_test", "ceval_teacher_qualification_test",
+                            "ceval_urban_and_rural_planner_test"]
+    for records in sets.values():
+        assert len(records) == 3
+        assert all(len(r["messages"]) == 12 for r in records)
+    df = evaluate_sets(engine, sets)
+    assert set(df["kind"]) == {"single_choice"} and (df["expected"] == 0.25).all()
+    with pytest.raises(FileNotFoundError, match="no ceval_"):
+        load_ood_sets(tmp_path, "valid")
+    with pytest.raises(FileNotFoundError, match="curated/test"):
+        load_ood_sets(tmp_path / "nowhere")
