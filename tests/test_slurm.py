@@ -55,7 +55,8 @@ def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, smoke_run, tmp_pa
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     # The jobs really ran under SLURM: sacct knows them and their logs are SLURM's.
     slurm_logs = list((workdir / "logs" / "slurm").rglob("*.log"))
-    assert any(p.parent.name == "rule_train_cell" for p in slurm_logs), slurm_logs[:5]
+    # the plugin writes logs/slurm/rule_{rule}/{wildcards}/{jobid}.log
+    assert any("rule_train_cell" in p.parts for p in slurm_logs), slurm_logs[:5]
     acct = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobName,State", "-S", "now-1hour"],
                           capture_output=True, text=True)
     assert "COMPLETED" in acct.stdout
