@@ -24,7 +24,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..data.schema import record_hash
-from ..models.chat import encode_continuation, encode_prompt
+from ..models.chat import encode_continuations, encode_prompts
 from . import scorers
 from .engine import HFEngine
 from .predictions import PredictionLog, settings_hash
@@ -81,30 +81,27 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
     tok = engine.tokenizer
     letters = letter_token_ids(tok)
     kinds = [_kind(r) for _, r in items]
+    prompts = encode_prompts(tok, [r["messages"] for _, r in items])
     outputs: dict[int, dict] = {}
 
     first = [k for k, kind in enumerate(kinds) if kind == FIRST_TOKEN]
     if first:
-        logits = engine.next_token_logits([encode_prompt(tok, items[k][1]["messages"]) for k in first], letters)
+        logits = engine.next_token_logits([prompts[k] for k in first], letters)
         for k, lg in zip(first, logits):
             outputs[k] = {"letter_logits": lg, "batch_size": engine.last_batch_size}
 
     gen = [k for k, kind in enumerate(kinds) if kind not in (FIRST_TOKEN, "ranking")]
     if gen:
-        gens = engine.generate([encode_prompt(tok, items[k][1]["messages"]) for k in gen],
+        gens = engine.generate([prompts[k] for k in gen],
                                [budgets[kinds[k]] for k in gen], letter_token_ids=letters,
                                letter_position=letter_position)
         for k, g in zip(gen, gens):
             outputs[k] = {"output": g.text, "letter_logits": g.letter_logits, "batch_size": engine.last_batch_size}
 
     rank = [k for k, kind in enumerate(kinds) if kind == "ranking"]
-    requests, owners = [], []
-    for k in rank:
-        r = items[k][1]
-        ctx = encode_prompt(tok, r["messages"])
-        for choice in r["choices"]:
-            requests.append((ctx, encode_continuation(tok, choice)))
-            owners.append(k)
+    owners = [k for k in rank for _ in items[k][1]["choices"]]
+    candidates = encode_continuations(tok, [c for k in rank for c in items[k][1]["choices"]])
+    requests = [(prompts[k], cont) for k, cont in zip(owners, candidates)]
     if requests:
         lls = engine.loglikelihood(requests)
         for k, (lp, n, _) in zip(owners, lls):

@@ -72,16 +72,38 @@ def encode_for_training(tokenizer, messages: list[dict], max_len: int) -> tuple[
 
 def encode_prompt(tokenizer, messages: list[dict]) -> list[int]:
     """Ids of the conversation up to (not including) its last turn, followed by ``<assistant>``."""
+    return encode_prompts(tokenizer, [messages])[0]
+
+
+def encode_prompts(tokenizer, conversations: list[list[dict]]) -> list[list[int]]:
+    """``encode_prompt`` for many conversations, with one batched tokenizer call for all their turns
+    (one call per turn costs more than the model's forward passes on a small model)."""
     ids_of = ChatIds.of(tokenizer)
-    out: list[int] = []
-    for m in messages[:-1]:
-        out.append(ids_of.user if m["role"] == "user" else ids_of.assistant)
-        out.extend(_content_ids(tokenizer, m["content"]))
-        out.append(ids_of.eot)
-    out.append(ids_of.assistant)
-    return out
+    turns = [m for messages in conversations for m in messages[:-1]]
+    bodies = iter(_contents_ids(tokenizer, [m["content"] for m in turns]))
+    prompts = []
+    for messages in conversations:
+        out: list[int] = []
+        for m in messages[:-1]:
+            out.append(ids_of.user if m["role"] == "user" else ids_of.assistant)
+            out.extend(next(bodies))
+            out.append(ids_of.eot)
+        out.append(ids_of.assistant)
+        prompts.append(out)
+    return prompts
 
 
 def encode_continuation(tokenizer, text: str) -> list[int]:
     """Ids of a candidate answer as the model would produce it: content, then ``<eot>``."""
-    return _content_ids(tokenizer, text) + [ChatIds.of(tokenizer).eot]
+    return encode_continuations(tokenizer, [text])[0]
+
+
+def encode_continuations(tokenizer, texts: list[str]) -> list[list[int]]:
+    eot = ChatIds.of(tokenizer).eot
+    return [ids + [eot] for ids in _contents_ids(tokenizer, texts)]
+
+
+def _contents_ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    if not texts:
+        return []
+    return tokenizer([t.strip() for t in texts], add_special_tokens=False)["input_ids"]
