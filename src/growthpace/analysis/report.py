@@ -1,13 +1,16 @@
-"""The study's markdown summary: what was run and what it found, in sentences with numbers."""
+"""The study's markdown texts: ``summary.md`` (what was run, scores per cell) and ``report.md`` (what the
+analysis found, in sentences with numbers), plus captions for Snakemake's ``--report``."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from .plots import selected_test_scores
+from .sensitivity import GROUP_TEXT
 
 
 def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_path: str | Path,
@@ -49,4 +52,396 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
     tmp = Path(out).with_name(f".{Path(out).name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, out)
+    return text
+
+
+# ---------------------------------------------------------------------------------- analysis report
+MIN_ITEMS = 30  # below this the percentile bootstrap is known to under-cover
+CAPTIONS = {
+    "overall": (
+        "Mean test score over the in-domain abilities against the number of training items (log scale), at\n"
+        "each cell's selected checkpoint. Solid lines: human-curated data; dashed: synthetic. Bands are 95%\n"
+        "percentile bootstrap intervals over test items (and seeds, when the study has several). Dash-dot\n"
+        "horizontal lines: the untuned base model of each size; grey line: the random-guess expectation.\n"),
+    "abilities": (
+        "Growth curve of each ability: test score against training items (log scale), one colour per model\n"
+        "size, curated solid and synthetic dashed, with 95% bootstrap bands. The thin dotted line is the shape\n"
+        "chosen by AICc (flat, linear or saturating in log2 of the data size); the bracket under each title is\n"
+        "the ability's group by the stated rule (see report.md).\n"),
+    "sources": (
+        "Left: curated minus synthetic mean test score at equal numbers of training items, with 95% paired\n"
+        "bootstrap intervals. Right: the two mean curves; the dash-dot line marks the synthetic ceiling (the\n"
+        "smallest size from which more synthetic data no longer raises the score significantly) and the shaded\n"
+        "span its 95% bootstrap interval.\n"),
+    "transfer": (
+        "Transfer matrix: test score on each evaluated ability (columns) of a model tuned only on items of one\n"
+        "ability (rows), minus the untuned base model's score. A star marks a 95% paired bootstrap interval that\n"
+        "excludes 0 (not corrected for multiple comparisons).\n"),
+    "recipes": (
+        "Left: the per-ability allocation derived from the measured sensitivities (cut what does not respond,\n"
+        "freeze what saturates, share the rest by data gain) beside the uniform split of the same budget.\n"
+        "Right, when recipe cells were trained: each recipe minus the uniform baseline at the same budget, per\n"
+        "ability and on average, with 95% paired bootstrap intervals.\n"),
+}
+
+
+def write_captions(directory: str | Path) -> dict[str, Path]:
+    """The captions as ``{name}.rst`` files for Snakemake's ``report()`` outputs."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, text in CAPTIONS.items():
+        paths[name] = directory / f"{name}.rst"
+        _write_text(paths[name], text)
+    return paths
+
+
+def _write_text(out: str | Path, text: str) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+
+
+def _num(v, digits: int = 3, sign: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+
+
+def _ci(v, lo, hi, digits: int = 3, sign: bool = False) -> str:
+    return f"{_num(v, digits, sign)} [{_num(lo, digits, sign)}, {_num(hi, digits, sign)}]"
+
+
+def _ci_of(row, name: str, sign: bool = True) -> str:
+    """``name`` with its interval from a row holding ``name``, ``name_low`` and ``name_high``."""
+    return _ci(row[name], row[f"{name}_low"], row[f"{name}_high"], sign=sign)
+
+
+def _size(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if math.isinf(v):
+        return "not reached"
+    return f"{v:,.0f}"
+
+
+def _span(lo, hi) -> str:
+    return f"{_size(lo)} to {_size(hi)}"
+
+
+def _range(values) -> str:
+    if not values:
+        return "no"
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}–{max(values)}"
+
+
+def _names(values) -> str:
+    values = list(values)
+    return ", ".join(values) if values else "none"
+
+
+def _ordered(df: pd.DataFrame, settings: dict, by=("ability", "model_size")) -> pd.DataFrame:
+    """Rows in the study's ability order (then ``mean`` and others) and model-size order."""
+    ranks = {"ability": {a: k for k, a in enumerate(settings.get("abilities") or [])},
+             "model_size": {m: k for k, m in enumerate(settings.get("model_sizes") or [])}}
+    keys = [c for c in by if c in df]
+    if df.empty or not keys:
+        return df
+    rank = {c: ranks.get(c, {}) for c in keys}
+    tmp = df.assign(**{f"_{c}": df[c].map(lambda v, c=c: rank[c].get(v, len(rank[c]))) for c in keys})
+    sort = [x for c in keys for x in (f"_{c}", c)]
+    return tmp.sort_values(sort, kind="stable").drop(columns=[f"_{c}" for c in keys])
+
+
+def _overall_section(t: dict, settings: dict) -> list[str]:
+    fits = t["curve_fits"][t["curve_fits"]["ability"] == "mean"]
+    lines = ["## Overall growth", ""]
+    if fits.empty:
+        return lines + ["The study has no plain-grid curve (two or more data sizes of one source and model size).", ""]
+    order = settings.get("model_sizes") or sorted(fits["model_size"].unique())
+    for source in ("curated", "synthetic"):
+        for ms in order:
+            f = fits[(fits["data_source"] == source) & (fits["model_size"] == ms)]
+            if f.empty:
+                continue
+            f = f.iloc[0]
+            c = t["overall"]
+            c = c[(c["data_source"] == source) & (c["model_size"] == ms)].sort_values("data_size")
+            first, last = c.iloc[0], c.iloc[-1]
+            lines.append(
+                f"- {source}, model {ms}: mean score {_ci(first['score'], first['ci_low'], first['ci_high'])} at "
+                f"{_size(first['data_size'])} items, {_ci(last['score'], last['ci_low'], last['ci_high'])} at "
+                f"{_size(last['data_size'])} (change {_ci(f['gain'], f['gain_low'], f['gain_high'], sign=True)}; "
+                f"{_ci(f['slope'], f['slope_low'], f['slope_high'], sign=True)} per doubling; "
+                f"fitted shape: {f['model'] or 'none (too few sizes)'}).")
+    base = _ordered(t["overall"][t["overall"]["data_source"] == "base"], settings)
+    for r in base.itertuples(index=False):
+        lines.append(f"- The untuned base model {r.model_size} scores {_ci(r.score, r.ci_low, r.ci_high)} "
+                     f"(random guess {_num(r.expected)}).")
+    return lines + [""]
+
+
+def _curves_section(t: dict, settings: dict) -> list[str]:
+    fits = t["curve_fits"]
+    fits = _ordered(fits[(fits["ability"] != "mean") & (fits["data_source"] == "curated")], settings)
+    lines = ["## Growth per ability (curated data)", ""]
+    if fits.empty:
+        return lines + ["No curated curve with two or more data sizes.", ""]
+    counts = fits["model"].replace("", "none").value_counts()
+    lines += [
+        "Each curve (ability, model size) is fitted in log2 of the data size with three shapes: flat, linear, "
+        "and saturating (linear up to a saturation point, flat after it); AICc picks the shape, and a shape "
+        "takes part only with enough sizes (flat 3, linear 4, saturating 5). "
+        f"This study has {int(fits['n_sizes'].max())} curated sizes; the chosen shapes are "
+        + ", ".join(f"{k} for {v}" for k, v in counts.items()) + f" of {len(fits)} curves. "
+        "`p_chosen` is the share of bootstrap replicates that pick the same shape; the stop point is the "
+        "smallest size from which the curve no longer rises significantly (one-sided 95%).", ""]
+    table = pd.DataFrame({
+        "ability": fits["ability"], "model": fits["model_size"], "shape": fits["model"],
+        "p_chosen": fits["p_chosen"].round(2),
+        "gain / doubling": [_ci(r.slope, r.slope_low, r.slope_high, sign=True) for r in fits.itertuples()],
+        "saturation point": [f"{_size(r.sat_point)} [{_span(r.sat_point_low, r.sat_point_high)}]"
+                             if r.model == "saturating" else "" for r in fits.itertuples()],
+        "stop point": [f"{_size(r.stop_point)} [{_span(r.stop_low, r.stop_high)}]" for r in fits.itertuples()],
+    })
+    return lines + [table.to_markdown(index=False), ""]
+
+
+def _sensitivity_section(t: dict, settings: dict) -> list[str]:
+    s = t["sensitivity"]
+    lines = ["## Sensitivity to data volume and model size", ""]
+    if s.empty:
+        return lines + ["No curated curve with two or more data sizes: no sensitivity.", ""]
+    tau_d, tau_m = settings.get("tau_data", 0.01), settings.get("tau_model", 0.01)
+    lines += [
+        f"Per ability, on the curated curve averaged over model sizes: the data gain is the least-squares slope "
+        f"per doubling of the data; the model gain is the slope per step up in model size "
+        f"({' < '.join(settings.get('model_sizes') or [])}), averaged over data sizes. Rule, first match wins: "
+        f"*saturating* when the curve stops rising inside the grid after rising (gain before the stop point has "
+        f"its lower bound above {tau_d}) and flattens (gain before minus gain after has its lower bound above 0); "
+        f"*data+model* when both gains have lower bounds above their thresholds ({tau_d} per doubling, {tau_m} per "
+        f"model step); *data* or *model* when only one does; *neither* otherwise. An ability whose gain interval "
+        f"reaches below the threshold is not called responsive.", ""]
+    for group in ("saturating", "data+model", "data", "model", "neither"):
+        g = s[s["group"] == group]
+        if g.empty:
+            continue
+        parts = []
+        for r in g.itertuples(index=False):
+            part = f"{r.ability} (data {_ci(r.data_gain, r.data_gain_low, r.data_gain_high, sign=True)}"
+            if not math.isnan(r.model_gain):
+                part += f", model {_ci(r.model_gain, r.model_gain_low, r.model_gain_high, sign=True)}"
+            if group == "saturating":
+                part += f", stops at {_size(r.stop_point)} items, {_size(r.stop_per_ability)} per ability"
+            parts.append(part + ")")
+        lines.append(f"- {GROUP_TEXT[group].capitalize()}: " + "; ".join(parts) + ".")
+    paper = s[s["paper_group"] != ""]
+    if len(paper):
+        agree = paper[paper["group"] == paper["paper_group"]]
+        differ = paper[paper["group"] != paper["paper_group"]]
+        lines += ["", f"The paper grouped {len(paper)} of these abilities by eye; the measured group agrees for "
+                      f"{len(agree)} ({_names(agree['ability'])})"
+                      + (f" and differs for {len(differ)} (" + "; ".join(
+                          f"{r.ability}: measured {r.group}, paper {r.paper_group}" for r in differ.itertuples())
+                         + ")." if len(differ) else ".")]
+    if s["n_model_sizes"].max() < 2:
+        lines += ["", "The study has one model size, so no ability can be called responsive to model size."]
+    table = s[["ability", "group", "paper_group"]].assign(
+        data_gain=[_ci(r.data_gain, r.data_gain_low, r.data_gain_high, sign=True) for r in s.itertuples()],
+        model_gain=[_ci(r.model_gain, r.model_gain_low, r.model_gain_high, sign=True) for r in s.itertuples()],
+        total_gain=[_ci(r.total_gain, r.total_gain_low, r.total_gain_high, sign=True) for r in s.itertuples()],
+        stop_point=[f"{_size(r.stop_point)} [{_span(r.stop_low, r.stop_high)}]" for r in s.itertuples()])
+    return lines + ["", table.to_markdown(index=False), ""]
+
+
+def _sources_section(t: dict, settings: dict) -> list[str]:
+    gaps, ceil = t["sources"], t["ceilings"]
+    lines = ["## Human-curated against synthetic data", ""]
+    mean = gaps[gaps["ability"] == "mean"]
+    if mean.empty:
+        return lines + ["The study has no data size with both curated and synthetic cells of one model size, "
+                        "so the sources are not compared.", ""]
+    for ms in settings.get("model_sizes") or sorted(mean["model_size"].unique()):
+        g = mean[mean["model_size"] == ms].sort_values("data_size")
+        if g.empty:
+            continue
+        first, last = g.iloc[0], g.iloc[-1]
+        above = int((g["ci_low"] > 0).sum())
+        lines.append(f"- Model {ms}: curated minus synthetic (mean over abilities) is "
+                     f"{_ci(first['gap'], first['ci_low'], first['ci_high'], sign=True)} at "
+                     f"{_size(first['data_size'])} "
+                     f"items and {_ci(last['gap'], last['ci_low'], last['ci_high'], sign=True)} at "
+                     f"{_size(last['data_size'])}; curated is ahead (interval above 0) at {above} of {len(g)} sizes.")
+    per = gaps[gaps["ability"] != "mean"]
+    if len(per):
+        behind = per[per["ci_high"] < 0]
+        lines.append(f"- Per ability and size, curated is ahead in {int((per['ci_low'] > 0).sum())} of {len(per)} "
+                     f"comparisons and behind in {len(behind)}"
+                     + (f" ({_names(sorted(set(behind['ability'])))})." if len(behind) else "."))
+    lines.append("")
+    c = ceil[ceil["ability"] == "mean"]
+    for r in _ordered(c, settings, ("data_source", "model_size")).itertuples(index=False):
+        if math.isinf(r.ceiling):
+            lines.append(f"- The {r.data_source} curve of model {r.model_size} is still rising at its largest size "
+                         f"({_size(r.max_size)}); it stops within the grid in {r.stop_share:.0%} of replicates.")
+        else:
+            lines.append(f"- The {r.data_source} curve of model {r.model_size} stops rising at {_size(r.ceiling)} "
+                         f"items (95% interval {_span(r.ceiling_low, r.ceiling_high)}; stops within the grid in "
+                         f"{r.stop_share:.0%} of replicates); from there to {_size(r.max_size)} the score changes "
+                         f"by {_ci(r.gain_after, r.gain_after_low, r.gain_after_high, sign=True)}.")
+    syn = _ordered(ceil[(ceil["ability"] != "mean") & (ceil["data_source"] == "synthetic")], settings)
+    if len(syn):
+        table = syn.assign(ceiling=[f"{_size(r.ceiling)} [{_span(r.ceiling_low, r.ceiling_high)}]"
+                                    for r in syn.itertuples()])[["ability", "model_size", "ceiling", "stop_share"]]
+        lines += ["", "Synthetic ceiling per ability (95% interval):", "", table.to_markdown(index=False)]
+    return lines + [""]
+
+
+def _transfer_section(t: dict, settings: dict) -> list[str]:
+    m, tr = t["transfer"], t["transference"]
+    lines = ["## Transfer between abilities", ""]
+    if m.empty:
+        missing = []
+        if not settings.get("has_single_ability"):
+            missing.append("no single-ability cells (`grid.single_ability`)")
+        if not settings.get("has_base"):
+            missing.append("no base-model evaluation (`grid.evaluate_base`)")
+        return lines + [f"This study has {' and '.join(missing) or 'no matching single-ability and base cells'}, "
+                        "so there is no transfer matrix.", ""]
+    n = m["n"].max()
+    ms = "all" if (m["model_size"] == "all").any() else m["model_size"].iloc[0]
+    m = m[(m["n"] == n) & (m["model_size"] == ms)]
+    diag, off = m[m["trained"] == m["evaluated"]], m[m["trained"] != m["evaluated"]]
+    who = "the mean over model sizes" if ms == "all" else f"model {ms}"
+    lines.append(f"Training only on {n} items of one ability ({who}) changes that ability by "
+                 f"{_num(diag['delta'].mean(), sign=True)} on average against the base model (range "
+                 f"{_num(diag['delta'].min(), sign=True)} to {_num(diag['delta'].max(), sign=True)}; "
+                 f"{int((diag['ci_low'] > 0).sum())} of {len(diag)} intervals above 0). Off the diagonal the mean "
+                 f"change is {_num(off['delta'].mean(), sign=True)}: {int((off['ci_low'] > 0).sum())} of {len(off)} "
+                 f"pairs have intervals above 0 and {int((off['ci_high'] < 0).sum())} below 0 (95% intervals, not "
+                 "corrected for multiple comparisons).")
+    s = tr[(tr["n"] == n) & (tr["model_size"] == ms)].dropna(subset=["transfer_in"])
+    if len(s):
+        top_in = s.sort_values("transfer_in").iloc[-1]
+        top_out = s.dropna(subset=["transfer_out"]).sort_values("transfer_out").iloc[-1]
+        lines.append(f"Transference (incoming: mean gain from the other abilities' data) is largest for "
+                     f"{top_in['ability']} ({_ci_of(top_in, 'transfer_in')}); "
+                     f"the data that helps the others most is {top_out['ability']}'s "
+                     f"({_ci_of(top_out, 'transfer_out')}).")
+        rows = s.to_dict("records")
+        table = pd.DataFrame({"ability": s["ability"].to_list(),
+                              **{c: [_ci_of(r, c) for r in rows] for c in ("self", "transfer_in", "transfer_out")}})
+        lines += ["", table.to_markdown(index=False)]
+    return lines + [""]
+
+
+def _complexity_section(t: dict, settings: dict) -> list[str]:
+    c, p = t["complexity"], t["predictiveness"]
+    lines = ["## Do complexity and transference predict the sensitivities?", ""]
+    features = [col for col in c.columns if col != "ability"]
+    if not features or p.empty:
+        return lines + ["No complexity proxy or transference was available (no eval records given, no perplexity-"
+                        "ranked base-model predictions, no single-ability cells), so this is not tested.", ""]
+    lines.append(f"Features per ability: {', '.join(features)}. Each is rank-correlated (Spearman) with the data "
+                 "gain and the model gain across abilities; p-values are two-sided and not corrected for the "
+                 f"{len(p)} tests.")
+    ok = p.dropna(subset=["p"])
+    sig = ok[ok["p"] < 0.05]
+    if ok.empty:
+        lines.append("No correlation could be computed (fewer than 3 abilities with both values, or constant values).")
+    elif sig.empty:
+        best = ok.loc[ok["p"].idxmin()]
+        lines.append(f"None is significant at 5% (n = {int(ok['n'].max())} abilities); the strongest is "
+                     f"{best['feature']} against {best['target']} (rho = {_num(best['rho'], 2, True)}, "
+                     f"p = {_num(best['p'], 3)}). On these data, complexity and transference do not measurably "
+                     "predict the sensitivities.")
+    else:
+        lines.append("Significant at 5%: " + "; ".join(
+            f"{r.feature} against {r.target} (rho = {_num(r.rho, 2, True)}, p = {_num(r.p, 3)}, n = {r.n})"
+            for r in sig.itertuples()) + f". The other {len(ok) - len(sig)} correlations are not.")
+    table = p.assign(rho=p["rho"].round(2), p=p["p"].round(3))
+    lines += ["", table.to_markdown(index=False)]
+    if len(c):
+        lines += ["", c.round(3).to_markdown(index=False)]
+    return lines + [""]
+
+
+def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
+    a, r = t["allocation"], t["recipes"]
+    lines = ["## Guideline: a recipe from the measurements", ""]
+    if a.empty:
+        lines.append("No sensitivities, so no recipe was derived.")
+    else:
+        budget = int(a["count"].sum())
+        cut, freeze, share = (a[a["rule"] == k] for k in ("cut", "freeze", "share"))
+        lines.append(
+            f"With a budget of {budget:,} items (the uniform split gives each ability about {budget // len(a):,}), "
+            f"the paper's rules applied to the measured groups give: cut "
+            f"{_names(f'{x.ability} to {x.count}' for x in cut.itertuples())} "
+            f"(no response to data: the size from which more stopped helping, or the grid's smallest); freeze "
+            f"{_names(f'{x.ability} at {x.count}' for x in freeze.itertuples())} (saturation size); share the "
+            f"remaining {int(share['count'].sum()):,} among {_names(share['ability'])} in proportion to their data "
+            f"gain{'' if len(share) else ' (none responds, so every ability shares it evenly)'}. The total is kept "
+            f"at {budget:,}, as in the paper, because data that does not help its own ability still helps others.")
+        lines += ["", a.assign(data_gain=a["data_gain"].round(4)).to_markdown(index=False), "",
+                  f"The recipe is written to `{recipe_path}` as a `grid.recipe_definitions` entry "
+                  f"(`{settings.get('recipe_name')}`)."]
+    lines.append("")
+    if r.empty:
+        lines.append("No recipe cells were trained in this study, so no recipe is compared with the uniform baseline "
+                     "yet: add the recipe to `grid.recipe_definitions` and `grid.recipes` and re-run.")
+        return lines + [""]
+    for (recipe, ms, size), g in r.groupby(["recipe", "model_size", "data_size"], sort=False):
+        mean = g[g["ability"] == "mean"]
+        per = g[g["ability"] != "mean"]
+        head = (f"- {recipe} (model {ms}, {size:,} items) against {g['baseline'].iloc[0]}: ")
+        if len(mean):
+            m = mean.iloc[0]
+            head += f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}; "
+        better, worse = per[per["ci_low"] > 0], per[per["ci_high"] < 0]
+        lines.append(head + f"better on {len(better)} ({_names(better['ability'])}) and worse on {len(worse)} "
+                            f"({_names(worse['ability'])}) of {len(per)} evaluated sets (95% paired intervals).")
+    table = r.assign(diff=[_ci(x.diff, x.ci_low, x.ci_high, sign=True) for x in r.itertuples()],
+                     recipe_score=r["recipe_score"].round(3), baseline_score=r["baseline_score"].round(3))
+    lines += ["", table.drop(columns=["ci_low", "ci_high"]).to_markdown(index=False)]
+    return lines + [""]
+
+
+def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, out: str | Path,
+                 plots: dict[str, str | Path] | None = None, recipe_path: str = "analysis/recipe.yaml") -> str:
+    """``report.md``: the analysis's findings in sentences with numbers; a section says so when its data
+    is missing. ``tables``/``settings``: from ``pipeline.analyze`` (or ``pipeline.load_tables``)."""
+    n_items = settings.get("n_items") or {}
+    in_domain = [n_items[a] for a in settings.get("abilities", []) if a in n_items]
+    seeds = settings.get("n_seeds", 1)
+    lines = [
+        f"# Analysis of study `{study}`", "",
+        f"Scores are test-split means at each training cell's selected checkpoint, over "
+        f"{len(settings.get('abilities', []))} in-domain abilities ({_range(in_domain)} test items each). "
+        f"Intervals are {settings.get('level', 0.95):.0%} percentile bootstrap intervals "
+        f"({settings.get('n_boot')} replicates) over test items, drawn once per replicate for all cells so that "
+        "differences between cells are paired"
+        + (f", and over the {seeds} seeds." if seeds > 1 else
+           "; the study has one seed, so the intervals do not include training-seed variance."), "",
+    ]
+    if in_domain and min(in_domain) < MIN_ITEMS:
+        lines += [f"With fewer than {MIN_ITEMS} test items per ability, bootstrap intervals are too narrow to trust "
+                  "and the groups below can be noise.", ""]
+    lines += _overall_section(tables, settings)
+    lines += _curves_section(tables, settings)
+    lines += _sensitivity_section(tables, settings)
+    lines += _sources_section(tables, settings)
+    lines += _transfer_section(tables, settings)
+    lines += _complexity_section(tables, settings)
+    lines += _guideline_section(tables, settings, recipe_path)
+    if plots:
+        lines += ["## Plots", ""]
+        for name, path in plots.items():
+            caption = " ".join(CAPTIONS.get(name, "").split())
+            lines.append(f"- `{path}`: {caption}")
+        lines.append("")
+    text = "\n".join(lines)
+    _write_text(out, text)
     return text

@@ -1,0 +1,111 @@
+"""Complexity proxies per ability, and how well complexity and transference predict the sensitivities.
+
+``proxies_from_records``: one row per ability from DoIT records (``messages``, ``type``; the last
+assistant turn is the gold output), e.g. the test split:
+
+    answer_chars    mean length of the gold output in characters
+    answer_tokens   mean length in tokens (only with a tokenizer)
+    answer_lines    mean number of non-empty lines of the gold output (written-out steps)
+    answer_equals   mean number of ``=`` in the gold output (calculation steps)
+
+``base_gold_nll``: the untuned base model's mean negative log-likelihood per token of the gold output,
+from the predictions of perplexity-ranked items (``choice_logprobs[0]`` / ``choice_lengths[0]``,
+choice 0 being gold); abilities scored otherwise have no value.
+
+Any per-ability table (an ``ability`` column and numeric columns) can be used as proxies:
+``complexity_table`` joins them with the transference summary.
+
+``predictiveness``: the Spearman rank correlation (``scipy.stats.spearmanr``, two-sided p) across
+abilities of every feature with every sensitivity (``data_gain``, ``model_gain``), with n. With ten
+abilities |rho| must exceed about 0.65 for p < 0.05, so most such correlations are inconclusive; the
+table is reported whatever it says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .bootstrap import BASE
+
+PREDICTIVENESS_COLUMNS = ["feature", "target", "n", "rho", "p"]
+TARGETS = ("data_gain", "model_gain")
+
+
+def _records(records) -> Iterable[dict]:
+    if isinstance(records, Mapping):
+        for recs in records.values():
+            yield from recs
+    else:
+        yield from records
+
+
+def proxies_from_records(records, tokenizer=None) -> pd.DataFrame:
+    """Gold-output length and step counts per ability (``records``: a list, or eval set -> list)."""
+    rows = []
+    for r in _records(records):
+        gold = r["messages"][-1]["content"]
+        row = {"ability": r["type"], "answer_chars": len(gold),
+               "answer_lines": sum(1 for line in gold.splitlines() if line.strip()),
+               "answer_equals": gold.count("=")}
+        if tokenizer is not None:
+            row["answer_tokens"] = len(tokenizer(gold, add_special_tokens=False)["input_ids"])
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=["ability", "answer_chars", "answer_lines", "answer_equals"])
+    return pd.DataFrame(rows).groupby("ability", sort=True).mean().reset_index()
+
+
+def base_gold_nll(items: pd.DataFrame) -> pd.DataFrame:
+    """Base model's gold NLL per token for perplexity-ranked items, mean per ability (over model sizes)."""
+    cols = ["ability", "base_gold_nll"]
+    if not {"choice_logprobs", "choice_lengths"} <= set(items):
+        return pd.DataFrame(columns=cols)
+    base = items[(items["data_source"] == BASE) & items["choice_logprobs"].notna() & items["choice_lengths"].notna()]
+    rows = []
+    for r in base.itertuples(index=False):
+        lp, n = json.loads(r.choice_logprobs), json.loads(r.choice_lengths)
+        if lp and n and n[0]:
+            rows.append({"ability": r.ability, "base_gold_nll": -lp[0] / n[0]})
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(rows).groupby("ability", sort=True)["base_gold_nll"].mean().reset_index()
+
+
+def complexity_table(proxies: list[pd.DataFrame], transference: pd.DataFrame | None = None,
+                     abilities=None) -> pd.DataFrame:
+    """Per-ability features: the proxies, plus transfer_in/out (mean over model sizes, largest n)."""
+    frames = [p for p in proxies if p is not None and not p.empty]
+    out = pd.DataFrame({"ability": list(abilities)}) if abilities is not None else None
+    for p in frames:
+        out = p if out is None else out.merge(p, on="ability", how="left")
+    if transference is not None and not transference.empty:
+        t = transference[transference["n"] == transference["n"].max()]
+        t = t[t["model_size"] == "all"] if (t["model_size"] == "all").any() else t
+        t = t.groupby("ability")[["transfer_in", "transfer_out"]].mean().reset_index()
+        out = t if out is None else out.merge(t, on="ability", how="left")
+    if out is None:
+        return pd.DataFrame(columns=["ability"])
+    return out.reset_index(drop=True)
+
+
+def predictiveness(features: pd.DataFrame, sensitivity: pd.DataFrame, targets=TARGETS) -> pd.DataFrame:
+    """Spearman rho, two-sided p and n of every feature against every sensitivity."""
+    rows = []
+    if features.empty or sensitivity.empty:
+        return pd.DataFrame(columns=PREDICTIVENESS_COLUMNS)
+    df = features.merge(sensitivity[["ability", *targets]], on="ability", how="inner")
+    feature_cols = [c for c in features.columns if c != "ability" and pd.api.types.is_numeric_dtype(features[c])]
+    for f in feature_cols:
+        for t in targets:
+            pair = df[[f, t]].astype(float).dropna()
+            rho = p = np.nan
+            if len(pair) >= 3 and pair[f].nunique() > 1 and pair[t].nunique() > 1:
+                res = stats.spearmanr(pair[f], pair[t])
+                rho, p = float(res.statistic), float(res.pvalue)
+            rows.append({"feature": f, "target": t, "n": len(pair), "rho": rho, "p": p})
+    return pd.DataFrame(rows, columns=PREDICTIVENESS_COLUMNS)

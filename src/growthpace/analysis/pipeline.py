@@ -1,0 +1,111 @@
+"""One call from a study's tables to its analysis tables (``analyze``), and back (``load_tables``).
+
+Inputs are ``scores.parquet`` and ``predictions.parquet`` as ``bootstrap`` describes them. Outputs,
+one parquet file each under ``out_dir`` (every file is written, empty with its columns when the study
+has nothing to put in it, so that a workflow can declare them all):
+
+    curves          curves.CURVE_COLUMNS: score with interval per plain-grid and base-model unit
+    overall         the same for the mean over the in-domain abilities (ability ``mean``)
+    curve_fits      curves.FIT_COLUMNS: fitted shape, slope, saturation point, stop point per curve
+                    (ability ``mean``: the overall curves)
+    sensitivity     sensitivity.SENSITIVITY_COLUMNS: data and model-size gains and the group per ability
+    sources         sources.GAP_COLUMNS: curated minus synthetic per ability and data size
+    ceilings        sources.CEILING_COLUMNS: where each source's curve stops rising
+    transfer        transfer.MATRIX_COLUMNS: single-ability cells against the base model
+    transference    transfer.TRANSFERENCE_COLUMNS: self, incoming and outgoing transfer per ability
+    complexity      per-ability complexity proxies and transference (complexity.complexity_table)
+    predictiveness  complexity.PREDICTIVENESS_COLUMNS: Spearman of features against sensitivities
+    allocation      guideline.ALLOCATION_COLUMNS: the derived recipe beside the uniform split
+    recipes         guideline.COMPARISON_COLUMNS: recipe cells against the uniform baseline
+
+plus ``recipe.yaml`` (the derived recipe, for ``grid.recipe_definitions``) and ``settings.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..data.schema import ABILITIES
+from ..store import write_json_atomic, write_parquet_atomic
+from . import complexity, curves, guideline, sources, transfer
+from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
+from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
+
+TABLES = ["curves", "overall", "curve_fits", "sensitivity", "sources", "ceilings", "transfer", "transference",
+          "complexity", "predictiveness", "allocation", "recipes"]
+
+
+def in_domain_abilities(present) -> list[str]:
+    """DoIT's abilities that are present, in the paper's order (all present ones if none is DoIT's)."""
+    present = list(dict.fromkeys(present))
+    known = [a for a in ABILITIES if a in present]
+    return known or sorted(present)
+
+
+def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path, *, abilities=None,
+            model_sizes=None, records=None, tokenizer=None, proxies: pd.DataFrame | None = None,
+            budget: int | None = None, pool_sizes: dict | None = None, weighting: str = "gain",
+            recipe_name: str | None = None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+            tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "") -> dict[str, pd.DataFrame]:
+    """Every analysis table of a study, written under ``out_dir`` and returned by name.
+
+    ``abilities``: the in-domain abilities (default: DoIT's that are present); ``model_sizes``: their
+    order from small to large (default: ``bootstrap.order_model_sizes``); ``records``: eval records for
+    the complexity proxies (optional, e.g. the test split); ``proxies``: any further per-ability
+    complexity table; ``budget``: the derived recipe's total (default: the largest curated size).
+    """
+    out_dir = Path(out_dir)
+    items = selected_items(predictions, scores)
+    boot = bootstrap(items, n_boot=n_boot, seed=seed, level=level)
+    abilities = list(abilities) if abilities else in_domain_abilities(items["ability"].unique())
+    sizes = order_model_sizes(items["model_size"].unique(), model_sizes)
+
+    mean = boot.mean_over(abilities)
+    t: dict[str, pd.DataFrame] = {}
+    t["curves"] = curves.growth_curves(boot)
+    t["overall"] = curves.growth_curves(mean)
+    t["curve_fits"] = pd.concat([curves.fit_curves(boot), curves.fit_curves(mean)], ignore_index=True)
+    t["sensitivity"] = sensitivity(boot, abilities, "curated", sizes, len(abilities), tau_data, tau_model)
+    t["sources"] = sources.source_gaps(boot, abilities)
+    t["ceilings"] = sources.ceilings(boot, abilities, PLAIN_SOURCES)
+    t["transfer"] = transfer.transfer_matrix(boot, abilities, sizes)
+    t["transference"] = transfer.transference(boot, abilities, sizes)
+    found = [complexity.base_gold_nll(items)]
+    if records is not None:
+        found.insert(0, complexity.proxies_from_records(records, tokenizer))
+    if proxies is not None:
+        found.append(proxies)
+    t["complexity"] = complexity.complexity_table(found, t["transference"], abilities)
+    t["predictiveness"] = complexity.predictiveness(t["complexity"], t["sensitivity"])
+
+    curated = items.loc[(items["data_source"] == "curated") & (items["recipe"] == ""), "data_size"]
+    budget = budget or (int(curated.max()) if len(curated) else None)
+    allocation = guideline.allocate(t["sensitivity"], budget, weighting, pool_sizes) if budget else {}
+    t["allocation"] = guideline.allocation_table(t["sensitivity"], allocation)
+    t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes)
+    recipe_name = recipe_name or (f"derived-{budget}" if budget else "derived")
+    for name in TABLES:
+        write_parquet_atomic(t[name], out_dir / f"{name}.parquet")
+    guideline.write_recipe(out_dir / "recipe.yaml", recipe_name, allocation, comment=(
+        f"Derived by growthpace.analysis.guideline from study {study!r}: cut what does not respond to data,\n"
+        "freeze what saturates, share the rest among the responsive abilities by their data gain.\n"
+        "Paste under grid.recipe_definitions and list the name in grid.recipes to train and validate it."))
+    write_json_atomic(out_dir / "settings.json", {
+        "study": study, "abilities": abilities, "model_sizes": sizes, "n_boot": n_boot, "seed": seed,
+        "level": level, "tau_data": tau_data, "tau_model": tau_model, "budget": budget, "weighting": weighting,
+        "recipe_name": recipe_name, "n_seeds": int(items["seed"].nunique()),
+        "has_base": bool((items["data_source"] == "base").any()),
+        "has_single_ability": bool((items["data_source"] == transfer.SINGLE).any()),
+        "has_records": records is not None,
+        "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()}})
+    return t
+
+
+def load_tables(out_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The tables and settings that ``analyze`` wrote."""
+    out_dir = Path(out_dir)
+    tables = {name: pd.read_parquet(out_dir / f"{name}.parquet") for name in TABLES}
+    return tables, json.loads((out_dir / "settings.json").read_text())
