@@ -1,6 +1,7 @@
 """Study configs: the grid expansion and the checks a schema cannot express."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,191 @@ def test_schema_rejects_unknown_keys_and_types():
     bad["data"]["abilities"] = ["biology", "astrology"]
     with pytest.raises(Exception, match="astrology"):
         validate(bad, SCHEMA)
+
+
+# ------------------------------------------------------------------ recipes, single-ability and base cells
+DOIT_PAPER = ROOT / "config" / "studies" / "doit-paper.yaml"
+
+
+def test_recipe_single_ability_and_base_cells():
+    cfg = load(ROOT / ".test" / "config.yaml")
+    cfg["grid"].update(recipes=["curated-20", "mine"], recipe_definitions={"mine": {"math": 2, "synthetic": 3}},
+                       single_ability={"sizes": [1, 2], "abilities": ["math", "code"]}, evaluate_base=True,
+                       model_sizes_by_source={"recipe": ["xs"]})
+    study.check_study(cfg)
+    cells = study.training_cells(cfg)
+    names = {(c.model_size, c.name) for c in cells}
+    assert ("xs", "recipe-curated-20-seed0") in names and ("xs", "recipe-mine-seed0") in names
+    assert ("s", "recipe-mine-seed0") not in names                      # recipes on xs only
+    assert ("s", "only-math-2-seed0") in names and ("xs", "only-code-1-seed0") in names
+    # 2 sizes x (2 curated + 1 synthetic) + 2 recipes on xs + 2 sizes x 2 abilities x 2 sizes
+    assert len(cells) == 6 + 2 + 8 == len(set(cells))
+    only = next(c for c in cells if c.name == "only-math-2-seed0")
+    assert (only.data_source, only.data_size, only.recipe) == ("single_ability", 2, "only-math-2")
+    assert study.recipe_definition(cfg, "only-math-2") == {"name": "only-math-2", "counts": {"math": 2}, "pool": "1000"}
+    assert study.recipe_definition(cfg, "mine") == {"name": "mine", "counts": {"math": 2}, "synthetic": 3}
+    assert [c.name for c in study.base_cells(cfg)] == ["base", "base"]
+    evals = study.evaluations(cfg)
+    assert len(evals) == len(cells) * 2 + 2 and (study.Cell("xs", "base", 0, 0), 0) in evals
+    # every training cell's name matches the {cell} wildcard; "base" never does
+    import re
+    assert all(re.fullmatch(study.CELL_PATTERN, c.name) for c in cells)
+    assert not re.fullmatch(study.CELL_PATTERN, "base")
+    # plain cells keep their names (and so every finished study its files)
+    assert ("xs", "curated-10-seed0") in names and ("s", "synthetic-20-seed0") in names
+
+
+def test_recipe_subset_specs_and_twins():
+    cfg = load(ROOT / ".test" / "config.yaml")
+    cfg["grid"].update(recipes=["curated-10", "baseline", "reconstruct"])
+    cfg["data"]["cap_to_pool"] = True
+    index = study.cell_index(cfg)
+    plain = index[("xs", "curated-10-seed0")]
+    recipe = index[("xs", "recipe-curated-10-seed0")]
+    assert study.subset_spec(cfg, plain) == {"abilities": cfg["data"]["abilities"], "cap": True, "data_size": 10,
+                                             "seed": 0, "source": "curated"}
+    assert study.subset_spec(cfg, recipe)["recipe"] == "curated-10"
+    assert study.equivalent_plain_cell(cfg, recipe) == plain
+    assert study.equivalent_plain_cell(cfg, index[("xs", "recipe-baseline-seed0")]) is None  # no curated-10000 cell
+    assert study.equivalent_plain_cell(cfg, index[("xs", "recipe-reconstruct-seed0")]) is None
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda c: c["grid"].update(recipes=["everything"]), "grid.recipes[0]: recipe 'everything': unknown recipe"),
+    (lambda c: c["grid"].update(recipes=["baseline"]),
+     "grid.recipes[0]: recipe 'baseline': biology: asked for 1000 items but the curated/1000 pool has 4"),
+    (lambda c: c["grid"].update(recipes=["only-math-2"]), "grid.recipes[0]: 'only-math-2': names starting with"),
+    (lambda c: c["grid"].update(recipes=["mine"], recipe_definitions={"mine": {"math": 9}}),
+     "grid.recipe_definitions.mine: recipe 'mine': math: asked for 9 items but the curated/full pool has 4"),
+    (lambda c: c["grid"].update(recipe_definitions={"mine": {"math": 1}}),
+     "grid.recipe_definitions.mine: defined but not listed in grid.recipes"),
+    (lambda c: c["grid"].update(recipes=["mine"], recipe_definitions={"mine": {"math": 1}}) or
+     c["data"].update(abilities=["code"]) or c["grid"].update(data_sizes={}),
+     "grid.recipe_definitions.mine: recipe 'mine': counts.math: not an ability of this study"),
+    (lambda c: c["grid"].update(single_ability={"sizes": [9]}), "grid.single_ability.sizes[0]: 9 items"),
+    (lambda c: c["grid"].update(single_ability={"sizes": [1], "abilities": ["astrology"]}),
+     "grid.single_ability.abilities[0]: 'astrology' is not one of data.abilities"),
+    (lambda c: c["grid"].update(model_sizes_by_source={"synthetic": ["xl"]}),
+     "grid.model_sizes_by_source.synthetic[0]: 'xl' is not defined"),
+    (lambda c: c["evaluation"].update(benchmarks={"cmmlu": {"dir": "x"}, "model_sizes": ["m"]}),
+     "evaluation.benchmarks.model_sizes[0]: 'm' is not a model size of the grid"),
+    (lambda c: c["grid"].update(data_sizes={}), "grid: no training cells"),
+])
+def test_grid_errors_name_the_key(edit, message):
+    cfg = copy.deepcopy(load(ROOT / ".test" / "config.yaml"))
+    edit(cfg)
+    with pytest.raises(study.ConfigError, match=re.escape(message)):
+        study.check_study(cfg)
+
+
+def test_schema_defaults_for_new_keys():
+    cfg = load(ROOT / ".test" / "config.yaml")
+    assert cfg["data"]["leakage"] == "error"
+    assert cfg["grid"]["recipes"] == [] and cfg["grid"]["evaluate_base"] is False
+    ev = cfg["evaluation"]
+    assert (ev["ood"], ev["letter_position"], ev["loglikelihood_strategy"], ev["max_batch_tokens"]) == \
+        (True, "first", "auto", None)
+    bad = copy.deepcopy(cfg)
+    bad["evaluation"]["batch_size"] = "big"
+    with pytest.raises(Exception, match="big"):
+        validate(bad, SCHEMA)
+    bad = copy.deepcopy(cfg)
+    bad["data"]["leakage"] = "maybe"
+    with pytest.raises(Exception, match="maybe"):
+        validate(bad, SCHEMA)
+
+
+def test_eval_defaults_match_the_evaluation_code():
+    from growthpace.evaluate.agieval import CHINESE_MC_TASKS
+    from growthpace.evaluate.run import DEFAULT_CHUNK_SIZE
+
+    assert study.EVAL_DEFAULTS["chunk_size"] == DEFAULT_CHUNK_SIZE
+    schema = yaml.safe_load(Path(SCHEMA).read_text())["properties"]["evaluation"]["properties"]
+    for key, default in study.EVAL_DEFAULTS.items():
+        assert schema[key]["default"] == default, key
+    assert tuple(schema["benchmarks"]["properties"]["agieval"]["properties"]["tasks"]["default"]) == CHINESE_MC_TASKS
+
+
+def test_eval_spec_options_ood_and_benchmark_scope():
+    smoke = load(ROOT / ".test" / "config.yaml")  # n_ood: 0
+    base = study.eval_spec(smoke)
+    # a study that sets none of the new options keeps the spec (and so its predictions' keys)
+    assert set(base) == {"abilities", "splits", "batch_size", "dtype", "max_new_tokens"}
+    demo = load(ROOT / "config" / "config.yaml")  # n_ood: 40
+    assert study.eval_spec(demo)["ood"] is True
+    demo["evaluation"].update(ood=False)
+    assert "ood" not in study.eval_spec(demo)
+    demo["evaluation"].update(ood=True, splits=["valid"])
+    assert "ood" not in study.eval_spec(demo)  # out-of-domain sets exist only with the test split
+
+    smoke["evaluation"].update(letter_position="last", batch_size="auto", chunk_size=64, max_batch_tokens=4096,
+                               loglikelihood_strategy="flat")
+    spec = study.eval_spec(smoke)
+    assert {k: spec[k] for k in ("letter_position", "batch_size", "chunk_size", "max_batch_tokens",
+                                 "loglikelihood_strategy")} == \
+        {"letter_position": "last", "batch_size": "auto", "chunk_size": 64, "max_batch_tokens": 4096,
+         "loglikelihood_strategy": "flat"}
+
+    paper = load(DOIT_PAPER)
+    index = study.cell_index(paper)
+    maximum, curated = index[("7b", "recipe-maximum-seed0")], index[("7b", "curated-10000-seed0")]
+    bench = study.eval_spec(paper, maximum, 10)["benchmarks"]
+    assert set(bench) == {"cmmlu", "agieval", "max_tokens"} and bench["cmmlu"]["shots"] == [0, 5]
+    assert "benchmarks" not in study.eval_spec(paper, maximum, 11)          # epochs 5, 10, 15 only
+    assert "benchmarks" not in study.eval_spec(paper, curated, 10)          # recipe cells only
+    assert "benchmarks" not in study.eval_spec(paper, study.Cell("7b", "base", 0, 0), 0)
+    assert study.eval_spec(paper, curated, 10)["ood"] is True
+
+
+# ------------------------------------------------------------------------------------- doit-paper
+def test_doit_paper_grid():
+    cfg = load(DOIT_PAPER)
+    study.check_study(cfg)
+    cells = study.training_cells(cfg)
+    by_source = {}
+    for c in cells:
+        by_source.setdefault(c.data_source, set()).add(c.model_size)
+    assert by_source == {"curated": {"7b", "13b", "33b"}, "synthetic": {"7b", "13b"}, "recipe": {"7b"}}
+    assert len(cells) == 6 * 3 + 7 * 2 + 5
+    assert {study.sft_settings(cfg, ms)["zero_stage"] for ms in ("7b", "13b")} == {2}
+    assert study.sft_settings(cfg, "33b")["zero_stage"] == 3
+    assert study.job_resources(cfg, "7b", "train")["gpus"] == 8
+    # baseline is curated-10000 on 7b: it trains after that cell and reuses its model
+    baseline = study.cell_index(cfg)[("7b", "recipe-baseline-seed0")]
+    assert study.equivalent_plain_cell(cfg, baseline) == study.Cell("7b", "curated", 10000, 0)
+
+
+def test_missing_inputs_lists_every_path(tmp_path):
+    import shutil
+
+    cfg = load(DOIT_PAPER)
+    missing = study.missing_inputs(cfg)
+    assert missing == [
+        "data.source_dir: /data/DoIT (no such directory)",
+        "models.sizes.7b.path: /models/chinese-llama-plus-7b (no such directory)",
+        "models.sizes.13b.path: /models/chinese-llama-plus-13b (no such directory)",
+        "models.sizes.33b.path: /models/chinese-llama-plus-33b (no such directory)",
+        "evaluation.benchmarks.cmmlu.dir: /data/cmmlu (no such directory)",
+        "evaluation.benchmarks.agieval.dir: /data/AGIEval/data/v1 (no such directory)",
+    ]
+    with pytest.raises(study.MissingInputs, match="6 input path"):
+        study.check_inputs(cfg)
+    # the fixture trees in the real layouts: only what is really missing is listed
+    doit = tmp_path / "doit"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "doit", doit)
+    (doit / "curated" / "full" / "math_full.json").unlink()
+    model = tmp_path / "m7"
+    model.mkdir()
+    cfg["data"]["source_dir"] = str(doit)
+    for ms in ("7b", "13b", "33b"):
+        cfg["models"]["sizes"][ms]["path"] = str(model)
+    cfg["evaluation"]["benchmarks"]["cmmlu"]["dir"] = str(ROOT / "tests" / "fixtures" / "cmmlu")
+    cfg["evaluation"]["benchmarks"]["agieval"]["dir"] = str(ROOT / "tests" / "fixtures" / "agieval")
+    missing = study.missing_inputs(cfg)
+    assert missing[0] == f"data.source_dir: {doit}/curated/full/math_full.json (no such file)"
+    assert f"models.sizes.7b.path: {model}/config.json (not a model directory)" in missing
+    # the AGIEval fixture has 2 of the 10 tasks
+    agieval = [m for m in missing if m.startswith("evaluation.benchmarks.agieval.dir")]
+    assert len(agieval) == 8 and "gaokao-physics.jsonl" in agieval[-1]
+    assert not [m for m in missing if "cmmlu" in m]
+    assert len(missing) == 1 + 3 + 8

@@ -21,6 +21,7 @@ def test_smoke_study_produces_scores(smoke_run):
     assert set(scores.columns) >= {"ability", "data_size", "model_size", "data_source", "epoch", "score",
                                    "expected", "n", "selected"}
     assert len(scores) == 6 * 2 * 2 * 10
+    assert (scores["recipe"] == "").all() and (cells["recipe"] == "").all()  # plain grid cells
     assert scores.groupby(["model_size", "data_source", "data_size", "split", "ability"])["selected"].sum().eq(1).all()
     # Every score is the mean of its items' scores (an independent recomputation from predictions.parquet).
     preds["split"] = preds["eval_set"].str.rsplit("_", n=1).str[1]

@@ -72,8 +72,16 @@ def per_ability_count(source: str, data_size: int, n_abilities: int) -> int:
     return data_size
 
 
-def build_subset(store: Store, suite: Artifact, spec: dict) -> Artifact:
-    """Materialise the training set of one cell: nested, seeded, order-independent subsets."""
+def build_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off") -> Artifact:
+    """Materialise the training set of one cell: nested, seeded, order-independent subsets.
+
+    A spec with a ``recipe`` goes to ``build_recipe_subset``. ``leakage`` (``error``, ``report`` or
+    ``off``: ``data.leakage``) checks the chosen records against every held-out set of the suite each
+    time the step runs, whether the subset was built now or found in the store.
+    """
+    if "recipe" in spec:
+        return build_recipe_subset(store, suite, spec, leakage)
+
     def materialise(tmp: Path):
         abilities = spec.get("abilities", [])
         pools = load_pool(suite, spec["source"], abilities)
@@ -81,12 +89,114 @@ def build_subset(store: Store, suite: Artifact, spec: dict) -> Artifact:
         chosen = []
         for name, pool in sorted(pools.items()):
             chosen += nested_subset(pool, n, spec["seed"], spec["source"], name, cap=spec.get("cap", False))
-        with open(tmp / "train.jsonl", "w", encoding="utf-8") as f:
-            for r in chosen:
-                f.write(json.dumps(strip_provenance(r), ensure_ascii=False) + "\n")
-        counts = pd.Series([r["type"] for r in chosen]).value_counts().sort_index().to_dict()
-        return {"n": len(chosen), "per_type": counts}
-    return store.build("subset", spec, {"suite": suite.key}, materialise)
+        return _write_train_set(tmp, chosen)
+    subset = store.build("subset", spec, {"suite": suite.key}, materialise)
+    check_subset_leakage(suite, subset, leakage)
+    return subset
+
+
+def _write_train_set(tmp: Path, chosen: list[dict]) -> dict:
+    """``train.jsonl`` (records without provenance) and ``sources.txt`` (where each came from, line by line)."""
+    from .data.loaders import location
+
+    with open(tmp / "train.jsonl", "w", encoding="utf-8") as f:
+        for r in chosen:
+            f.write(json.dumps(strip_provenance(r), ensure_ascii=False) + "\n")
+    (tmp / "sources.txt").write_text("".join(location(r) + "\n" for r in chosen), encoding="utf-8")
+    counts = pd.Series([r["type"] for r in chosen], dtype=object).value_counts().sort_index().to_dict()
+    return {"n": len(chosen), "per_type": counts}
+
+
+def plain_equivalent(plan, abilities: list[str], seed: int, cap: bool) -> dict | None:
+    """The plain subset spec whose training set equals a resolved recipe's, if there is one: the same
+    items per ability from ``curated/1000`` (curated-N, baseline), or synthetic items only. The recipe
+    then shares that artifact (and so the fine-tuned models trained on it) with the plain grid cell."""
+    counts = set(plan.counts.values())
+    if plan.synthetic == 0 and plan.pool_split == "1000" and len(counts) == 1 and not plan.capped \
+            and set(plan.counts) == set(abilities) and 0 not in counts:
+        return {"source": "curated", "data_size": counts.pop() * len(abilities), "seed": seed, "cap": cap,
+                "abilities": list(abilities)}
+    if plan.synthetic and not any(plan.counts.values()) and not plan.capped:
+        return {"source": "synthetic", "data_size": plan.synthetic, "seed": seed, "cap": cap}
+    return None
+
+
+def build_recipe_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off") -> Artifact:
+    """The training set of a recipe cell (spec: ``recipe`` name or user mapping, ``abilities``, ``seed``,
+    ``cap``), keyed by content: the recipe is resolved against the suite's pool sizes first, and the
+    artifact's key is that of the resolved counts, so recipes (and studies) asking for the same mixture
+    share one artifact, and a recipe equal to a plain cell (baseline = curated-10000) shares its.
+
+    A request larger than a pool stops with ``RecipeError`` naming every shortfall, unless ``cap``.
+    """
+    from .data.loaders import load_synthetic, load_train_pools
+    from .data.recipes import parse_recipe, select_records
+    from .study import canonical
+
+    abilities = spec["abilities"]
+    recipe = parse_recipe(spec["recipe"], abilities)
+    root = suite_root(suite)
+    pools = load_train_pools(root, recipe.pool_split, abilities) if recipe.needs_curated else {}
+    synthetic = load_synthetic(root) if recipe.needs_synthetic else None
+    plan = recipe.resolve({a: len(p) for a, p in pools.items()}, None if synthetic is None else len(synthetic),
+                          cap=spec.get("cap", False))
+    for what, (asked, taken) in plan.capped.items():
+        log.warning("recipe %s: %s capped to the pool: asked for %d, took %d", plan.name, what, asked, taken)
+    plain = plain_equivalent(plan, abilities, spec["seed"], spec.get("cap", False))
+    if plain is not None:
+        log.info("recipe %s: the same training set as the plain %s-%d subset", plan.name, plain["source"],
+                 plain["data_size"])
+        return build_subset(store, suite, canonical(plain), leakage)
+
+    def materialise(tmp: Path):
+        info = _write_train_set(tmp, select_records(plan, pools, synthetic, spec["seed"]))
+        return {**info, "counts": plan.counts, "synthetic": plan.synthetic, "pool_split": plan.pool_split}
+    subset = store.build("subset", canonical({"plan": plan.spec(), "seed": spec["seed"]}), {"suite": suite.key},
+                         materialise)
+    check_subset_leakage(suite, subset, leakage)
+    return subset
+
+
+def held_out_records(suite: Artifact) -> list[dict]:
+    """Every valid and test record of the suite (all abilities it has) and its out-of-domain sets."""
+    from .data.loaders import doit_file, load_doit_ood, load_json
+    from .data.schema import ABILITIES
+
+    root = suite_root(suite)
+    held = [r for split in ("valid", "test") for a in ABILITIES if doit_file(root, split, a).is_file()
+            for r in load_json(doit_file(root, split, a))]
+    return held + [r for recs in load_doit_ood(root).values() for r in recs]
+
+
+def check_subset_leakage(suite: Artifact, subset: Artifact, mode: str) -> list:
+    """``data.leakage``: a training record whose prompt (or whole record) is also in a held-out set stops
+    the run (``error``) or is logged (``report``), with every offending pair listed (``file:line``)."""
+    from .data.leakage import check_leakage
+
+    if mode == "off":
+        return []
+    train = load_jsonl(subset.path / "train.jsonl")
+    sources = subset.path / "sources.txt"
+    if sources.is_file():  # name each training record by the pool file and line it was drawn from
+        for r, where in zip(train, sources.read_text(encoding="utf-8").splitlines()):
+            r.update(_file=where, _line=None, _row=None)
+    leaks = check_leakage(train, held_out_records(suite), by="prompt", mode=mode)
+    log.info("leakage check (%s): %d training record(s) also in held-out sets", mode, len(leaks))
+    return leaks
+
+
+def realised_cell(cell: dict, subset: Artifact) -> dict:
+    """A cell as trained: recipe cells get their realised total (known only once the recipe has been
+    resolved against the pools) as ``data_size``."""
+    if cell.get("data_source") in ("recipe", "single_ability"):
+        manifest = json.loads((subset.path / "manifest.json").read_text())
+        return {**cell, "data_size": int(manifest["n"])}
+    return cell
+
+
+def receipt_cell(path: str | Path) -> dict:
+    """The cell recorded in a training receipt (``realised_cell``)."""
+    return json.loads(Path(path).read_text())["cell"]
 
 
 # ----------------------------------------------------------------------------------------- models
@@ -94,7 +204,7 @@ def corpus_lines(suite: Artifact) -> list[str]:
     path = suite_root(suite) / "pretrain" / "corpus.txt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the suite has no pretraining corpus")
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return demo_suite.read_corpus(path)  # passages separated by an empty line; one may span lines
 
 
 def suite_texts(suite: Artifact):
@@ -118,8 +228,9 @@ def build_tokenizer(store: Store, suite: Artifact, spec: dict) -> Artifact:
     return store.build("tokenizer", spec, {"suite": suite.key}, train)
 
 
-def build_base_model(store: Store, suite: Artifact, tokenizer: Artifact, spec: dict) -> Artifact:
-    """A tiny LLaMA pretrained on the suite's corpus (spec: arch + pretrain settings)."""
+def build_base_model(store: Store, suite: Artifact, tokenizer: Artifact | None, spec: dict) -> Artifact:
+    """A tiny LLaMA pretrained on the suite's corpus (spec: arch + pretrain settings, and ``tokenizer``),
+    or a local HF model directory used in place (spec: ``path``; no tokenizer)."""
     from transformers import AutoTokenizer
 
     from .models.tiny import pretrain
@@ -196,7 +307,9 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
     optional ``ood`` (add the suite's C-Eval-style sets to the test split), ``benchmarks``
     (``{"cmmlu": {"dir", "shots"}, "agieval": {"dir", "settings", "tasks"}, "max_tokens"}``),
-    ``letter_position``, ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``.
+    ``letter_position``, ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``, and
+    ``add_chat_tokens`` (a base model whose tokenizer lacks the speaker tokens gets them, with its
+    embeddings resized as SFT would, so that it can be evaluated like an epoch 0).
 
     Rows go chunk by chunk to a prediction log keyed by (model, settings) under
     ``{store}/predictions/.rows/``, outside the artifact: a killed evaluation resumes from its last
@@ -209,13 +322,19 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     from .evaluate.ood import load_ood_sets
     from .evaluate.predictions import PredictionLog, settings_hash
     from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets
+    from .study import missing_benchmark_paths
 
     letter_position = spec.get("letter_position", "first")
+    # Benchmark files are checked before a model is loaded or anything is evaluated.
+    missing = missing_benchmark_paths(spec.get("benchmarks") or {})
+    if missing:
+        raise FileNotFoundError("benchmark data missing:\n" + "\n".join(f"  - {m}" for m in missing))
 
     def run(tmp: Path):
         engine = HFEngine(check_model_dir(model_dir), dtype=spec["dtype"], batch_size=spec["batch_size"],
                           max_batch_tokens=spec.get("max_batch_tokens"),
-                          loglikelihood_strategy=spec.get("loglikelihood_strategy", "auto"))
+                          loglikelihood_strategy=spec.get("loglikelihood_strategy", "auto"),
+                          add_chat_tokens=spec.get("add_chat_tokens", False))
         sets = load_eval_sets(suite, spec["abilities"], spec["splits"])
         if spec.get("ood") and "test" in spec["splits"]:
             sets.update(load_ood_sets(suite_root(suite), "test"))
@@ -251,6 +370,32 @@ def evaluate_checkpoint(store: Store, suite: Artifact, sft: Artifact, epoch: int
     """Predictions of one epoch's checkpoint, labelled with its cell, written to ``out``."""
     model_dir = epoch_dir(sft, epoch)
     preds = build_predictions(store, model_dir, f"{sft.key}/epoch-{epoch}", suite, spec)
+    return _labelled(preds, cell, epoch, out)
+
+
+def has_chat_tokens(model_dir: str | Path) -> bool:
+    from transformers import AutoTokenizer
+
+    from .models.chat import ASSISTANT, EOT, USER
+
+    vocab = AutoTokenizer.from_pretrained(model_dir).get_vocab()
+    return all(t in vocab for t in (USER, ASSISTANT, EOT))
+
+
+def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cell: dict,
+                  out: str | Path) -> pd.DataFrame:
+    """Predictions of the untuned base model, labelled as its cell's epoch 0, written to ``out``.
+
+    A base model whose tokenizer lacks the chat's speaker tokens (any real HF model) gets them added
+    and its embeddings resized (seeded), as SFT does before its first step.
+    """
+    path = check_model_dir(base.path)
+    spec = {**spec, "add_chat_tokens": True} if not has_chat_tokens(path) else spec
+    preds = build_predictions(store, path, base.key, suite, spec)
+    return _labelled(preds, cell, 0, out)
+
+
+def _labelled(preds: Artifact, cell: dict, epoch: int, out: str | Path) -> pd.DataFrame:
     df = pd.read_parquet(preds.path / "predictions.parquet")
     for k, v in cell.items():
         df[k] = v

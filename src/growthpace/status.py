@@ -35,7 +35,7 @@ def load_config(configfile: str | Path) -> dict:
 
 def _building(store: Store, results: Path, cell: study.Cell, config: dict) -> bool:
     base = results / "receipts" / "base" / f"{cell.model_size}.json"
-    subset = results / "receipts" / "subset" / f"{cell.data_source}-{cell.data_size}-seed{cell.seed}.json"
+    subset = results / "receipts" / "subset" / f"{cell.name}.json"
     if not (base.exists() and subset.exists()):
         return False
     inputs = {"base": json.loads(base.read_text())["key"], "subset": json.loads(subset.read_text())["key"]}
@@ -83,10 +83,11 @@ def print_status(configfile: str | Path, workdir: str | Path = ".") -> int:
     config = load_config(configfile)
     rows = cell_states(config, workdir)
     print(f"study {config['study']!r}: {len(rows)} training cells")
-    print(f"{'model_size':<11} {'data_source':<11} {'data_size':>9} {'seed':>4}  {'state':<10} evaluated")
+    print(f"{'model_size':<11} {'data_source':<14} {'data_size':>9} {'seed':>4}  {'state':<10} {'evaluated':<9} recipe")
     for r in rows:
-        print(f"{r['model_size']:<11} {r['data_source']:<11} {r['data_size']:>9} {r['seed']:>4}  "
-              f"{r['state']:<10} {r['epochs_evaluated']}")
+        size = r["data_size"] if r["data_source"] != study.RECIPE else "-"  # known once the recipe is resolved
+        print(f"{r['model_size']:<11} {r['data_source']:<14} {size:>9} {r['seed']:>4}  "
+              f"{r['state']:<10} {r['epochs_evaluated']:<9} {r['recipe']}")
     counts = Counter(r["state"] for r in rows)
     print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     return 0

@@ -1,27 +1,61 @@
 """A study config, expanded into its grid, and the specs that key each artifact.
 
 The JSON Schema (``workflow/schemas/config.schema.yaml``) checks types and fills defaults; this module
-checks what a schema cannot (cross references between keys) and expands the grid:
+checks what a schema cannot (cross references between keys) and expands the grid.
 
-- a *training cell* is (model_size, data_source, data_size, seed);
-- an *evaluation cell* is (training cell, epoch): every eval set of the study, valid and test splits.
+A *training cell* is (model_size, data_source, data_size, seed, recipe). Its ``name`` is the single
+``{cell}`` wildcard of the workflow's paths:
 
-``data_size`` is the total number of training items of a cell; curated cells take
-``data_size / n_abilities`` items of each ability, as in the paper (curated-10 ... curated-10000).
+============================  ==================  ==============================  ===========================
+grid key                      data_source         data_size                       name
+============================  ==================  ==============================  ===========================
+``grid.data_sizes.curated``   ``curated``         total items (N / n per ability) ``curated-40-seed0``
+``grid.data_sizes.synthetic`` ``synthetic``       total items                     ``synthetic-640-seed0``
+``grid.recipes``              ``recipe``          0 here; the realised total is   ``recipe-mix-2560-seed0``
+                                                  filled in when the cell trains
+``grid.single_ability``       ``single_ability``  items of the one ability        ``only-math-64-seed0``
+============================  ==================  ==============================  ===========================
+
+``recipe`` is the recipe's name (``only-{ability}-{n}`` for single-ability cells) and ``""`` for plain
+grid cells. A *base cell* (``grid.evaluate_base``) is the untuned base model of a model size, evaluated
+like an epoch 0: data_source ``base``, data_size 0, name ``base``; it trains nothing. An *evaluation
+cell* is (training cell, epoch) or (base cell, 0): every eval set of the study.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
+from .data.recipes import RecipeError, parse_recipe
 from .train.checks import settings_for_size
-from .train.sft import SFTSettings
+from .train.settings import SFTSettings
 
-SOURCES = ("curated", "synthetic")
+SOURCES = ("curated", "synthetic")        # the plain grid's data sources (grid.data_sizes)
+RECIPE, SINGLE, BASE = "recipe", "single_ability", "base"
+BASE_NAME = "base"
+# The {cell} wildcard: a training cell's name (never "base", which has rules of its own).
+CELL_PATTERN = (r"(?:curated|synthetic)-\d+-seed\d+"
+                r"|recipe-[A-Za-z0-9][A-Za-z0-9_.-]*-seed\d+"
+                r"|only-[a-z_]+-\d+-seed\d+")
+# Evaluation defaults of growthpace.evaluate (left out of an eval spec when unchanged, so that the
+# artifacts of a study that does not set them keep their keys). tests/test_study.py checks them.
+EVAL_DEFAULTS = {"letter_position": "first", "loglikelihood_strategy": "auto", "max_batch_tokens": None,
+                 "chunk_size": 512}
 
 
 class ConfigError(ValueError):
     """A config problem; the message starts with the offending key."""
+
+
+class MissingInputs(ConfigError):
+    """Paths a study reads that do not exist; ``missing`` lists them as ``key: path (problem)``."""
+
+    def __init__(self, study: str, missing: list[str]):
+        self.missing = missing
+        super().__init__(f"study {study!r}: {len(missing)} input path(s) missing; nothing was started:\n"
+                         + "\n".join(f"  - {m}" for m in missing))
 
 
 @dataclass(frozen=True, order=True)
@@ -30,31 +64,177 @@ class Cell:
     data_source: str
     data_size: int
     seed: int
+    recipe: str = ""
 
     @property
     def name(self) -> str:
+        if self.data_source == BASE:
+            return BASE_NAME
+        if self.data_source == RECIPE:
+            return f"recipe-{self.recipe}-seed{self.seed}"
+        if self.data_source == SINGLE:
+            return f"{self.recipe}-seed{self.seed}"
         return f"{self.data_source}-{self.data_size}-seed{self.seed}"
+
+    @property
+    def trains(self) -> bool:
+        return self.data_source != BASE
 
     def as_dict(self) -> dict:
         return canonical(asdict(self))
 
 
+# ----------------------------------------------------------------------------------------- grid
+def model_sizes_for(config: dict, source: str) -> list[str]:
+    """Model sizes of one data source (``curated``, ``synthetic``, ``recipe``, ``single_ability``)."""
+    grid = config["grid"]
+    if source == SINGLE:
+        return list((grid.get("single_ability") or {}).get("model_sizes") or grid["model_sizes"])
+    return list((grid.get("model_sizes_by_source") or {}).get(source) or grid["model_sizes"])
+
+
+def recipe_names(config: dict) -> list[str]:
+    return list(config["grid"].get("recipes") or [])
+
+
+def single_ability_recipes(config: dict) -> list[tuple[str, str, int]]:
+    """(recipe name, ability, n) of every single-ability setting."""
+    single = config["grid"].get("single_ability") or {}
+    abilities = single.get("abilities") or config["data"]["abilities"]
+    return [(f"only-{a}-{n}", a, n) for a in abilities for n in single.get("sizes") or []]
+
+
+def training_cells(config: dict) -> list[Cell]:
+    grid = config["grid"]
+    seeds = grid.get("seeds", [0])
+    cells = [Cell(ms, source, size, seed)
+             for source, sizes in grid["data_sizes"].items()
+             for ms in model_sizes_for(config, source)
+             for size in sizes
+             for seed in seeds]
+    cells += [Cell(ms, RECIPE, 0, seed, name)
+              for ms in model_sizes_for(config, RECIPE) if recipe_names(config)
+              for name in recipe_names(config)
+              for seed in seeds]
+    cells += [Cell(ms, SINGLE, n, seed, name)
+              for ms in model_sizes_for(config, SINGLE)
+              for name, _, n in single_ability_recipes(config)
+              for seed in seeds]
+    return sorted(cells)
+
+
+def base_cells(config: dict) -> list[Cell]:
+    """The untuned base model of every model size the study uses (when ``grid.evaluate_base``)."""
+    if not config["grid"].get("evaluate_base", False):
+        return []
+    return [Cell(ms, BASE, 0, 0) for ms in model_sizes(config)]
+
+
+def model_sizes(config: dict) -> list[str]:
+    """Every model size some cell uses, in the order they are first named."""
+    seen = list(config["grid"]["model_sizes"])
+    for source in (*SOURCES, RECIPE, SINGLE):
+        seen += model_sizes_for(config, source)
+    return list(dict.fromkeys(seen))
+
+
+def evaluations(config: dict) -> list[tuple[Cell, int]]:
+    """(cell, epoch) of every evaluation: each training cell at each epoch, each base cell at 0."""
+    return ([(c, e) for c in training_cells(config) for e in epochs(config, c.model_size)]
+            + [(c, 0) for c in base_cells(config)])
+
+
+def cell_index(config: dict) -> dict[tuple[str, str], Cell]:
+    """{(model_size, name): cell} of every training cell."""
+    return {(c.model_size, c.name): c for c in training_cells(config)}
+
+
+def subset_cells(config: dict) -> dict[str, Cell]:
+    """{name: a cell of that name}: a cell's training set does not depend on its model size."""
+    return {c.name: c for c in training_cells(config)}
+
+
+def lookup(index: dict, key, what: str):
+    try:
+        return index[key]
+    except KeyError:
+        raise ConfigError(f"{what} {key!r} is not a cell of this study's grid") from None
+
+
+# ------------------------------------------------------------------------------------- recipes
+RECIPE_OPTIONS = ("synthetic", "pool", "cap")
+
+
+def recipe_definition(config: dict, name: str):
+    """What ``data.recipes.parse_recipe`` takes for a recipe of the grid: a built-in name, or the
+    user's mapping from ``grid.recipe_definitions`` (abilities -> counts, plus synthetic/pool/cap)."""
+    defined = config["grid"].get("recipe_definitions") or {}
+    if name in defined:
+        d = dict(defined[name])
+        options = {k: d.pop(k) for k in RECIPE_OPTIONS if k in d}
+        return {"name": name, "counts": d, **options}
+    if name.startswith("only-"):
+        for recipe, ability, n in single_ability_recipes(config):
+            if recipe == name:
+                return {"name": name, "counts": {ability: n}, "pool": "1000"}
+    return name
+
+
+def cell_recipe(config: dict, cell: Cell):
+    return recipe_definition(config, cell.recipe)
+
+
+def equivalent_plain_cell(config: dict, cell: Cell) -> Cell | None:
+    """The plain grid cell (same model size and seed) whose training set a recipe cell's equals by
+    definition (curated-N, synthetic-N, baseline), when the grid has it: the recipe cell then trains
+    after it and finds the fine-tuned model in the store instead of training it twice at once."""
+    if cell.data_source != RECIPE or cell.recipe in (config["grid"].get("recipe_definitions") or {}):
+        return None
+    n = len(config["data"]["abilities"])
+    m = re.fullmatch(r"(curated|synthetic)-(\d+)", cell.recipe)
+    if m:
+        source, size = m.group(1), int(m.group(2))
+    elif cell.recipe == "baseline":
+        source, size = "curated", 1000 * n
+    else:
+        return None
+    plain = Cell(cell.model_size, source, size, cell.seed)
+    return plain if plain in training_cells(config) else None
+
+
+def _demo_pools(config: dict) -> tuple[dict[str, int], int] | None:
+    """Pool sizes the generated demo suite will have (None for a study that reads a source_dir)."""
+    data = config["data"]
+    if data.get("source_dir"):
+        return None
+    demo = data.get("demo") or {}
+    return {a: demo.get("n_train", 256) for a in data["abilities"]}, demo.get("n_synthetic", 1024)
+
+
+# ---------------------------------------------------------------------------------------- checks
 def check_study(config: dict) -> None:
-    sizes = config["models"]["sizes"]
-    for i, ms in enumerate(config["grid"]["model_sizes"]):
-        if ms not in sizes:
-            raise ConfigError(f"grid.model_sizes[{i}]: {ms!r} is not defined under models.sizes "
-                              f"(defined: {', '.join(sizes)})")
+    grid, sizes = config["grid"], config["models"]["sizes"]
+    used = [("grid.model_sizes", grid["model_sizes"])]
+    used += [(f"grid.model_sizes_by_source.{s}", v) for s, v in (grid.get("model_sizes_by_source") or {}).items()]
+    if grid.get("single_ability"):
+        used.append(("grid.single_ability.model_sizes", grid["single_ability"].get("model_sizes") or []))
+    for key, names in used:
+        for i, ms in enumerate(names):
+            if ms not in sizes:
+                raise ConfigError(f"{key}[{i}]: {ms!r} is not defined under models.sizes "
+                                  f"(defined: {', '.join(sizes)})")
     for name, spec in sizes.items():
         if "path" not in spec and not ("arch" in spec and "pretrain" in spec):
             raise ConfigError(f"models.sizes.{name}: give either 'path' (a local HF model directory) "
                               "or both 'arch' and 'pretrain' (a tiny model pretrained here)")
-    n = len(config["data"]["abilities"])
-    for i, size in enumerate(config["grid"]["data_sizes"].get("curated", [])):
+    abilities = config["data"]["abilities"]
+    n = len(abilities)
+    for i, size in enumerate(grid["data_sizes"].get("curated", [])):
         if size % n:
             raise ConfigError(f"grid.data_sizes.curated[{i}]: {size} is not a multiple of the {n} abilities "
                               "(curated cells take data_size / n_abilities items per ability)")
-    for ms in config["grid"]["model_sizes"]:
+    _check_recipes(config)
+    for ms in model_sizes(config):
         settings = sft_settings(config, ms)
         if settings["micro_batch_size"] > settings["batch_size"]:
             raise ConfigError(f"models.sizes.{ms}.sft: micro_batch_size {settings['micro_batch_size']} is larger "
@@ -63,17 +243,44 @@ def check_study(config: dict) -> None:
         if after >= settings["epochs"]:
             raise ConfigError(f"evaluation.select_after_epoch: {after} leaves no epoch to select for model size "
                               f"{ms!r}, which trains {settings['epochs']} epochs")
+    bench = (config.get("evaluation") or {}).get("benchmarks") or {}
+    for i, ms in enumerate(bench.get("model_sizes") or []):
+        if ms not in model_sizes(config):
+            raise ConfigError(f"evaluation.benchmarks.model_sizes[{i}]: {ms!r} is not a model size of the grid")
+    if not training_cells(config):
+        raise ConfigError("grid: no training cells (give grid.data_sizes, grid.recipes or grid.single_ability)")
 
 
-def training_cells(config: dict) -> list[Cell]:
-    grid = config["grid"]
-    return sorted(
-        Cell(ms, source, size, seed)
-        for ms in grid["model_sizes"]
-        for source, sizes in grid["data_sizes"].items()
-        for size in sizes
-        for seed in grid.get("seeds", [0])
-    )
+def _check_recipes(config: dict) -> None:
+    grid, abilities = config["grid"], config["data"]["abilities"]
+    defined = grid.get("recipe_definitions") or {}
+    demo = _demo_pools(config)
+    cap = config["data"].get("cap_to_pool", False)
+    for i, name in enumerate(recipe_names(config)):
+        key = f"grid.recipe_definitions.{name}" if name in defined else f"grid.recipes[{i}]"
+        if name.startswith("only-"):
+            raise ConfigError(f"grid.recipes[{i}]: {name!r}: names starting with 'only-' are the single-ability "
+                              "cells (grid.single_ability)")
+        try:
+            recipe = parse_recipe(recipe_definition(config, name), abilities)
+            if demo is not None:  # the demo suite's pool sizes are known now: check before anything runs
+                recipe.resolve(demo[0], demo[1], cap=cap)
+        except RecipeError as e:
+            where = " (generated demo suite: data.demo.n_train per ability, data.demo.n_synthetic)" \
+                if demo is not None and "pool has" in str(e) else ""
+            raise ConfigError(f"{key}: {e}{where}") from None
+    for name in defined:
+        if name not in recipe_names(config):
+            raise ConfigError(f"grid.recipe_definitions.{name}: defined but not listed in grid.recipes")
+    single = grid.get("single_ability") or {}
+    for i, a in enumerate(single.get("abilities") or []):
+        if a not in abilities:
+            raise ConfigError(f"grid.single_ability.abilities[{i}]: {a!r} is not one of data.abilities")
+    if demo is not None:
+        for i, size in enumerate(single.get("sizes") or []):
+            if size > min(demo[0].values()) and not cap:
+                raise ConfigError(f"grid.single_ability.sizes[{i}]: {size} items of one ability, but the demo "
+                                  f"suite's pools have data.demo.n_train = {min(demo[0].values())}")
 
 
 def sft_settings(config: dict, model_size: str) -> dict:
@@ -97,6 +304,94 @@ def job_resources(config: dict, model_size: str, stage: str) -> dict:
     return {**DEFAULT_RESOURCES, **given}
 
 
+# --------------------------------------------------------------------------------- input paths
+def _is_file(path: Path, key: str, out: list[str], what: str = "no such file") -> None:
+    if not path.is_file():
+        out.append(f"{key}: {path} ({what})")
+
+
+def _is_dir(path: Path, key: str, out: list[str]) -> bool:
+    if not path.is_dir():
+        out.append(f"{key}: {path} (no such directory)")
+        return False
+    return True
+
+
+def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> list[str]:
+    """Benchmark paths that an evaluation with ``bench`` (the ``benchmarks`` of an eval spec or of the
+    config) would read and that do not exist: CMMLU's ``test/`` (and ``dev/`` for k-shot), AGIEval's
+    ``{task}.jsonl`` (and ``few_shot_prompts.csv`` for few-shot)."""
+    out: list[str] = []
+    if "cmmlu" in bench:
+        root = Path(bench["cmmlu"]["dir"])
+        if _is_dir(root, f"{key}.cmmlu.dir", out):
+            _is_dir(root / "test", f"{key}.cmmlu.dir", out)
+            if any(k > 0 for k in bench["cmmlu"].get("shots", [0, 5])):
+                _is_dir(root / "dev", f"{key}.cmmlu.dir", out)
+    if "agieval" in bench:
+        from .evaluate.agieval import CHINESE_MC_TASKS, PROMPTS_FILE
+
+        a = bench["agieval"]
+        root = Path(a["dir"])
+        if _is_dir(root, f"{key}.agieval.dir", out):
+            for task in a.get("tasks") or CHINESE_MC_TASKS:
+                _is_file(root / f"{task}.jsonl", f"{key}.agieval.dir", out)
+            if "few-shot" in a.get("settings", ["zero-shot", "few-shot"]):
+                _is_file(root / PROMPTS_FILE, f"{key}.agieval.dir", out)
+    return out
+
+
+def missing_inputs(config: dict) -> list[str]:
+    """Every path outside the store that the study reads and that is missing, as ``key: path (why)``:
+    the DoIT directory and the files of it that the grid uses, the base-model directories, the
+    benchmark directories. Checked before a real run starts (``onstart`` in common.smk)."""
+    out: list[str] = []
+    data, ev = config["data"], config.get("evaluation") or {}
+    if data.get("source_dir"):
+        root = Path(data["source_dir"])
+        if _is_dir(root, "data.source_dir", out):
+            out += _missing_data_files(config, root)
+    for ms in model_sizes(config):
+        path = config["models"]["sizes"][ms].get("path")
+        if path and _is_dir(Path(path), f"models.sizes.{ms}.path", out):
+            _is_file(Path(path) / "config.json", f"models.sizes.{ms}.path", out, "not a model directory")
+    out += missing_benchmark_paths(ev.get("benchmarks") or {})
+    return out
+
+
+def _missing_data_files(config: dict, root: Path) -> list[str]:
+    out: list[str] = []
+    abilities, key = config["data"]["abilities"], "data.source_dir"
+    cells = training_cells(config)
+    pools, synthetic = set(), False
+    for c in cells:
+        if c.data_source == "curated":
+            pools.add("1000")
+        elif c.data_source == "synthetic":
+            synthetic = True
+        else:
+            recipe = parse_recipe(cell_recipe(config, c), abilities)
+            if recipe.needs_curated:
+                pools.add(recipe.pool_split)
+            synthetic |= recipe.needs_synthetic
+    splits = set((config.get("evaluation") or {}).get("splits", ["valid", "test"]))
+    for split in sorted(pools | splits):
+        for a in abilities:
+            _is_file(root / "curated" / split / f"{a}_{split}.json", key, out)
+    if synthetic and not sorted((root / "synthetic" / "40960").glob("*.json")):
+        out.append(f"{key}: {root / 'synthetic' / '40960'}/*.json (no synthetic data files)")
+    if ood_enabled(config) and not sorted((root / "curated" / "test").glob("ceval_*.json")):
+        out.append(f"{key}: {root / 'curated' / 'test'}/ceval_*.json (no out-of-domain sets; or set "
+                   "evaluation.ood: false)")
+    return out
+
+
+def check_inputs(config: dict) -> None:
+    missing = missing_inputs(config)
+    if missing:
+        raise MissingInputs(config["study"], missing)
+
+
 # ------------------------------------------------------------------------- artifact specs
 def canonical(obj):
     """Dicts with sorted keys, recursively: Snakemake compares params by their printed form, so the
@@ -106,6 +401,7 @@ def canonical(obj):
     if isinstance(obj, list | tuple):
         return [canonical(v) for v in obj]
     return obj
+
 
 def suite_spec(config: dict) -> dict:
     """The data suite does not depend on the study's abilities: the demo suite always has all ten,
@@ -120,6 +416,11 @@ def tokenizer_spec(config: dict) -> dict:
     return canonical({"kind": "char"})
 
 
+def needs_tokenizer(config: dict, model_size: str) -> bool:
+    """A tiny model pretrained here needs the suite's character tokenizer; a local HF model has its own."""
+    return "path" not in config["models"]["sizes"][model_size]
+
+
 def base_spec(config: dict, model_size: str) -> dict:
     spec = config["models"]["sizes"][model_size]
     if "path" in spec:
@@ -127,13 +428,26 @@ def base_spec(config: dict, model_size: str) -> dict:
     return canonical({"arch": spec["arch"], "pretrain": spec["pretrain"], "seed": 0})
 
 
-def subset_spec(config: dict, source: str, data_size: int, seed: int) -> dict:
+def subset_spec(config: dict, cell: Cell) -> dict:
+    """The training set of a cell. Plain cells: source, size, seed (and the abilities, for curated).
+    Recipe and single-ability cells: the recipe (a name or a user mapping); the stage resolves it
+    against the pools and keys the artifact by the resolved counts (``stages.build_recipe_subset``)."""
     data = config["data"]
-    spec = {"source": source, "data_size": int(data_size), "seed": data.get("subset_seed", 0) + int(seed),
-            "cap": data.get("cap_to_pool", False)}
-    if source == "curated":  # the synthetic pool is one pool whatever the study's abilities
-        spec["abilities"] = data["abilities"]
-    return canonical(spec)
+    seed = data.get("subset_seed", 0) + int(cell.seed)
+    cap = data.get("cap_to_pool", False)
+    if cell.data_source in SOURCES:
+        spec = {"source": cell.data_source, "data_size": int(cell.data_size), "seed": seed, "cap": cap}
+        if cell.data_source == "curated":  # the synthetic pool is one pool whatever the study's abilities
+            spec["abilities"] = data["abilities"]
+        return canonical(spec)
+    return canonical({"recipe": cell_recipe(config, cell), "abilities": data["abilities"], "seed": seed,
+                      "cap": cap})
+
+
+def leakage_mode(config: dict) -> str:
+    """``data.leakage`` as ``data.leakage.check_leakage`` names it (warn -> report)."""
+    mode = config["data"].get("leakage", "error")
+    return {"warn": "report"}.get(mode, mode)
 
 
 def sft_spec(config: dict, model_size: str, seed: int) -> dict:
@@ -142,12 +456,51 @@ def sft_spec(config: dict, model_size: str, seed: int) -> dict:
     return canonical({"settings": settings})
 
 
-def eval_spec(config: dict) -> dict:
+def ood_enabled(config: dict) -> bool:
+    """Whether the suite's out-of-domain sets are evaluated: ``evaluation.ood``, the test split, and a
+    suite that has them (a DoIT directory, or a demo suite with ``data.demo.n_ood > 0``)."""
+    data, ev = config["data"], config.get("evaluation") or {}
+    if not ev.get("ood", True) or "test" not in ev.get("splits", ["valid", "test"]):
+        return False
+    return bool(data.get("source_dir")) or (data.get("demo") or {}).get("n_ood", 40) > 0
+
+
+def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
+    """The ``benchmarks`` of one evaluation, or {} when its cell and epoch are outside
+    ``evaluation.benchmarks.{model_sizes, epochs, cells}``."""
+    b = (config.get("evaluation") or {}).get("benchmarks") or {}
+    spec = {k: b[k] for k in ("cmmlu", "agieval") if k in b}
+    if not spec:
+        return {}
+    if cell is not None:
+        if b.get("model_sizes") and cell.model_size not in b["model_sizes"]:
+            return {}
+        if b.get("cells", "all") == "recipes" and cell.data_source != RECIPE:
+            return {}
+    if epoch is not None and b.get("epochs") is not None and epoch not in b["epochs"]:
+        return {}
+    if b.get("max_tokens") is not None:
+        spec["max_tokens"] = b["max_tokens"]
+    return spec
+
+
+def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) -> dict:
+    """What ``stages.build_predictions`` evaluates for one (cell, epoch). Options left at their
+    defaults are left out, so that studies which do not set them keep their artifacts' keys."""
     ev = config.get("evaluation", {})
-    return canonical({
+    spec = {
         "abilities": config["data"]["abilities"],
         "splits": ev.get("splits", ["valid", "test"]),
         "batch_size": ev.get("batch_size", 64),
         "dtype": ev.get("dtype", "auto"),
         "max_new_tokens": ev.get("max_new_tokens", {}),
-    })
+    }
+    for key, default in EVAL_DEFAULTS.items():
+        if ev.get(key, default) != default:
+            spec[key] = ev[key]
+    if ood_enabled(config):
+        spec["ood"] = True
+    bench = benchmark_spec(config, cell, epoch)
+    if bench:
+        spec["benchmarks"] = bench
+    return canonical(spec)

@@ -1,4 +1,6 @@
 # Config validation, grid expansion and input helpers. All logic lives in growthpace.study.
+import re
+
 from snakemake.utils import validate
 
 from growthpace import study
@@ -8,27 +10,37 @@ study.check_study(config)
 
 RESULTS = f"results/{config['study']}"
 STORE = config["store_dir"]
-CELLS = study.training_cells(config)
 ENV = "../../envs/growthpace.yaml"
+# Training cells by (model size, name) and by name (a training set does not depend on the model size).
+CELLS = study.cell_index(config)
+SUBSETS = study.subset_cells(config)
 
 
+# One {cell} wildcard names a training cell: curated-40-seed0, synthetic-640-seed0,
+# recipe-mix-2560-seed0, only-math-64-seed0 (study.CELL_PATTERN). Base-model evaluations have rules
+# of their own (literal "base" in their paths), which the pattern never matches.
 wildcard_constraints:
-    model_size="|".join(config["grid"]["model_sizes"]),
-    source="|".join(study.SOURCES),
-    data_size=r"\d+",
-    seed=r"\d+",
+    model_size="|".join(re.escape(ms) for ms in study.model_sizes(config)),
+    cell=study.CELL_PATTERN,
     epoch=r"\d+",
 
 
+# Paths and data are checked only when jobs are about to run: `onstart` is not called by dry runs
+# (-n), by runs with nothing to do, or inside cluster jobs (Snakemake starts those with --no-hooks),
+# so `snakemake -n` builds the DAG of a study whose data lives elsewhere, and a real run stops
+# before its first job with every missing path listed.
+onstart:
+    study.check_inputs(config)
+
+
 def sft_receipts():
-    return [f"{RESULTS}/receipts/sft/{c.model_size}/{c.name}.json" for c in CELLS]
+    return [f"{RESULTS}/receipts/sft/{ms}/{name}.json" for ms, name in CELLS]
 
 
 def prediction_files():
     return [
-        f"{RESULTS}/predictions/{c.model_size}/{c.name}/epoch{e}.parquet"
-        for c in CELLS
-        for e in study.epochs(config, c.model_size)
+        f"{RESULTS}/predictions/{cell.model_size}/{cell.name}/epoch{epoch}.parquet"
+        for cell, epoch in study.evaluations(config)
     ]
 
 
@@ -41,22 +53,56 @@ def final_outputs():
     ]
 
 
+def cell_of(wildcards):
+    return study.lookup(CELLS, (wildcards.model_size, wildcards.cell), "training cell")
+
+
+def base_inputs(wildcards):
+    inputs = {"suite": f"{RESULTS}/receipts/suite.json"}
+    if study.needs_tokenizer(config, wildcards.model_size):
+        inputs["tokenizer"] = f"{RESULTS}/receipts/tokenizer.json"
+    return inputs
+
+
 def base_params(wildcards):
     return study.base_spec(config, wildcards.model_size)
 
 
 def subset_params(wildcards):
-    return study.subset_spec(config, wildcards.source, wildcards.data_size, wildcards.seed)
+    return study.subset_spec(config, study.lookup(SUBSETS, wildcards.cell, "training cell"))
+
+
+def train_inputs(wildcards):
+    inputs = {
+        "base": f"{RESULTS}/receipts/base/{wildcards.model_size}.json",
+        "subset": f"{RESULTS}/receipts/subset/{wildcards.cell}.json",
+    }
+    # A recipe equal by definition to a plain cell of the grid (baseline = curated-10000) trains
+    # after it, and so finds its fine-tuned model in the store instead of training it twice at once.
+    twin = study.equivalent_plain_cell(config, cell_of(wildcards))
+    if twin is not None:
+        inputs["twin"] = f"{RESULTS}/receipts/sft/{twin.model_size}/{twin.name}.json"
+    return inputs
 
 
 def sft_params(wildcards):
-    return study.sft_spec(config, wildcards.model_size, wildcards.seed)
+    return study.sft_spec(config, wildcards.model_size, cell_of(wildcards).seed)
 
 
 def cell_params(wildcards):
-    return study.Cell(
-        wildcards.model_size, wildcards.source, int(wildcards.data_size), int(wildcards.seed)
-    ).as_dict()
+    return cell_of(wildcards).as_dict()
+
+
+def eval_params(wildcards):
+    return study.eval_spec(config, cell_of(wildcards), int(wildcards.epoch))
+
+
+def base_cell_params(wildcards):
+    return study.Cell(wildcards.model_size, study.BASE, 0, 0).as_dict()
+
+
+def base_eval_params(wildcards):
+    return study.eval_spec(config, study.Cell(wildcards.model_size, study.BASE, 0, 0), 0)
 
 
 # Cluster resources per model size (models.sizes.{size}.resources.{train,evaluate}); memory and

@@ -12,16 +12,19 @@ rule suite:
         "../scripts/suite.py"
 
 
+# The training set of one cell (plain, recipe or single-ability: growthpace.stages.build_subset),
+# checked for train/held-out leakage (data.leakage) each time it runs.
 rule subset:
     input:
         suite=rules.suite.output[0],
     output:
-        f"{RESULTS}/receipts/subset/{{source}}-{{data_size}}-seed{{seed}}.json",
+        f"{RESULTS}/receipts/subset/{{cell}}.json",
     params:
         store=STORE,
         spec=subset_params,
+        leakage=study.leakage_mode(config),
     log:
-        f"{RESULTS}/logs/subset/{{source}}-{{data_size}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/subset/{{cell}}.log",
     conda:
         ENV
     script:

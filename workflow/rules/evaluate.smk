@@ -1,15 +1,16 @@
+# Predictions of one checkpoint (training cell, epoch) on every eval set of the study; the cell's
+# labels come from its training receipt (a recipe cell's data_size is known only once it trained).
 rule evaluate_checkpoint:
     input:
         suite=rules.suite.output[0],
-        sft=f"{RESULTS}/receipts/sft/{{model_size}}/{{source}}-{{data_size}}-seed{{seed}}.json",
+        sft=f"{RESULTS}/receipts/sft/{{model_size}}/{{cell}}.json",
     output:
-        f"{RESULTS}/predictions/{{model_size}}/{{source}}-{{data_size}}-seed{{seed}}/epoch{{epoch}}.parquet",
+        f"{RESULTS}/predictions/{{model_size}}/{{cell}}/epoch{{epoch}}.parquet",
     params:
         store=STORE,
-        spec=study.eval_spec(config),
-        cell=cell_params,
+        spec=eval_params,
     log:
-        f"{RESULTS}/logs/evaluate/{{model_size}}/{{source}}-{{data_size}}-seed{{seed}}/epoch{{epoch}}.log",
+        f"{RESULTS}/logs/evaluate/{{model_size}}/{{cell}}/epoch{{epoch}}.log",
     threads: eval_cpus
     resources:
         gpu=eval_gpus,
@@ -19,3 +20,27 @@ rule evaluate_checkpoint:
         ENV
     script:
         "../scripts/evaluate_checkpoint.py"
+
+
+# The untuned base model of a model size, evaluated like an epoch 0 (grid.evaluate_base).
+rule evaluate_base:
+    input:
+        suite=rules.suite.output[0],
+        base=f"{RESULTS}/receipts/base/{{model_size}}.json",
+    output:
+        f"{RESULTS}/predictions/{{model_size}}/base/epoch0.parquet",
+    params:
+        store=STORE,
+        spec=base_eval_params,
+        cell=base_cell_params,
+    log:
+        f"{RESULTS}/logs/evaluate/{{model_size}}/base/epoch0.log",
+    threads: eval_cpus
+    resources:
+        gpu=eval_gpus,
+        mem_mb=eval_mem_mb,
+        runtime=eval_runtime,
+    conda:
+        ENV
+    script:
+        "../scripts/evaluate_base.py"

@@ -14,10 +14,11 @@ rule tokenizer:
         "../scripts/tokenizer.py"
 
 
+# A tiny model pretrained here (on the suite's corpus, with its character tokenizer), or a receipt
+# for a local HF model directory (models.sizes.{size}.path), which needs no tokenizer job.
 rule base_model:
     input:
-        suite=rules.suite.output[0],
-        tokenizer=rules.tokenizer.output[0],
+        unpack(base_inputs),
     output:
         f"{RESULTS}/receipts/base/{{model_size}}.json",
     params:

@@ -4,17 +4,16 @@
 # Resumable state stays in the store, outside this rule's outputs, so a killed job resumes.
 rule train_cell:
     input:
-        base=f"{RESULTS}/receipts/base/{{model_size}}.json",
-        subset=f"{RESULTS}/receipts/subset/{{source}}-{{data_size}}-seed{{seed}}.json",
+        unpack(train_inputs),
     output:
-        f"{RESULTS}/receipts/sft/{{model_size}}/{{source}}-{{data_size}}-seed{{seed}}.json",
+        f"{RESULTS}/receipts/sft/{{model_size}}/{{cell}}.json",
     params:
         store=STORE,
         spec=sft_params,
         cell=cell_params,
         launcher="torchrun",
     log:
-        f"{RESULTS}/logs/train/{{model_size}}/{{source}}-{{data_size}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/train/{{model_size}}/{{cell}}.log",
     threads: train_cpus
     resources:
         gpu=train_gpus,

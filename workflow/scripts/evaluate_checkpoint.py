@@ -13,6 +13,6 @@ stages.evaluate_checkpoint(
     sft=read_receipt(snakemake.input.sft),
     epoch=int(snakemake.wildcards.epoch),
     spec=snakemake.params.spec,
-    cell=snakemake.params.cell,
+    cell=stages.receipt_cell(snakemake.input.sft),
     out=snakemake.output[0],
 )

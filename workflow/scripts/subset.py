@@ -5,5 +5,7 @@ from growthpace import stages
 from growthpace.store import Store, read_receipt, write_receipt
 
 store = Store(snakemake.params.store)
-subset = stages.build_subset(store, read_receipt(snakemake.input.suite), snakemake.params.spec)
+subset = stages.build_subset(
+    store, read_receipt(snakemake.input.suite), snakemake.params.spec, leakage=snakemake.params.leakage
+)
 write_receipt(snakemake.output[0], subset)

@@ -15,7 +15,9 @@ import pandas as pd
 
 from ..store import write_parquet_atomic
 
-CELL_KEYS = ["model_size", "data_source", "data_size", "seed"]
+# A cell: plain grid cells have recipe "" (recipe cells: the recipe's name; single-ability cells:
+# only-{ability}-{n}; the untuned base model: data_source "base", data_size 0, epoch 0).
+CELL_KEYS = ["model_size", "data_source", "data_size", "seed", "recipe"]
 SCORE_KEYS = CELL_KEYS + ["epoch", "split", "ability"]
 
 
@@ -48,9 +50,9 @@ def select_epochs(scores: pd.DataFrame, select_after: int) -> pd.DataFrame:
     """Per cell: the epoch with the best mean valid score after ``select_after`` (earliest on ties)."""
     split = "valid" if (scores["split"] == "valid").any() else "test"
     per_epoch = (scores[scores["split"] == split].groupby(CELL_KEYS + ["epoch"])["score"].mean().reset_index())
-    eligible = per_epoch[per_epoch["epoch"] > select_after]
-    if eligible.empty:
-        eligible = per_epoch
+    # A cell with no epoch after select_after (the base model's epoch 0) competes with all of its own.
+    late = per_epoch["epoch"] > select_after
+    eligible = per_epoch[late | ~late.groupby([per_epoch[k] for k in CELL_KEYS]).transform("any")]
     best = (eligible.sort_values(CELL_KEYS + ["score", "epoch"], ascending=[True] * len(CELL_KEYS) + [False, True])
             .groupby(CELL_KEYS).head(1))
     return best.rename(columns={"epoch": "selected_epoch", "score": "selection_score"})
@@ -83,11 +85,17 @@ def cells_table(sft_receipts: list[str | Path], selection: pd.DataFrame) -> pd.D
             "bytes_if_every_epoch_with_optimizer": train.get("bytes_if_every_epoch_with_optimizer"),
         })
     cells = pd.DataFrame(rows)
+    if "recipe" not in cells:  # receipts written before cells had a recipe
+        cells["recipe"] = ""
+    cells["recipe"] = cells["recipe"].fillna("")
     return cells.merge(selection, on=CELL_KEYS, how="left")
 
 
 def write_tables(prediction_files, sft_receipts, select_after: int, out_predictions, out_scores, out_cells) -> None:
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
+    if "recipe" not in predictions:  # files written before cells had a recipe
+        predictions["recipe"] = ""
+    predictions["recipe"] = predictions["recipe"].fillna("")
     scores = scores_table(predictions)
     selection = select_epochs(scores, select_after)
     scores = scores.merge(selection[CELL_KEYS + ["selected_epoch"]], on=CELL_KEYS, how="left")

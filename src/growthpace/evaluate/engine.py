@@ -71,7 +71,9 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
 class HFEngine:
     def __init__(self, model_dir: str | Path, device: str | None = None, dtype: str = "auto",
                  batch_size: int | str = "auto", max_batch_tokens: int | None = None,
-                 loglikelihood_strategy: str = "auto", progress: bool = True):
+                 loglikelihood_strategy: str = "auto", progress: bool = True, add_chat_tokens: bool = False):
+        """``add_chat_tokens``: give a tokenizer without the speaker tokens (a base model never fine-tuned
+        here) those tokens, and the model embeddings for them initialised as SFT does (seeded)."""
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{model_dir}: not a model directory (no config.json)")
@@ -84,6 +86,12 @@ class HFEngine:
         self.dtype = resolve_dtype(dtype, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=self.dtype).to(self.device).eval()
+        if add_chat_tokens:
+            from ..models.chat import add_chat_tokens as add_tokens
+
+            if add_tokens(self.tokenizer):
+                torch.manual_seed(0)  # the new rows are drawn around the mean embedding: make them repeatable
+                self.model.resize_token_embeddings(len(self.tokenizer))
         self.batch_size = AUTO_BATCH_START if batch_size == "auto" else batch_size
         self.max_batch_tokens = max_batch_tokens
         self.loglikelihood_strategy = loglikelihood_strategy

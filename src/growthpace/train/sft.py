@@ -25,7 +25,7 @@ import os
 import resource
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -35,46 +35,10 @@ from ..models.chat import IGNORE_INDEX, add_chat_tokens, encode_for_training
 from .checks import check_model_dir
 from .deepspeed_config import deepspeed_config
 from .schedule import linear_to_end_lr
+# Re-exported: the settings live in a torch-free module so that planning a study does not import torch.
+from .settings import ENGINES, PRECISIONS, SFTSettings  # noqa: F401
 
 log = logging.getLogger(__name__)
-
-ENGINES = ("deepspeed", "trainer")
-PRECISIONS = ("fp32", "bf16", "fp16")
-
-
-@dataclass
-class SFTSettings:
-    lr: float = 1e-5
-    end_lr: float = 1e-6
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    weight_decay: float = 0.1
-    batch_size: int = 64  # global batch
-    micro_batch_size: int = 8
-    epochs: int = 15
-    min_steps: int = 0
-    max_len: int = 2048
-    seed: int = 0
-    max_grad_norm: float = 1.0
-    engine: str = "deepspeed"  # HF Trainer + DeepSpeed, or the plain Trainer ("trainer")
-    zero_stage: int = 2  # the authors' runs used ZeRO-2
-    precision: str = "fp32"
-
-    def __post_init__(self):
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
-        if self.zero_stage not in (0, 1, 2, 3):
-            raise ValueError(f"zero_stage: {self.zero_stage!r} is not one of 0, 1, 2, 3")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SFTSettings":
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise KeyError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
-
 
 class NoTrainableTokens(ValueError):
     pass
