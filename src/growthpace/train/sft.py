@@ -260,6 +260,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
     # (not through zero.Init): resizing the embeddings stays a plain local operation.
     model = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.float32)
     if added:
+        torch.manual_seed(settings.seed)  # new embedding rows are sampled: the same cell gives the same model
         model.resize_token_embeddings(len(tokenizer))
     args = TrainingArguments(
         output_dir=str(work_dir),
