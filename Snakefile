@@ -19,6 +19,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/analysis.smk"
 
 
 # Cheap steps run where snakemake runs, not as cluster jobs.
@@ -26,6 +27,8 @@ localrules:
     all,
     plot_growth,
     summary,
+    analysis_plots,
+    report_md,
 
 
 rule all:

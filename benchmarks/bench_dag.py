@@ -4,7 +4,7 @@ Measured, each the best of ``--repeats`` runs of a fresh ``python -m snakemake``
 
 - baseline 1, ``snakemake --version``: interpreter and Snakemake start-up;
 - baseline 2, ``snakemake -n`` on the smoke study (``.test/config.yaml``) in an empty directory;
-- ``snakemake -n`` on the paper's study (``config/studies/doit-paper.yaml``, 621 jobs), without its data;
+- ``snakemake -n`` on the paper's study (``config/studies/doit-paper.yaml``, 624 jobs), without its data;
 - ``snakemake -n`` on a grid ten times larger (the paper's study with seeds 0-9: ten times the cells);
 - a no-op re-run: the real ``snakemake`` (not ``-n``) on a finished study with nothing to do. By default
   the smoke study is run once in a temporary directory first (a few minutes); ``--study-dir DIR``

@@ -22,7 +22,8 @@ def expected_jobs(cfg: dict) -> dict:
     subsets = (sum(len(v) for v in grid["data_sizes"].values()) + len(grid["recipes"])) * len(grid["seeds"])
     return {"suite": 1, "base_model": len(used_sizes), "subset": subsets, "train_cell": cells,
             "evaluate_checkpoint": cells * epochs, "evaluate_base": len(used_sizes) if grid["evaluate_base"] else 0,
-            "tables": 1, "plot_growth": 1, "summary": 1, "all": 1}
+            "tables": 1, "plot_growth": 1, "summary": 1, "analysis": 1, "analysis_plots": 1, "report_md": 1,
+            "all": 1}
 
 
 def job_stats(out: str) -> dict:
@@ -39,6 +40,22 @@ def test_dag_builds_without_the_data(tmp_path):
     assert jobs["train_cell"] == 37 and jobs["evaluate_checkpoint"] == 555
     assert "tokenizer" not in jobs  # real models bring their own tokenizers
     assert not (tmp_path / "results").exists()
+
+
+def test_dag_with_the_guideline_on(tmp_path):
+    """analysis.guideline on: the recipe derived from the grid trains on 7b after the grid's tables, is
+    evaluated at every epoch (benchmarks at 5, 10 and 15, as a recipe cell), and has tables of its own."""
+    cfg = yaml.safe_load(PAPER.read_text())
+    assert cfg["analysis"]["guideline"] == {"enabled": False, "budget": 10000, "model_sizes": ["7b"]}
+    cfg["analysis"]["guideline"]["enabled"] = True
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", configfile=path)
+    jobs = job_stats(proc.stdout + proc.stderr)
+    off = {rule: n for rule, n in expected_jobs(cfg).items() if n}
+    assert jobs == {**off, "subset": off["subset"] + 1, "train_cell": off["train_cell"] + 1,
+                    "evaluate_checkpoint": off["evaluate_checkpoint"] + 15, "derive_recipe": 1, "guideline_tables": 1}
+    assert "recipe-guideline-seed0" in proc.stdout + proc.stderr
 
 
 def test_real_run_without_the_data_stops_listing_every_missing_path(tmp_path):

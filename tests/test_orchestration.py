@@ -48,7 +48,8 @@ def planned_jobs(workdir, configfile=None):
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M) if rule != "total"}
 
 
-AGGREGATE = {"tables": 1, "plot_growth": 1, "summary": 1, "all": 1}
+AGGREGATE = {"tables": 1, "plot_growth": 1, "summary": 1, "analysis": 1, "analysis_plots": 1, "report_md": 1,
+             "all": 1}
 
 
 def test_nothing_changed_runs_nothing(smoke_run, tmp_path):

@@ -21,7 +21,8 @@ def load(path: Path) -> dict:
     return cfg
 
 
-@pytest.mark.parametrize("path", [ROOT / "config" / "config.yaml", ROOT / ".test" / "config.yaml"])
+@pytest.mark.parametrize("path", [ROOT / "config" / "config.yaml", ROOT / ".test" / "config.yaml",
+                                  ROOT / ".test" / "recipes.yaml", ROOT / ".test" / "guideline.yaml"])
 def test_shipped_configs_are_valid(path):
     cfg = load(path)
     study.check_study(cfg)

@@ -5,6 +5,9 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
+
+from growthpace.analysis import pipeline, plots
 
 from .conftest import ROOT, snakemake
 
@@ -36,6 +39,20 @@ def test_smoke_study_produces_scores(smoke_run):
                                  "item_hash"]).any()
     assert (out / "plots" / "growth.png").stat().st_size > 10_000
     assert "## Overall test score" in (out / "summary.md").read_text()
+
+
+def test_smoke_study_is_analysed(smoke_run):
+    out = smoke_run / "results" / "smoke"
+    tables, settings = pipeline.load_tables(out / "analysis")
+    assert settings["study"] == "smoke" and settings["model_sizes"] == ["xs", "s"] and settings["budget"] == 40
+    assert set(tables["sensitivity"]["ability"]) == set(settings["abilities"])  # two curated sizes per model size
+    assert tables["recipes"].empty  # no recipe cells (analysis.guideline is off)
+    recipe = yaml.safe_load((out / "analysis" / "recipe.yaml").read_text())
+    assert sum(v for k, v in recipe["derived-40"].items() if k != "pool") == 40
+    text = (out / "report.md").read_text()
+    assert text.startswith("# Analysis of study `smoke`") and "## Guideline" in text
+    for name in plots.PLOTS:
+        assert (out / "plots" / f"{name}.png").stat().st_size > 5_000
 
 
 def test_second_run_has_nothing_to_do(smoke_run):

@@ -40,7 +40,7 @@ def print_outputs(configfile: Path) -> None:
     out = workflow_root() / "results" / study
     print(f"\nResults of study {study!r}:")
     for rel in ("tables/scores.parquet", "tables/predictions.parquet", "tables/cells.parquet",
-                "plots/growth.png", "summary.md"):
+                "plots/growth.png", "summary.md", "report.md", "analysis/recipe.yaml"):
         path = out / rel
         print(f"  {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
               f"{'' if path.exists() else '  (missing)'}")

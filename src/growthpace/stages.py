@@ -72,13 +72,18 @@ def per_ability_count(source: str, data_size: int, n_abilities: int) -> int:
     return data_size
 
 
-def build_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off") -> Artifact:
+def build_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off",
+                 recipe_file: str | Path | None = None) -> Artifact:
     """Materialise the training set of one cell: nested, seeded, order-independent subsets.
 
-    A spec with a ``recipe`` goes to ``build_recipe_subset``. ``leakage`` (``error``, ``report`` or
-    ``off``: ``data.leakage``) checks the chosen records against every held-out set of the suite each
-    time the step runs, whether the subset was built now or found in the store.
+    A spec with a ``recipe`` goes to ``build_recipe_subset``; one with ``derived_recipe`` (a guideline
+    cell) too, with the recipe of that name read from ``recipe_file`` (the study's derived recipe.yaml).
+    ``leakage`` (``error``, ``report`` or ``off``: ``data.leakage``) checks the chosen records against
+    every held-out set of the suite each time the step runs, whether the subset was built now or found
+    in the store.
     """
+    if "derived_recipe" in spec:
+        return build_recipe_subset(store, suite, derived_recipe_spec(spec, recipe_file), leakage)
     if "recipe" in spec:
         return build_recipe_subset(store, suite, spec, leakage)
 
@@ -157,6 +162,32 @@ def build_recipe_subset(store: Store, suite: Artifact, spec: dict, leakage: str 
     return subset
 
 
+def derived_recipe_spec(spec: dict, recipe_file: str | Path | None) -> dict:
+    """A guideline cell's subset spec with the derived recipe's counts in place of its name. The counts
+    are known only once the grid has been analysed, so they come from a file, not from the config."""
+    import yaml
+
+    from .study import definition_spec
+
+    name = spec["derived_recipe"]
+    if recipe_file is None:
+        raise ValueError(f"subset of the derived recipe {name!r}: no recipe file given")
+    recipes = yaml.safe_load(Path(recipe_file).read_text(encoding="utf-8")) or {}
+    if name not in recipes:
+        raise ValueError(f"{recipe_file}: no recipe {name!r} (the analysis derived none: does every ability "
+                         "have curated cells at two data sizes or more?)")
+    rest = {k: v for k, v in spec.items() if k != "derived_recipe"}
+    return {**rest, "recipe": definition_spec(name, recipes[name])}
+
+
+def pool_sizes(suite: Artifact, abilities: list[str], split: str = "full") -> dict[str, int]:
+    """Items per ability in the suite's ``curated/{split}`` training pools (``full`` falls back to
+    ``curated/1000`` where the suite has no full pools, as recipes do)."""
+    from .data.loaders import load_train_pools
+
+    return {a: len(p) for a, p in load_train_pools(suite_root(suite), split, abilities).items()}
+
+
 def held_out_records(suite: Artifact) -> list[dict]:
     """Every valid and test record of the suite (all abilities it has) and its out-of-domain sets."""
     from .data.loaders import doit_file, load_doit_ood, load_json
@@ -204,7 +235,7 @@ def corpus_lines(suite: Artifact) -> list[str]:
     path = suite_root(suite) / "pretrain" / "corpus.txt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the suite has no pretraining corpus")
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return demo_suite.read_corpus(path)  # passages separated by an empty line; one may span lines
 
 
 def suite_texts(suite: Artifact):
@@ -289,6 +320,33 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
         shutil.rmtree(work, ignore_errors=True)  # optimizer states go once the cell is complete
         return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps")}}
     return store.build("sft", spec, inputs, train)
+
+
+# ---------------------------------------------------------------------------------------- analysis
+def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str | Path, spec: dict) -> dict:
+    """The analysis tables of a study (``analysis.pipeline.analyze``, spec: ``study.analysis_spec``) from
+    its tables: the grid's, plus the guideline cells' when given (concatenated: each cell's epoch was
+    selected on its own). The suite gives the test records (complexity proxies) and the pool sizes, so
+    that the derived recipe never asks a pool for more than it holds."""
+    from .analysis import pipeline
+
+    scores_df = pd.concat([pd.read_parquet(p) for p in scores], ignore_index=True)
+    predictions_df = pd.concat([pd.read_parquet(p) for p in predictions], ignore_index=True)
+    abilities, budget = spec["abilities"], spec["budget"]
+    pools = pool_sizes(suite, abilities, spec["pool"])
+    if budget and sum(pools.values()) < budget:
+        message = (f"analysis.guideline.budget: {budget} items, but the suite's curated/{spec['pool']} pools hold "
+                   f"{sum(pools.values())} ({', '.join(f'{a} {n}' for a, n in pools.items())})")
+        if spec["strict_pools"]:
+            raise ValueError(message)
+        log.warning("%s: the suggested recipe ignores the pool sizes", message)
+        pools = None
+    records = load_eval_sets(suite, abilities, ["test"])
+    return pipeline.analyze(
+        scores_df, predictions_df, out_dir, abilities=abilities, model_sizes=spec["model_sizes"], records=records,
+        budget=budget, pool_sizes=pools, weighting=spec["weighting"], recipe_name=spec["recipe_name"],
+        n_boot=spec["n_boot"], seed=spec["seed"], level=spec["level"], tau_data=spec["tau_data"],
+        tau_model=spec["tau_model"], study=spec["study"])
 
 
 # ------------------------------------------------------------------------------------- evaluation

@@ -1,4 +1,4 @@
-"""``growthpace status``: the grid of a study and the state of each training cell.
+"""``growthpace status``: the grid of a study and the state of each training cell (guideline cells too).
 
 A cell is
 - ``done``: trained and every epoch evaluated;
@@ -62,7 +62,8 @@ def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
     results = workdir / "results" / config["study"]
     store = Store(workdir / config.get("store_dir", "results/store"))
     rows = []
-    for cell in study.training_cells(config):
+    # The grid's cells, then the cells of the recipe derived from them (analysis.guideline).
+    for cell in study.training_cells(config) + study.guideline_cells(config):
         receipt = results / "receipts" / "sft" / cell.model_size / f"{cell.name}.json"
         epochs = study.epochs(config, cell.model_size)
         evaluated = sum((results / "predictions" / cell.model_size / cell.name / f"epoch{e}.parquet").exists()
@@ -82,7 +83,9 @@ def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
 def print_status(configfile: str | Path, workdir: str | Path = ".") -> int:
     config = load_config(configfile)
     rows = cell_states(config, workdir)
-    print(f"study {config['study']!r}: {len(rows)} training cells")
+    guideline = sum(r["recipe"] == study.GUIDELINE and r["data_source"] == study.RECIPE for r in rows)
+    print(f"study {config['study']!r}: {len(rows)} training cells"
+          + (f" ({guideline} of them train the derived recipe, analysis.guideline)" if guideline else ""))
     print(f"{'model_size':<11} {'data_source':<14} {'data_size':>9} {'seed':>4}  {'state':<10} {'evaluated':<9} recipe")
     for r in rows:
         size = r["data_size"] if r["data_source"] != study.RECIPE else "-"  # known once the recipe is resolved

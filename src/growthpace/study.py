@@ -17,7 +17,9 @@ grid key                      data_source         data_size                     
 ============================  ==================  ==============================  ===========================
 
 ``recipe`` is the recipe's name (``only-{ability}-{n}`` for single-ability cells) and ``""`` for plain
-grid cells. A *base cell* (``grid.evaluate_base``) is the untuned base model of a model size, evaluated
+grid cells. A *guideline cell* (``analysis.guideline``) is a recipe cell ``recipe-guideline-seed{seed}``
+whose recipe is derived from the grid's own measurements (``analysis/derived/recipe.yaml``); it is not
+a cell of the grid (``training_cells``), since the grid's tables are what derive it (``guideline_cells``). A *base cell* (``grid.evaluate_base``) is the untuned base model of a model size, evaluated
 like an epoch 0: data_source ``base``, data_size 0, name ``base``; it trains nothing. An *evaluation
 cell* is (training cell, epoch) or (base cell, 0): every eval set of the study.
 """
@@ -139,19 +141,67 @@ def model_sizes(config: dict) -> list[str]:
 
 
 def evaluations(config: dict) -> list[tuple[Cell, int]]:
-    """(cell, epoch) of every evaluation: each training cell at each epoch, each base cell at 0."""
+    """(cell, epoch) of every evaluation of the grid: each training cell at each epoch, each base cell at 0."""
     return ([(c, e) for c in training_cells(config) for e in epochs(config, c.model_size)]
             + [(c, 0) for c in base_cells(config)])
 
 
 def cell_index(config: dict) -> dict[tuple[str, str], Cell]:
-    """{(model_size, name): cell} of every training cell."""
-    return {(c.model_size, c.name): c for c in training_cells(config)}
+    """{(model_size, name): cell} of every training cell, guideline cells included."""
+    return {(c.model_size, c.name): c for c in training_cells(config) + guideline_cells(config)}
 
 
 def subset_cells(config: dict) -> dict[str, Cell]:
     """{name: a cell of that name}: a cell's training set does not depend on its model size."""
-    return {c.name: c for c in training_cells(config)}
+    return {c.name: c for c in training_cells(config) + guideline_cells(config)}
+
+
+# ------------------------------------------------------------------------------------ guideline
+GUIDELINE = "guideline"  # recipe name of the cells that train the recipe derived from the grid
+# The derived recipe draws from curated/full (the demo suite's curated/1000 is its whole pool), like the
+# paper's reconstruct: a responsive ability may get more than the uniform split's share.
+GUIDELINE_POOL = "full"
+
+
+def guideline_settings(config: dict) -> dict:
+    """``analysis.guideline`` with its defaults: budget = the largest curated size, model sizes = those
+    of the curated cells (the derived recipe is compared with ``curated-{budget}`` of each)."""
+    g = (config.get("analysis") or {}).get("guideline") or {}
+    curated = (config["grid"].get("data_sizes") or {}).get("curated") or []
+    return {"enabled": bool(g.get("enabled", False)),
+            "budget": g.get("budget") or (max(curated) if curated else None),
+            "model_sizes": list(g.get("model_sizes") or model_sizes_for(config, "curated")),
+            "weighting": g.get("weighting", "gain")}
+
+
+def guideline_cells(config: dict) -> list[Cell]:
+    """The cells that train the derived recipe (one per guideline model size and seed), when enabled."""
+    g = guideline_settings(config)
+    if not g["enabled"]:
+        return []
+    return sorted(Cell(ms, RECIPE, 0, seed, GUIDELINE) for ms in g["model_sizes"]
+                  for seed in config["grid"].get("seeds", [0]))
+
+
+def guideline_evaluations(config: dict) -> list[tuple[Cell, int]]:
+    return [(c, e) for c in guideline_cells(config) for e in epochs(config, c.model_size)]
+
+
+def is_guideline(cell: Cell) -> bool:
+    return cell.data_source == RECIPE and cell.recipe == GUIDELINE
+
+
+def analysis_spec(config: dict) -> dict:
+    """What ``stages.analyze_study`` computes (``analysis.*``). The same spec derives the recipe from the
+    grid and analyses grid + guideline cells, so both write the same allocation; with the guideline on,
+    pools too small for the budget are an error (without it, the suggested recipe ignores the pools)."""
+    a, g = config.get("analysis") or {}, guideline_settings(config)
+    return canonical({
+        "study": config["study"], "abilities": config["data"]["abilities"], "model_sizes": model_sizes(config),
+        "n_boot": a.get("n_boot", 1000), "seed": a.get("seed", 0), "level": a.get("level", 0.95),
+        "tau_data": a.get("tau_data", 0.01), "tau_model": a.get("tau_model", 0.01),
+        "budget": g["budget"], "weighting": g["weighting"], "pool": GUIDELINE_POOL,
+        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"]})
 
 
 def lookup(index: dict, key, what: str):
@@ -165,14 +215,20 @@ def lookup(index: dict, key, what: str):
 RECIPE_OPTIONS = ("synthetic", "pool", "cap")
 
 
+def definition_spec(name: str, entry: dict) -> dict:
+    """A ``grid.recipe_definitions`` entry (abilities -> counts, plus synthetic/pool/cap) as the mapping
+    that ``data.recipes.parse_recipe`` takes."""
+    d = dict(entry)
+    options = {k: d.pop(k) for k in RECIPE_OPTIONS if k in d}
+    return {"name": name, "counts": d, **options}
+
+
 def recipe_definition(config: dict, name: str):
     """What ``data.recipes.parse_recipe`` takes for a recipe of the grid: a built-in name, or the
     user's mapping from ``grid.recipe_definitions`` (abilities -> counts, plus synthetic/pool/cap)."""
     defined = config["grid"].get("recipe_definitions") or {}
     if name in defined:
-        d = dict(defined[name])
-        options = {k: d.pop(k) for k in RECIPE_OPTIONS if k in d}
-        return {"name": name, "counts": d, **options}
+        return definition_spec(name, defined[name])
     if name.startswith("only-"):
         for recipe, ability, n in single_ability_recipes(config):
             if recipe == name:
@@ -243,6 +299,7 @@ def check_study(config: dict) -> None:
         if after >= settings["epochs"]:
             raise ConfigError(f"evaluation.select_after_epoch: {after} leaves no epoch to select for model size "
                               f"{ms!r}, which trains {settings['epochs']} epochs")
+    _check_guideline(config)
     bench = (config.get("evaluation") or {}).get("benchmarks") or {}
     for i, ms in enumerate(bench.get("model_sizes") or []):
         if ms not in model_sizes(config):
@@ -281,6 +338,34 @@ def _check_recipes(config: dict) -> None:
             if size > min(demo[0].values()) and not cap:
                 raise ConfigError(f"grid.single_ability.sizes[{i}]: {size} items of one ability, but the demo "
                                   f"suite's pools have data.demo.n_train = {min(demo[0].values())}")
+
+
+def _check_guideline(config: dict) -> None:
+    g = guideline_settings(config)
+    if not g["enabled"]:
+        return
+    curated = (config["grid"].get("data_sizes") or {}).get("curated") or []
+    if len(curated) < 2:
+        raise ConfigError("analysis.guideline.enabled: the recipe is derived from how each ability grows with "
+                          "curated data, which needs at least two grid.data_sizes.curated sizes "
+                          f"(the grid has {curated or 'none'})")
+    if g["budget"] not in curated:
+        raise ConfigError(f"analysis.guideline.budget: {g['budget']} is not a curated data size of the grid "
+                          f"(grid.data_sizes.curated: {curated}); the derived recipe is validated against "
+                          f"the uniform curated-{g['budget']} cell, so the grid must have it")
+    curated_sizes = model_sizes_for(config, "curated")
+    for i, ms in enumerate(g["model_sizes"]):
+        if ms not in curated_sizes:
+            raise ConfigError(f"analysis.guideline.model_sizes[{i}]: {ms!r} has no curated cells to compare the "
+                              f"derived recipe with (curated model sizes: {', '.join(curated_sizes)})")
+    for i, name in enumerate(recipe_names(config)):
+        if name == GUIDELINE:
+            raise ConfigError(f"grid.recipes[{i}]: {GUIDELINE!r} names the derived recipe's cells while "
+                              "analysis.guideline.enabled; give the recipe another name")
+    demo = _demo_pools(config)
+    if demo is not None and sum(demo[0].values()) < g["budget"]:
+        raise ConfigError(f"analysis.guideline.budget: {g['budget']} items, but the demo suite's pools hold "
+                          f"{sum(demo[0].values())} (data.demo.n_train = {min(demo[0].values())} per ability)")
 
 
 def sft_settings(config: dict, model_size: str) -> dict:
@@ -374,6 +459,8 @@ def _missing_data_files(config: dict, root: Path) -> list[str]:
             if recipe.needs_curated:
                 pools.add(recipe.pool_split)
             synthetic |= recipe.needs_synthetic
+    if guideline_cells(config):
+        pools.add(GUIDELINE_POOL)
     splits = set((config.get("evaluation") or {}).get("splits", ["valid", "test"]))
     for split in sorted(pools | splits):
         for a in abilities:
@@ -431,10 +518,14 @@ def base_spec(config: dict, model_size: str) -> dict:
 def subset_spec(config: dict, cell: Cell) -> dict:
     """The training set of a cell. Plain cells: source, size, seed (and the abilities, for curated).
     Recipe and single-ability cells: the recipe (a name or a user mapping); the stage resolves it
-    against the pools and keys the artifact by the resolved counts (``stages.build_recipe_subset``)."""
+    against the pools and keys the artifact by the resolved counts (``stages.build_recipe_subset``).
+    Guideline cells: only that the recipe is the derived one; its counts are in the file that
+    ``stages.build_subset`` is given, written by the study's own analysis."""
     data = config["data"]
     seed = data.get("subset_seed", 0) + int(cell.seed)
     cap = data.get("cap_to_pool", False)
+    if is_guideline(cell):  # the counts are read from the derived recipe when the subset is built
+        return canonical({"derived_recipe": GUIDELINE, "abilities": data["abilities"], "seed": seed, "cap": cap})
     if cell.data_source in SOURCES:
         spec = {"source": cell.data_source, "data_size": int(cell.data_size), "seed": seed, "cap": cap}
         if cell.data_source == "curated":  # the synthetic pool is one pool whatever the study's abilities

@@ -11,9 +11,12 @@ study.check_study(config)
 RESULTS = f"results/{config['study']}"
 STORE = config["store_dir"]
 ENV = "../../envs/growthpace.yaml"
-# Training cells by (model size, name) and by name (a training set does not depend on the model size).
+# Training cells by (model size, name) and by name (a training set does not depend on the model size),
+# guideline cells included.
 CELLS = study.cell_index(config)
 SUBSETS = study.subset_cells(config)
+GUIDELINE = study.guideline_settings(config)["enabled"]
+ANALYSIS = f"{RESULTS}/analysis"
 
 
 # One {cell} wildcard names a training cell: curated-40-seed0, synthetic-640-seed0,
@@ -33,8 +36,13 @@ onstart:
     study.check_inputs(config)
 
 
+# The grid's cells only: guideline cells train the recipe derived from the grid's tables, so they
+# have tables of their own (rule guideline_tables) and must stay out of these (or the DAG has a cycle).
 def sft_receipts():
-    return [f"{RESULTS}/receipts/sft/{ms}/{name}.json" for ms, name in CELLS]
+    return [
+        f"{RESULTS}/receipts/sft/{c.model_size}/{c.name}.json"
+        for c in study.training_cells(config)
+    ]
 
 
 def prediction_files():
@@ -44,12 +52,35 @@ def prediction_files():
     ]
 
 
+def guideline_receipts():
+    return [
+        f"{RESULTS}/receipts/sft/{c.model_size}/{c.name}.json"
+        for c in study.guideline_cells(config)
+    ]
+
+
+def guideline_prediction_files():
+    return [
+        f"{RESULTS}/predictions/{cell.model_size}/{cell.name}/epoch{epoch}.parquet"
+        for cell, epoch in study.guideline_evaluations(config)
+    ]
+
+
+def analysis_tables(kind):
+    """The grid's table of a kind (scores, predictions), and the guideline cells' when they exist."""
+    return [f"{RESULTS}/tables/{kind}.parquet"] + (
+        [f"{RESULTS}/tables/guideline/{kind}.parquet"] if GUIDELINE else []
+    )
+
+
 def final_outputs():
     return [
         f"{RESULTS}/tables/scores.parquet",
         f"{RESULTS}/tables/cells.parquet",
         f"{RESULTS}/plots/growth.png",
         f"{RESULTS}/summary.md",
+        f"{ANALYSIS}/recipe.yaml",
+        f"{RESULTS}/report.md",
     ]
 
 
@@ -68,8 +99,20 @@ def base_params(wildcards):
     return study.base_spec(config, wildcards.model_size)
 
 
+def subset_cell(wildcards):
+    return study.lookup(SUBSETS, wildcards.cell, "training cell")
+
+
+def subset_inputs(wildcards):
+    inputs = {"suite": f"{RESULTS}/receipts/suite.json"}
+    # A guideline cell's counts are those of the recipe derived from the grid's results.
+    if study.is_guideline(subset_cell(wildcards)):
+        inputs["recipe"] = f"{ANALYSIS}/derived/recipe.yaml"
+    return inputs
+
+
 def subset_params(wildcards):
-    return study.subset_spec(config, study.lookup(SUBSETS, wildcards.cell, "training cell"))
+    return study.subset_spec(config, subset_cell(wildcards))
 
 
 def train_inputs(wildcards):

@@ -12,11 +12,11 @@ rule suite:
         "../scripts/suite.py"
 
 
-# The training set of one cell (plain, recipe or single-ability: growthpace.stages.build_subset),
+# The training set of one cell (plain, recipe, single-ability or guideline: growthpace.stages.build_subset),
 # checked for train/held-out leakage (data.leakage) each time it runs.
 rule subset:
     input:
-        suite=rules.suite.output[0],
+        unpack(subset_inputs),
     output:
         f"{RESULTS}/receipts/subset/{{cell}}.json",
     params:

@@ -6,6 +6,10 @@ from growthpace.store import Store, read_receipt, write_receipt
 
 store = Store(snakemake.params.store)
 subset = stages.build_subset(
-    store, read_receipt(snakemake.input.suite), snakemake.params.spec, leakage=snakemake.params.leakage
+    store,
+    read_receipt(snakemake.input.suite),
+    snakemake.params.spec,
+    leakage=snakemake.params.leakage,
+    recipe_file=snakemake.input.get("recipe"),  # guideline cells: the derived recipe
 )
 write_receipt(snakemake.output[0], subset)

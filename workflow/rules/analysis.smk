@@ -1,0 +1,103 @@
+# The study's analysis (growthpace.analysis), and the closed loop of analysis.guideline: a recipe derived
+# from the grid's tables, trained as recipe-guideline-seed{seed} cells and compared with the uniform
+# curated-{budget} cell of the same model size:
+#
+#   tables (grid) -> derive_recipe -> subset/train_cell/evaluate_checkpoint (guideline cells)
+#                 -> guideline_tables -> analysis (grid + guideline tables) -> analysis_plots, report_md
+from growthpace.analysis.pipeline import TABLES
+from growthpace.analysis.plots import PLOTS
+
+
+# The grid's tables only: what the guideline cells train depends on them.
+rule derive_recipe:
+    input:
+        suite=rules.suite.output[0],
+        scores=[rules.tables.output.scores],
+        predictions=[rules.tables.output.predictions],
+    output:
+        recipe=f"{ANALYSIS}/derived/recipe.yaml",
+        settings=f"{ANALYSIS}/derived/settings.json",
+    params:
+        spec=study.analysis_spec(config),
+    log:
+        f"{RESULTS}/logs/derive_recipe.log",
+    conda:
+        ENV
+    script:
+        "../scripts/analysis.py"
+
+
+rule guideline_tables:
+    input:
+        predictions=guideline_prediction_files(),
+        sft=guideline_receipts(),
+    output:
+        predictions=f"{RESULTS}/tables/guideline/predictions.parquet",
+        scores=f"{RESULTS}/tables/guideline/scores.parquet",
+        cells=f"{RESULTS}/tables/guideline/cells.parquet",
+    params:
+        select_after=config["evaluation"]["select_after_epoch"],
+    log:
+        f"{RESULTS}/logs/guideline_tables.log",
+    conda:
+        ENV
+    script:
+        "../scripts/tables.py"
+
+
+rule analysis:
+    input:
+        suite=rules.suite.output[0],
+        scores=analysis_tables("scores"),
+        predictions=analysis_tables("predictions"),
+    output:
+        tables=expand(f"{ANALYSIS}/{{name}}.parquet", name=TABLES),
+        recipe=f"{ANALYSIS}/recipe.yaml",
+        settings=f"{ANALYSIS}/settings.json",
+    params:
+        spec=study.analysis_spec(config),
+    log:
+        f"{RESULTS}/logs/analysis.log",
+    conda:
+        ENV
+    script:
+        "../scripts/analysis.py"
+
+
+rule analysis_plots:
+    input:
+        tables=rules.analysis.output.tables,
+        settings=rules.analysis.output.settings,
+    output:
+        **{
+            name: report(
+                f"{RESULTS}/plots/{name}.png",
+                caption=f"../report/{name}.rst",
+                category="Analysis",
+            )
+            for name in PLOTS
+        },
+    log:
+        f"{RESULTS}/logs/analysis_plots.log",
+    conda:
+        ENV
+    script:
+        "../scripts/analysis_plots.py"
+
+
+rule report_md:
+    input:
+        tables=rules.analysis.output.tables,
+        settings=rules.analysis.output.settings,
+        recipe=rules.analysis.output.recipe,
+        plots=rules.analysis_plots.output,
+    output:
+        f"{RESULTS}/report.md",
+    params:
+        study=config["study"],
+    log:
+        f"{RESULTS}/logs/report_md.log",
+    conda:
+        ENV
+    script:
+        "../scripts/report_md.py"
