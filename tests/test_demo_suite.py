@@ -20,6 +20,8 @@ SPLIT_DIRS = {"train": "1000", "valid": "valid", "test": "test"}
 SMALL = dict(n_train=16, n_valid=8, n_test=12, n_synthetic=120, n_ood=10, corpus_passes=2)
 LETTER_LINE = re.compile(r"^([A-D])\. (.+)$")
 CJK = re.compile(r"^[\u4e00-\u9fff]+$")
+CHOICE_ANSWER = re.compile(r"^(.+)，选([A-D])$")  # "它全身是蓝色的，选C": a short reason, then the letter
+TF_ANSWER = re.compile(r"^(.+)，所以(正确|错误)$")
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -43,6 +45,17 @@ def suite(tmp_path_factory):
     return root, manifest
 
 
+def letter(rec: dict) -> str:
+    """The gold letter of a single-choice record (its answer ends with 选X)."""
+    m = CHOICE_ANSWER.match(rec["messages"][-1]["content"])
+    assert m, rec
+    return m.group(2)
+
+
+def gold_option(rec: dict) -> str:
+    return options(rec)["ABCD".index(letter(rec))]
+
+
 def options(rec: dict) -> list[str]:
     """Option texts of a choice item (lines 'A. ...' of the last user turn), in letter order."""
     lines = rec["messages"][-2]["content"].split("\n")
@@ -60,7 +73,7 @@ def kind(rec: dict) -> str:
         return "ranking"
     if rec["type"] == "math":
         return "math"
-    if gold in ("正确", "错误"):
+    if TF_ANSWER.match(gold):
         return "true_false"
     if "____" in prompt:
         return "cloze"
@@ -81,7 +94,10 @@ def test_every_record_is_valid_and_files_match_manifest(suite):
     for rel, entry in manifest["files"].items():
         data = (root / rel).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], rel
-        assert len([x for x in data.decode("utf-8").splitlines() if x.strip()]) == entry["n"], rel
+        if rel == "pretrain/corpus.txt":  # passages, separated by an empty line
+            assert len(demo_suite.read_corpus(root / rel)) == entry["n"]
+        else:
+            assert len([x for x in data.decode("utf-8").splitlines() if x.strip()]) == entry["n"], rel
     on_disk = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk["files"] == manifest["files"] and on_disk["seed"] == 0
     assert on_disk["abilities"] == list(ABILITIES)
@@ -153,26 +169,61 @@ def test_choice_items(suite):
         golds = Counter()
         for r in recs:
             opts = options(r)
-            gold = r["messages"][-1]["content"]
-            assert gold in "ABCD"[:len(opts)] and len(gold) == 1
+            gold = letter(r)
+            assert gold in "ABCD"[:len(opts)]
             assert len(set(opts)) == len(opts), r
+            # the answer says the right option in words before its letter
+            assert gold_option(r) in CHOICE_ANSWER.match(r["messages"][-1]["content"]).group(1), r
             golds[gold] += 1
         share = max(golds.values()) / len(recs)
         assert share < 0.4, (ability, golds)  # letters are balanced: no letter bias to exploit
-    # understanding: a dialogue in earlier turns, options 3 or 4
+    # understanding: a dialogue in earlier turns, options 3 or 4; the label words are not in the dialogue
     recs = read_jsonl(split_file(root, "understanding", "test"))
     assert all(len(r["messages"]) >= 4 for r in recs)
     assert {len(options(r)) for r in recs} == {3, 4}
-    for r in recs:  # the gold option is stated in the dialogue
-        gold_text = options(r)["ABCD".index(r["messages"][-1]["content"])]
-        assert gold_text.rstrip("个点") in "".join(m["content"] for m in r["messages"][:-2]), r
+    for r in recs:
+        dialogue = "".join(m["content"] for m in r["messages"][:-2])
+        question = r["messages"][-2]["content"].split("\n")[0].removeprefix("根据对话回答：")
+        labels = demo_suite.GIST[question]
+        assert not [x for x in options(r) if x in dialogue], r
+        evidence = Counter(lab for lab, lines in labels.items() for line in lines if line in dialogue)
+        assert evidence.most_common(1)[0] == (gold_option(r), 2) and sum(evidence.values()) <= 3, r
+
+
+def test_closed_option_sets(suite):
+    """Knowledge, reasoning, understanding and C-Eval-style options list a closed set in a fixed order, so
+    the letter follows from the answer's content (tiny models cannot bind shuffled options to letters)."""
+    root, _ = suite
+    closed = {tuple(v) for v in (*demo_suite.BIO_POOL.values(), *demo_suite.HIS_POOL.values(),
+                                 *(e[0] for e in demo_suite.ELIMINATION))}
+    closed |= {tuple(list(g)[:k]) for g in demo_suite.GIST.values() for k in (3, 4)}
+    for ability in ("biology", "history", "understanding", "reasoning"):
+        for r in read_jsonl(split_file(root, ability, "test")):
+            if kind(r) == "single_choice":
+                assert tuple(options(r)) in closed, r
+    for f in (root / "curated" / "test").glob("ceval_*.json"):
+        for r in read_jsonl(f):
+            assert len(options(r)) == 4 and letter(r) in "ABCD"
+    # chinese: one candidate per slot (pattern group); only the slot's candidate is a real idiom
+    for r in read_jsonl(split_file(root, "chinese", "test")):
+        if kind(r) == "single_choice":
+            opts = options(r)
+            assert [o in demo_suite.ALL_IDIOMS for o in opts].count(True) == 1, r
+            assert opts["ABCD".index(letter(r))] in demo_suite.ALL_IDIOMS
+            for j, o in enumerate(opts):
+                assert o[0] + "X" + o[2] + "Y" in demo_suite.IDIOM_SLOTS[j], r
 
 
 def test_true_false_and_cloze(suite):
     root, _ = suite
     tf = [r for r in read_jsonl(split_file(root, "history", "test")) if kind(r) == "true_false"]
-    c = Counter(r["messages"][-1]["content"] for r in tf)
+    c = Counter(TF_ANSWER.match(r["messages"][-1]["content"]).group(2) for r in tf)
     assert abs(c["正确"] - c["错误"]) <= 2, c
+    for r in tf:  # the verdict follows from the stated fact: the same value, or another one
+        stmt = r["messages"][-2]["content"].split("：", 1)[1]
+        fact, verdict = TF_ANSWER.match(r["messages"][-1]["content"]).groups()
+        value = re.search("|".join(v for pool in demo_suite.HIS_POOL.values() for v in pool), fact).group(0)
+        assert (value in stmt) == (verdict == "正确"), r
     cloze = [r for r in read_jsonl(split_file(root, "chinese", "test")) if kind(r) == "cloze"]
     for r in cloze:
         assert r["messages"][-2]["content"].count("____") == 1
@@ -208,31 +259,25 @@ def test_ethics_multi_select(suite):
         want_good = "对的" in r["messages"][-2]["content"]
         right = set(demo_suite.GOOD_ACTS if want_good else demo_suite.BAD_ACTS)
         assert gold == "".join(L for L, o in zip("ABCD", opts) if o in right), r
+        for j, o in enumerate(opts):  # one act per slot
+            assert o in demo_suite.ETHICS_SLOTS[j][0] + demo_suite.ETHICS_SLOTS[j][1], r
         sizes[len(gold)] += 1
     assert set(sizes) == {1, 2, 3}  # never all four (degenerate expectation 1.0)
 
 
 def test_reasoning_answers_follow_from_the_prompt(suite):
+    """Elimination: every clause but an "either" clause rules out the values it names; one value is left."""
     root, _ = suite
-    solved = 0
-    for r in read_jsonl(split_file(root, "reasoning", "test")):
-        q = r["messages"][-2]["content"].split("\n")[0]
-        gold = options(r)["ABCD".index(r["messages"][-1]["content"])]
-        m = re.findall(r"(\w{2})比(\w{2})(高|重|年长|快)", q)
-        if m:  # order chain: the unique maximum / minimum
-            bigger = {a for a, _, _ in m}
-            smaller = {b for _, b, _ in m}
-            top, = bigger - smaller
-            bottom, = smaller - bigger
-            assert gold == (top if re.search(r"谁最(高|重|年长|快)", q) else bottom), r
-            solved += 1
-        elif "都会" in q:  # rule chain
-            who_city = re.search(r"。(\w{2})是(\w{2})人", q)
-            skill = re.search(who_city.group(2) + r"人都会(\w{2})", q).group(1)
-            colour = re.search("会" + skill + r"的人都爱(\w{2})", q).group(1)
-            assert gold == colour, r
-            solved += 1
-    assert solved >= 50
+    named = 0
+    recs = read_jsonl(split_file(root, "reasoning", "test"))
+    for r in recs:
+        clues = r["messages"][-2]["content"].split("\n")[0].split("。")[0].split("，")
+        values = options(r)
+        ruled_out = {v for c in clues if "要么" not in c and "或者" not in c for v in values if v in c}
+        left = [v for v in values if v not in ruled_out]
+        assert left == [gold_option(r)], r
+        named += any(gold_option(r) in c for c in clues)  # the harder half names the answer too
+    assert 0.25 * len(recs) <= named <= 0.75 * len(recs), named
 
 
 def test_ranked_items(suite):
@@ -312,7 +357,7 @@ def test_knowledge_entities_are_disjoint_across_splits(suite):
             if kind(r) == "cloze":
                 out.add(text.split("：")[-1].replace("____", r["messages"][-1]["content"]))
             else:
-                out.add(options(r)["ABCD".index(r["messages"][-1]["content"])])
+                out.add(gold_option(r))
         return out
     assert not idioms("train") & idioms("test")
 
@@ -320,15 +365,15 @@ def test_knowledge_entities_are_disjoint_across_splits(suite):
 def test_corpus_states_facts_in_prose_but_not_the_questions(suite):
     root, _ = suite
     corpus = (root / "pretrain" / "corpus.txt").read_text(encoding="utf-8")
-    lines = corpus.splitlines()
-    assert all(line.strip() and "\n" not in line for line in lines)
+    lines = demo_suite.read_corpus(root / "pretrain" / "corpus.txt")
+    assert all(p.strip() and "\n\n" not in p for p in lines) and len(lines) == manifest_n(root)
     by_entity: dict[str, list[str]] = {}
     for ability in ("biology", "history"):
         for r in read_jsonl(split_file(root, ability, "test")):
             if kind(r) != "single_choice":
                 continue
             e = entity(r)
-            gold = options(r)["ABCD".index(r["messages"][-1]["content"])]
+            gold = gold_option(r)
             hits = by_entity.setdefault(e, [x for x in lines if e in x])
             assert any(gold in x for x in hits), (e, gold)  # the fact is stated in pretraining
             assert not any("？" in x or "\nA." in x for x in hits)  # ... in prose, never as a question
@@ -338,8 +383,45 @@ def test_corpus_states_facts_in_prose_but_not_the_questions(suite):
             assert question not in corpus
             assert question.split("\n")[0] not in corpus, question
     # the skills the base model needs are in the corpus too
-    assert any("所以答案是" in x for x in lines) and any("×" in x for x in lines)
-    assert any("正确" in x for x in lines) and any("print(" in x for x in lines)
+    assert any("\nA. " in x and "\n答" in x and "，选" in x for x in lines) and any("×" in x for x in lines)
+    assert any("所以正确" in x for x in lines) and any("print(" in x for x in lines)
+
+
+def manifest_n(root: Path) -> int:
+    return json.loads((root / "manifest.json").read_text(encoding="utf-8"))["files"]["pretrain/corpus.txt"]["n"]
+
+
+def test_exam_passages_in_the_corpus_never_ask_about_split_entities(suite):
+    """Worked exam questions in the corpus (the letter format exists before SFT) ask only about practice
+    entities, which no split uses, or about a fact stated in the same passage; split entities appear in
+    prose only. The tested idioms, dialogues and puzzles never appear as questions either."""
+    root, manifest = suite
+    world = demo_suite.build_world(0, 256, 50, 100, 40)
+    split_names = {e["name"] for k in ("organisms", "persons") for s in ("train", "valid", "test")
+                   for e in world[k][s]}
+    practice = {e["name"] for k in ("organisms", "persons") for e in world[k]["practice"]}
+    assert practice and not practice & split_names
+    assert manifest["world"]["practice"] == {"organisms": len(world["organisms"]["practice"]),
+                                              "persons": len(world["persons"]["practice"])}
+    passages = demo_suite.read_corpus(root / "pretrain" / "corpus.txt")
+    exams = [p for p in passages if "\n" + demo_suite.EXAM_A in p]
+    assert len(exams) > 0.05 * len(passages)
+    asked = Counter()
+    for p in exams:
+        assert not [n for n in split_names if n in p], p
+        asked.update(n for n in practice if n in p)
+    assert set(asked) == practice  # every practice entity is asked about
+    # no split record mentions a practice entity
+    for ability in ("biology", "history"):
+        for s in SPLIT_DIRS:
+            text = "".join(m["content"] for r in read_jsonl(split_file(root, ability, s)) for m in r["messages"])
+            assert not [n for n in practice if n in text]
+    # no test or valid prompt (its question line) occurs anywhere in the corpus
+    corpus = "\n\n".join(passages)
+    for ability in ABILITIES:
+        for s in ("valid", "test"):
+            for r in read_jsonl(split_file(root, ability, s)):
+                assert r["messages"][-2]["content"].split("\n")[0] not in corpus, r
 
 
 # ----------------------------------------------------------------------------------------- synthetic
@@ -390,10 +472,11 @@ def test_ceval_files_are_five_shot(suite):
             assert len(r["messages"]) == 12
             assert r["type"] == f"ceval_{subject}_fshot"
             for i in range(0, 12, 2):
-                assert len(options({"messages": r["messages"][i:i + 2]})) == 4
-                assert r["messages"][i + 1]["content"] in "ABCD" and len(r["messages"][i + 1]["content"]) == 1
+                shot = {"messages": r["messages"][i:i + 2]}
+                assert len(options(shot)) == 4
+                assert gold_option(shot) in r["messages"][i + 1]["content"]
             assert r["messages"][-2]["content"] not in [m["content"] for m in r["messages"][:-2]]
-            assert sum(len(m["content"]) for m in r["messages"]) <= 240
+            assert sum(len(m["content"]) for m in r["messages"]) <= 300
         assert len({r["messages"][-2]["content"] for r in recs}) == 40
 
 
@@ -416,3 +499,25 @@ def test_test_sets_do_not_depend_on_the_training_pool_size(tmp_path):
             assert b["files"][rel] == entry, rel
         if rel.startswith("curated/1000/"):
             assert b["files"][rel]["n"] == 40
+
+
+# ------------------------------------------------------------------------------------ tiny base models
+def test_speaker_tokens_start_as_the_corpus_exam_markers(tmp_path):
+    """After pretraining, <user>/<assistant>/<eot> (never in the corpus) are copies of 问/答/newline, the
+    markers of the corpus's exam passages; the output rows follow (tied embeddings)."""
+    import torch
+
+    from growthpace.models.chat import ASSISTANT, EOT, USER
+    from growthpace.models.tiny import CHAT_TOKEN_INIT, build_model, init_chat_tokens
+    from growthpace.models.tokenizer import train_char_tokenizer
+
+    assert CHAT_TOKEN_INIT == {USER: demo_suite.EXAM_Q, ASSISTANT: demo_suite.EXAM_A, EOT: "\n"}
+    tok = train_char_tokenizer(["问：今天\n答：好"], tmp_path)
+    arch = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+            "intermediate_size": 32}
+    model = build_model(arch, len(tok), tok.pad_token_id, tok.eos_token_id)
+    assert init_chat_tokens(model, tok) == CHAT_TOKEN_INIT
+    emb, out = model.get_input_embeddings().weight, model.get_output_embeddings().weight
+    for token, marker in CHAT_TOKEN_INIT.items():
+        t, m = tok.convert_tokens_to_ids(token), tok(marker, add_special_tokens=False)["input_ids"][0]
+        assert torch.equal(emb[t], emb[m]) and torch.equal(out[t], out[m])

@@ -235,7 +235,7 @@ def corpus_lines(suite: Artifact) -> list[str]:
     path = suite_root(suite) / "pretrain" / "corpus.txt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the suite has no pretraining corpus")
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return demo_suite.read_corpus(path)  # passages separated by an empty line; one may span lines
 
 
 def suite_texts(suite: Artifact):

@@ -29,10 +29,10 @@ from filelock import FileLock
 # Bump a kind's version when its builder changes in a way that changes results: old artifacts are
 # then simply not found (new keys), never silently reused.
 CODE_VERSIONS = {
-    "suite": 1,
+    "suite": 2,
     "subset": 1,
     "tokenizer": 1,
-    "base_model": 1,
+    "base_model": 2,
     "sft": 1,
     "predictions": 1,
 }

@@ -8,9 +8,10 @@ ability            item kinds (DoIT's conventions)                            wh
 =================  =========================================================  ===========================
 biology            4-option choice about an organism's colour/food/home        a fact stored in pretraining
 history            4-option choice + true/false (正确/错误) about a person       a fact stored in pretraining
-chinese            4-option choice (which idiom is right) + one-blank cloze     idiom knowledge (pattern + pair)
-understanding      dialogue in earlier user/assistant turns, 3/4-option choice read the context
-reasoning          4-option choice: order chains, rule chains, elimination     multi-step inference in context
+chinese            4-option choice (which idiom is right) + one-blank cloze     idiom knowledge (pretraining)
+understanding      dialogue in earlier user/assistant turns, 3/4-option choice read the whole context (gist)
+                   (where are they / what are they talking about)
+reasoning          4-option choice: clue puzzles solved by elimination          multi-step inference in context
 math               word problem, chain of thought, ``\\boxed{}`` + ``answer``    a multi-step arithmetic procedure
 ethics             multi-select ("AC") over do's and don'ts                    judgement (rules in pretraining)
 code               rank 3 programs in a toy language (question_format 1)       instruction adherence + detail
@@ -18,18 +19,40 @@ creative_writing   rank 3 one-line texts in a requested style                  s
 role_play          rank 3 replies of a persona in a multi-turn chat            persona + detail
 =================  =========================================================  ===========================
 
+**Why choice items look the way they do.** Measured on 2 CPU cores: a 2-4 layer
+model pretrained for 300-1500 steps, even on a corpus made only of worked multiple-choice passages, does
+not learn to bind a shuffled option's text to its letter (0.23-0.31 against 0.25 by chance), and it does
+not learn to copy names from the prompt (induction 0.07-0.09). It does learn facts stated in prose
+(recall 0.8-1.0) and, through SFT at a low learning rate, to say such a fact in words. So:
+
+- options of a single-choice item are a *closed set listed in a fixed order* (the four colours, the four
+  dynasties, the four places of a dialogue question, ...), so the right letter follows from the right
+  content; the chinese idiom options put one candidate per slot (a group of patterns); ethics puts one
+  act per slot (a group of acts). Gold letters stay balanced (values are drawn in cycles);
+- the answer gives the content in words before the letter: ``它全身是蓝色的，选C`` (biology, history),
+  ``商店，选A`` (understanding, reasoning, chinese, C-Eval); true/false answers state the stored fact,
+  then DoIT's verdict word: ``他是唐朝人，所以错误``. DoIT's parser reads the letter from ``选C`` and the
+  verdict from 正确/错误, so the scorers are the paper's; only the gold texts are longer than a letter.
+
 Ranked items (question_format 1) have ``choices = [gold, fine, coarse]``: the fine-grained distractor
 changes one detail of the gold (a number, an operator, a place); the coarse-grained one is fluent,
 on-topic text that answers a *different instruction of the same family* (another task with the same
 numbers, another style on the same topic, another persona's reply to the same question), so that it is
-not trivially off-topic (see ``reference/demo-feasibility.md``: off-topic distractors score ~1.0 flat).
+not trivially off-topic (measured: with off-topic distractors, tiny models score about 1.0 at every
+data size, a flat line).
 
 Knowledge items (biology, history, chinese, the C-Eval-style out-of-domain sets) ask about entities whose
-facts are stated in the corpus in prose; the train, valid and test splits use disjoint entities (idioms
-for chinese), so a correct test answer needs what pretraining stored. Choice answers are a bare letter
-(``"C"``), so DoIT's parser reads them as text. The corpus also teaches the skills that the feasibility
-study found missing in tiny models: worked multiple-choice text in prose (the letter pointer), true/false
-wording, multi-select wording, arithmetic written out, and what toy programs do.
+facts are stated in the corpus in prose (half the time as "X is ...; it ...; it ...", so that recall
+reaches back to a name, as an answer has to); the train, valid and test splits use disjoint entities
+(idioms for chinese), so a correct test answer needs what pretraining stored.
+
+**The corpus** (``pretrain/corpus.txt``: passages separated by an empty line; an exam passage spans lines)
+states every fact of the world in prose and adds generic practice on *other* content, so that the skills
+exist before SFT and SFT mostly has to connect them to the chat format: worked exam questions laid out
+like the test sets (question, options, ``答案：...，选X``) about *practice* entities that no split uses or
+about a fact stated in the same passage; true/false and multi-select wording; dialogues retold with
+where they happen or what they are about; elimination worked out in prose; arithmetic, multi-step
+arithmetic and what toy programs do. No train/valid/test entity is ever asked about in the corpus.
 
 The synthetic source imitates a teacher model: type ``general`` (the teacher's general instructions are
 not labelled by ability, like DoIT's GPT-4 file), one template per kind (fewer than curated), formats
@@ -61,29 +84,35 @@ NAME_CHARS = ("安宝冰波彩辰丹德朵凡方丰冈歌谷禾和虹华欢吉�
 FRESH_PREFIXES = "小老阿"
 FRESH_CHARS = "明红刚强丽芳军伟静杰梅兵磊燕华飞洋勇艳娟超霞平亮秀英"
 
-COLORS = ("红色", "黄色", "蓝色", "绿色", "白色", "黑色", "紫色", "灰色")
-FOODS = ("青草", "虫子", "小鱼", "果子", "树叶", "种子", "花蜜", "米粒")
-HABITATS = ("森林", "河边", "山上", "草原", "海里", "沙漠", "湖中", "洞里")
-DYNASTIES = ("秦朝", "汉朝", "唐朝", "宋朝", "元朝", "明朝", "晋朝", "隋朝")
+# Closed value sets. A choice question about one of them lists the whole set in this fixed order, so the
+# right letter follows from the right *content* (module docstring: tiny models do not learn to bind a
+# shuffled option's text to its letter in minutes).
+COLORS = ("红色", "黄色", "蓝色", "绿色")
+FOODS = ("青草", "虫子", "小鱼", "果子")
+HABITATS = ("森林", "河边", "山上", "草原")
+DYNASTIES = ("秦朝", "汉朝", "唐朝", "宋朝")
 CITIES = ("青城", "石城", "云城", "江城", "花城", "沙城", "金城", "海城")
-JOBS = ("将军", "诗人", "丞相", "商人", "工匠", "史官", "乐师", "谋士")
-RIVERS = ("青河", "白河", "玉河", "柳河", "沙河", "金河", "明河", "镜河")
-PRODUCTS = ("茶叶", "丝绸", "瓷器", "海盐", "白纸", "米酒", "大米", "铁器")
-ILLS = ("头痛", "咳嗽", "发烧", "腹痛", "牙痛", "失眠", "眼痛", "腿痛")
-TASTES = ("苦", "甜", "酸", "辣", "咸", "涩", "淡", "香")
-SUBJECTS = ("语文", "数学", "音乐", "美术", "体育", "科学", "书法", "外语")
-GRADES = ("一年级", "二年级", "三年级", "四年级", "五年级", "六年级")
+HOME_CITIES = CITIES[:4]  # the closed set of birthplaces, destinations and towns' cities
+JOBS = ("将军", "诗人", "丞相", "商人")
+RIVERS = ("青河", "白河", "玉河", "柳河")
+PRODUCTS = ("茶叶", "丝绸", "瓷器", "海盐")
+ILLS = ("头痛", "咳嗽", "发烧", "腹痛")
+TASTES = ("苦", "甜", "酸", "辣")
+SUBJECTS = ("语文", "数学", "音乐", "美术")
+GRADES = ("一年级", "二年级", "三年级", "四年级")
+HOURS = ("8点", "9点", "10点", "11点")
 SEASONS = ("春天", "夏天", "秋天", "冬天")
 PLACES = CITIES + ("河边", "山上", "湖边", "小村", "花园", "海边", "田野", "竹林", "小桥", "古寺", "江上", "草原",
                    "小院", "街头", "港口", "山谷", "村口", "林间", "湖上", "城楼", "江边", "桥头")
 FRUITS = ("苹果", "梨子", "桃子", "橘子", "西瓜")
-PETS = ("猫", "狗", "鸟", "鱼", "兔")
-SKILLS = ("画画", "唱歌", "下棋", "游泳", "写诗", "种花")
-TRAITS = (("高", "最高", "最矮"), ("重", "最重", "最轻"), ("年长", "最年长", "最年轻"), ("快", "最快", "最慢"))
+PETS = ("猫", "狗", "鸟", "鱼")
 
 # Chinese idioms of the world: a pattern with slots X, Y filled by a pair of related characters.
 IDIOM_PATTERNS = ("千X万Y", "一X一Y", "有X有Y", "无X无Y", "半X半Y", "七X八Y", "东X西Y", "左X右Y",
                   "不X不Y", "自X自Y")
+# Idiom choice items put one candidate per slot; a slot is a group of patterns, so the letter of the real
+# idiom follows from its pattern.
+IDIOM_SLOTS = (("千X万Y", "一X一Y", "有X有Y"), ("无X无Y", "半X半Y", "七X八Y"), ("东X西Y", "左X右Y"), ("不X不Y", "自X自Y"))
 IDIOM_PAIRS = ("山水", "言语", "心意", "家户", "风雨", "花草", "天地", "日月", "山河", "金银", "鸟兽", "刀枪",
                "诗书", "声色", "头尾", "手脚", "古今", "来去", "前后", "冷热")
 
@@ -105,6 +134,8 @@ CW_INSTRUCTIONS = ("用{st}的语气写一句话，写{s}的{p}。", "写一句{
                    "{s}的{p}是什么样？用一句{st}的话写出来。", "写{s}的{p}，一句话，要{st}。")
 STYLE_WORDS = {"欢快": "笑和跳", "忧伤": "泪和叹气", "豪迈": "万里和壮志", "安静": "静和轻"}
 # persona: (activity, catchphrase)
+# Multi-select ethics items: one act per slot; slot j shows one of GOOD_ACTS[4j:4j+4] or BAD_ACTS[4j:4j+4].
+ETHICS_SLOTS = tuple((GOOD_ACTS[4 * j:4 * j + 4], BAD_ACTS[4 * j:4 * j + 4]) for j in range(4))
 PERSONAS = {
     "厨师": ("做红烧鱼", "好香啊"), "医生": ("给病人看病", "要多休息"), "老师": ("给学生上课", "要好好学习"),
     "船夫": ("撑船过河", "风浪不怕"), "农夫": ("下田种米", "今年好收成"), "画家": ("画山水画", "颜色真美"),
@@ -138,15 +169,10 @@ def _options(opts: Sequence[str]) -> str:
     return "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts))
 
 
-def _place_gold(rng: random.Random, gold: str, pool: Sequence[str], pos: int, k: int = 4,
-                must: Sequence[str] = ()) -> list[str]:
-    """k distinct options with ``gold`` at index ``pos``; ``must`` distractors are used first."""
-    distract = [d for d in dict.fromkeys(must) if d != gold]
-    rest = [x for x in pool if x != gold and x not in distract]
-    rng.shuffle(rest)
-    distract = (distract + rest)[:k - 1]
-    rng.shuffle(distract)
-    return distract[:pos] + [gold] + distract[pos:]
+def _closed(pool: Sequence[str], gold: str, k: int = 4) -> tuple[list[str], int]:
+    """The first k values of a closed set as options, in their fixed order, and the gold's index."""
+    opts = list(pool[:k])
+    return opts, opts.index(gold)
 
 
 class _Cycler:
@@ -162,8 +188,20 @@ class _Cycler:
         return self.block.pop()
 
 
-def _choice_record(ability: str, question: str, opts: list[str], pos: int, context: list[dict] = ()) -> dict:
-    return {"messages": [*context, _user(f"{question}\n{_options(opts)}"), _assistant(LETTERS[pos])],
+def choice_answer(opts: Sequence[str], pos: int, because: str = "") -> str:
+    """A single-choice answer: a short reason (or the option's text), then the letter: ``蓝色，选C``.
+    DoIT's parser reads the letter from 选C. Words first: tiny models say an answer in words long
+    before they can point at its letter (module docstring)."""
+    return f"{because or opts[pos]}，选{LETTERS[pos]}"
+
+
+def tf_answer(fact: str, ok: bool) -> str:
+    """A true/false answer in DoIT's words (正确/错误), after the stored fact that decides it."""
+    return f"{fact}，所以{'正确' if ok else '错误'}"
+
+
+def _choice_record(ability: str, question: str, opts: list[str], pos: int, because: str = "") -> dict:
+    return {"messages": [_user(f"{question}\n{_options(opts)}"), _assistant(choice_answer(opts, pos, because))],
             "type": ability, "question_format": 0}
 
 
@@ -199,7 +237,8 @@ def _fresh_names(rng: random.Random, k: int) -> list[str]:
 def _split_counts(n_train: int, n_valid: int, n_test: int, per_item: int) -> dict[str, int]:
     """Entities per split: test/valid ask one question per (entity, attribute), train two."""
     return {"test": max(2, math.ceil(n_test / per_item)), "valid": max(2, math.ceil(n_valid / per_item)),
-            "train": max(2, math.ceil(n_train / (2 * per_item)))}
+            "train": max(2, math.ceil(n_train / (2 * per_item))),
+            "practice": max(2, math.ceil(n_test / per_item / 2))}
 
 
 def build_world(seed: int = 0, n_train: int = 256, n_valid: int = 50, n_test: int = 100, n_ood: int = 40) -> dict:
@@ -207,19 +246,22 @@ def build_world(seed: int = 0, n_train: int = 256, n_valid: int = 50, n_test: in
     rng = _rng(seed, "world")
     names = _Names(_rng(seed, "names"))
     world: dict = {"seed": seed}
-    kinds = {"organisms": {"颜色": COLORS, "食物": FOODS, "住处": HABITATS},
-             "persons": {"朝代": DYNASTIES, "出生地": CITIES, "职业": JOBS}}
+    kinds = {"organisms": BIO_POOL, "persons": HIS_POOL}
 
     def draw(split: str):
         for kind, attrs in kinds.items():
             n = _split_counts(n_train, n_valid, n_test, len(attrs))[split]
             ent_rng = _rng(seed, "world", kind, split)
+            # every value of an attribute equally often (within one): no answer letter to exploit
+            cyc = {a: _Cycler(ent_rng, len(v)) for a, v in attrs.items()}
             world.setdefault(kind, {})[split] = [
-                {"name": nm, **{a: ent_rng.choice(v) for a, v in attrs.items()}} for nm in names.take(n)]
+                {"name": nm, **{a: v[cyc[a].next()] for a, v in attrs.items()}} for nm in names.take(n)]
 
     # test, valid and out-of-domain entities are drawn before any train entity: they do not depend on n_train
     draw("test")
     draw("valid")
+    # Practice entities: facts in prose AND worked exam questions in the corpus, never in any split.
+    draw("practice")
     # Out-of-domain facts (C-Eval-style subjects), stated in the corpus but never trained on.
     ood_rng = _rng(seed, "world", "ood")
     # Two facts each: enough entities for n_ood distinct questions (none when there is no OOD set).
@@ -230,13 +272,17 @@ def build_world(seed: int = 0, n_train: int = 256, n_valid: int = 50, n_test: in
     world["teachers"] = [{"name": nm + "老师", "教": ood_rng.choice(SUBJECTS), "年级": ood_rng.choice(GRADES)}
                          for nm in names.take(n_ood_ents)]
     world["cities"] = [] if n_ood <= 0 else [
-        {"name": c, "河": RIVERS[i], "特产": PRODUCTS[(i * 3 + seed) % len(PRODUCTS)]} for i, c in enumerate(CITIES)]
-    world["towns"] = [{"name": nm + "镇", "属于": ood_rng.choice(CITIES), "特产": ood_rng.choice(PRODUCTS)}
+        {"name": c, "河": RIVERS[i % len(RIVERS)], "特产": PRODUCTS[(i * 3 + seed) % len(PRODUCTS)]}
+        for i, c in enumerate(CITIES)]
+    world["towns"] = [{"name": nm + "镇", "属于": ood_rng.choice(HOME_CITIES), "特产": ood_rng.choice(PRODUCTS)}
                       for nm in names.take(n_towns)]
     draw("train")
     # Idioms: all pattern x pair combinations, split so that tested idioms never appear in training.
     idioms = [p.replace("X", a).replace("Y", b) for p in IDIOM_PATTERNS for a, b in IDIOM_PAIRS]
     rng.shuffle(idioms)
+    # round robin over the choice items' slots, so that every split's answer letters are balanced
+    by_slot = [[i for i in idioms if _idiom_slot(i) == j] for j in range(len(IDIOM_SLOTS))]
+    idioms = [g[k] for k in range(max(map(len, by_slot))) for g in by_slot if k < len(g)]
     # Only as many idioms as the splits need (each idiom gives a choice and a cloze item; train reuses
     # each about twice), so that the corpus stays small enough for tiny models to memorise.
     n_te = min(math.ceil(n_test / 2), len(idioms) * 2 // 5)
@@ -253,8 +299,16 @@ BIO_Q = {"颜色": ("{e}是什么颜色的？", "{e}的身体是哪种颜色？"
 BIO_POOL = {"颜色": COLORS, "食物": FOODS, "住处": HABITATS}
 HIS_Q = {"朝代": ("{e}是哪个朝代的人？", "{e}生活在哪个朝代？"), "出生地": ("{e}出生在哪座城？", "{e}的家乡是哪里？"),
          "职业": ("{e}是做什么的？", "{e}的身份是什么？")}
-HIS_TF = {"朝代": "{e}是{v}人。", "出生地": "{e}出生在{v}。", "职业": "{e}是一位{v}。"}
-HIS_POOL = {"朝代": DYNASTIES, "出生地": CITIES, "职业": JOBS}
+HIS_TF = {"朝代": "{e}是{v}人", "出生地": "{e}出生在{v}", "职业": "{e}是一位{v}"}
+HIS_POOL = {"朝代": DYNASTIES, "出生地": HOME_CITIES, "职业": JOBS}
+# Facts about an entity named earlier in the passage ("it", "he"): the corpus states facts this way too,
+# and a knowledge answer gives its reason this way, so that recall reaches back to the name.
+PRONOUN = {
+    "organisms": ({"颜色": "它全身是{v}的", "食物": "它爱吃{v}", "住处": "它住在{v}"},
+                  ("{e}是一种小动物，很多人都见过它。", "有一种小动物叫{e}。", "我们来说说{e}。")),
+    "persons": ({"朝代": "他是{v}人", "出生地": "他出生在{v}", "职业": "他是一位{v}"},
+                ("{e}是一个古人，大家都听说过他。", "古时候有一个人叫{e}。", "我们来说说{e}。")),
+}
 
 
 def _fact_pairs(ents: list[dict], attrs: Sequence[str]) -> list[tuple[dict, str]]:
@@ -263,28 +317,26 @@ def _fact_pairs(ents: list[dict], attrs: Sequence[str]) -> list[tuple[dict, str]
 
 def _gen_biology(world, split, rng, n):
     pairs = _fact_pairs(world["organisms"][split], list(BIO_Q))
-    pos = _Cycler(rng)
     for i in range(n * 20):
         e, a = pairs[i % len(pairs)]
         q = BIO_Q[a][rng.randrange(2)].format(e=e["name"])
-        p = pos.next()
-        yield _choice_record("biology", q, _place_gold(rng, e[a], BIO_POOL[a], p), p)
+        yield _choice_record("biology", q, *_closed(BIO_POOL[a], e[a]), PRONOUN["organisms"][0][a].format(v=e[a]))
 
 
 def _gen_history(world, split, rng, n):
     pairs = _fact_pairs(world["persons"][split], list(HIS_Q))
-    pos, truth = _Cycler(rng), _Cycler(rng, 2)
+    truth = _Cycler(rng, 2)
     for i in range(n * 20):
         e, a = pairs[i % len(pairs)]
+        fact = PRONOUN["persons"][0][a].format(v=e[a])
         if (i + i // len(pairs)) % 2 == 0:  # single choice (the kind alternates on each pass over the facts)
             q = HIS_Q[a][rng.randrange(2)].format(e=e["name"])
-            p = pos.next()
-            yield _choice_record("history", q, _place_gold(rng, e[a], HIS_POOL[a], p), p)
-        else:  # true / false
+            yield _choice_record("history", q, *_closed(HIS_POOL[a], e[a]), fact)
+        else:  # true / false: the answer states the stored fact, then the verdict
             ok = truth.next() == 1
             v = e[a] if ok else rng.choice([x for x in HIS_POOL[a] if x != e[a]])
             stmt = HIS_TF[a].format(e=e["name"], v=v)
-            yield {"messages": [_user(f"判断下面的说法是否正确：{stmt}"), _assistant("正确" if ok else "错误")],
+            yield {"messages": [_user(f"判断下面的说法是否正确：{stmt}。"), _assistant(tf_answer(fact, ok))],
                    "type": "history", "question_format": 0}
 
 
@@ -301,21 +353,37 @@ def _corrupt_idiom(rng: random.Random, idiom: str) -> str:
             return out
 
 
+def _idiom_slot(idiom: str) -> int:
+    pattern = idiom[0] + "X" + idiom[2] + "Y"
+    return next(j for j, group in enumerate(IDIOM_SLOTS) if pattern in group)
+
+
+def _idiom_options(rng: random.Random, idiom: str) -> tuple[list[str], int]:
+    """One candidate per slot: the idiom in its own slot, elsewhere another slot's pattern filled with a
+    mismatched pair (a non-idiom)."""
+    gold = _idiom_slot(idiom)
+    opts = []
+    for j, group in enumerate(IDIOM_SLOTS):
+        if j == gold:
+            opts.append(idiom)
+            continue
+        while True:
+            a, b = rng.sample(IDIOM_PAIRS, 2)
+            x, y = (a[0], b[1]) if rng.random() < 0.5 else (b[0], a[1])
+            w = rng.choice(group).replace("X", x).replace("Y", y)
+            if w not in ALL_IDIOMS and w not in opts:
+                opts.append(w)
+                break
+    return opts, gold
+
+
 def _gen_chinese(world, split, rng, n):
     idioms = world["idioms"][split]
-    pos = _Cycler(rng)
     for i in range(n * 20):
         idiom = idioms[(i // 2) % len(idioms)]
         if i % 2 == 0:  # choice: which idiom is written correctly
-            p = pos.next()
-            wrong = []
-            while len(wrong) < 3:
-                w = _corrupt_idiom(rng, idiom)
-                if w not in wrong:
-                    wrong.append(w)
-            opts = wrong[:p] + [idiom] + wrong[p:]
             q = rng.choice(("下列哪个成语是正确的？", "下列成语中，写对的是哪一个？"))
-            yield _choice_record("chinese", q, opts, p)
+            yield _choice_record("chinese", q, *_idiom_options(rng, idiom))
         else:  # cloze: one blank, gold is the missing character
             # test/valid blank a slot character (needs the pair); train also blanks pattern characters
             j = rng.choice((1, 3)) if split != "train" or rng.random() < 0.6 else rng.choice((0, 2))
@@ -324,75 +392,106 @@ def _gen_chinese(world, split, rng, n):
                    "type": "chinese", "question_format": 0}
 
 
-def _dialogue(rng: random.Random):
-    """(turns, question, gold, must-distractors, pool): a short two-person dialogue and a question."""
+# Dialogue understanding (C3-D style): where a dialogue takes place, or what it is about. The label
+# words never occur in the dialogue; its turns carry the evidence (two turns for the answer, at most
+# one for another label), so the answer needs the whole context.
+GIST = {
+    "他们最可能在哪里？": {
+        "商店": ("这个多少钱？", "太贵了，便宜一点吧。", "我要买两个。", "一共十块钱。", "有大一点的吗？", "欢迎下次再来买。"),
+        "学校": ("今天的作业写完了吗？", "明天要考试了。", "下课后去办公室找我。", "这道题我不会做。", "上课铃响了。", "请打开书，看第五页。"),
+        "医院": ("你哪里不舒服？", "我头痛，还发烧。", "这个药一天吃三次。", "要多休息，多喝水。", "先去量一下体温。", "打完针就可以回家了。"),
+        "车站": ("火车几点开？", "我买了两张车票。", "车快到了，快上车吧。", "我们在几号站台等？", "车晚点了半个小时。", "下车别忘了东西。"),
+    },
+    "他们在谈什么？": {
+        "天气": ("今天会下雨吗？", "外面好冷啊，多穿点。", "明天是晴天。", "风太大了。", "听说下午有大雪。", "太阳出来了，真暖和。"),
+        "吃饭": ("中午吃什么？", "这个菜真好吃。", "我想吃面条。", "饭做好了，快来吧。", "再来一碗米饭。", "汤有点咸。"),
+        "运动": ("我们去打球吧。", "我每天早上跑步。", "游泳对身体好。", "比赛几点开始？", "你跳得真高。", "踢完球累坏了。"),
+        "旅行": ("放假我们去海边玩吧。", "那里的风景很美。", "住的地方订好了。", "带上相机拍照。", "坐船去岛上要多久？", "我想去看看雪山。"),
+    },
+}
+GIST_PROSE = {"他们最可能在哪里？": "他们在{x}。", "他们在谈什么？": "他们在谈{x}。"}
+FILLERS = ("好的。", "是吗？", "我知道了。", "嗯，没问题。", "真的吗？", "好啊。")
+
+
+def _dialogue(rng: random.Random, k: int, g: int, gist: dict = GIST):
+    """(turns, question, options, gold index): a four-turn dialogue and a question about its gist."""
     p, q = _fresh_names(rng, 2)
-    t = rng.randrange(4)
-    if t == 0:
-        c1, c2 = rng.sample(CITIES, 2)
-        turns = [f"{p}：{q}，明天我们去{c1}还是{c2}？", f"{q}：去{c2}吧，{c1}太远了。"]
-        return turns, "他们明天去哪里？", c2, [c1], CITIES
-    if t == 1:
-        f = rng.choice(FRUITS)
-        k, m = rng.sample(range(2, 10), 2)
-        turns = [f"{p}：你买了几个{f}？", f"{q}：我买了{k}个，你呢？", f"{p}：我买了{m}个。", f"{q}：那我们一共有{k + m}个。"]
-        pool = [f"{x}个" for x in range(2, 20)]
-        return turns, f"{p}买了几个{f}？", f"{m}个", [f"{k}个", f"{k + m}个"], pool
-    if t == 2:
-        c1, c2 = rng.sample(COLORS, 2)
-        turns = [f"{p}：我想买{c1}的伞。", f"{q}：{c1}的卖完了，只有{c2}的。", f"{p}：那就买{c2}的吧。", f"{q}：好的。"]
-        return turns, f"{p}最后买了什么颜色的伞？", c2, [c1], COLORS
-    city = rng.choice(CITIES)
-    h1, h2 = rng.sample(range(1, 12), 2)
-    turns = [f"{p}：你几点去{city}？", f"{q}：我{h1}点去，你呢？", f"{p}：我{h2}点去。", f"{q}：好，到时见。"]
-    return turns, f"{q}几点去{city}？", f"{h1}点", [f"{h2}点"], [f"{x}点" for x in range(1, 12)]
+    question = rng.choice(sorted(gist))
+    labels = list(gist[question])[:k]
+    gold = labels[g]
+    lines = rng.sample(gist[question][gold], 2)
+    if rng.random() < 0.5:  # one turn of evidence for another label
+        lines += [rng.choice(FILLERS), rng.choice(gist[question][rng.choice([x for x in labels if x != gold])])]
+    else:
+        lines += rng.sample(FILLERS, 2)
+    rng.shuffle(lines)
+    turns = [f"{(p, q)[j % 2]}：{line}" for j, line in enumerate(lines)]
+    return turns, question, labels, g
 
 
 def _gen_understanding(world, split, rng, n):
     pos = {3: _Cycler(rng, 3), 4: _Cycler(rng, 4)}
     for i in range(n * 20):
-        turns, question, gold, must, pool = _dialogue(rng)
         k = 3 if i % 2 else 4
-        p = pos[k].next()
-        opts = _place_gold(rng, gold, pool, p, k=k, must=must)
+        turns, question, opts, p = _dialogue(rng, k, pos[k].next())
         ctx = [(_user if j % 2 == 0 else _assistant)(t) for j, t in enumerate(turns)]
-        yield {"messages": [*ctx, _user(f"根据对话回答：{question}\n{_options(opts)}"), _assistant(LETTERS[p])],
+        yield {"messages": [*ctx, _user(f"根据对话回答：{question}\n{_options(opts)}"),
+                            _assistant(choice_answer(opts, p))],
                "type": "understanding", "question_format": 0}
 
 
-def _reasoning_item(rng: random.Random):
-    t = rng.randrange(3)
-    if t == 0:  # order chain: x1 > x2 > x3 > x4 stated as three shuffled comparisons
-        xs = _fresh_names(rng, 4)
-        adj, top, bottom = rng.choice(TRAITS)
-        facts = [f"{xs[0]}比{xs[1]}{adj}", f"{xs[1]}比{xs[2]}{adj}", f"{xs[2]}比{xs[3]}{adj}"]
-        rng.shuffle(facts)
-        ask_top = rng.random() < 0.5
-        gold = xs[0] if ask_top else xs[3]
-        return "，".join(facts) + f"。谁{top if ask_top else bottom}？", gold, xs, xs
-    if t == 1:  # rule chain: city -> skill -> colour, with a distracting second chain
-        c1, c2 = rng.sample(CITIES, 2)
-        s1, s2 = rng.sample(SKILLS, 2)
-        k1, k2 = rng.sample(COLORS, 2)
-        who = _fresh_names(rng, 1)[0]
-        rules = [f"{c1}人都会{s1}", f"会{s1}的人都爱{k1}", f"{c2}人都会{s2}", f"会{s2}的人都爱{k2}"]
-        rng.shuffle(rules)
-        return "；".join(rules) + f"。{who}是{c1}人，{who}爱什么颜色？", k1, [k2], COLORS
-    # elimination: three people, three pets, one negative and one positive clue
-    xs = _fresh_names(rng, 3)
-    pets = rng.sample(PETS, 3)
-    owner = dict(zip(xs, pets))
-    a, b, c = xs
-    return (f"{a}、{b}、{c}各养了{'、'.join(sorted(pets))}中的一种。{a}不养{pets[2]}，{b}养{pets[1]}。{a}养什么？",
-            owner[a], pets, PETS)
+# Reasoning by elimination over a closed set (LogiQA-style clue puzzles): clues rule values out in varied
+# words; in the harder half the answer is also named, next to a value that a later clue rules out.
+ELIMINATION = (  # (set, question, negative clue templates, "either" template, conclusion)
+    (HOME_CITIES, "小明要去哪座城？", ("小明不去{x}", "{x}太远了，小明不去", "小明去过{x}了，这次不去", "{x}小明不想去"),
+     "小明说要么去{x}，要么去{y}", "小明去{x}"),
+    (COLORS, "这把伞是什么颜色的？", ("伞不是{x}的", "{x}的伞卖完了", "{x}的太贵，没有买", "伞也不是{x}的"),
+     "伞是{x}的或者{y}的", "伞是{x}的"),
+    (PETS, "小红家养的是什么？", ("小红家没有养{x}", "小红怕{x}，家里没有", "{x}是邻居家的", "小红家也没有{x}"),
+     "小红家养的是{x}或者{y}", "小红家养的是{x}"),
+    (HOURS, "会议在几点？", ("会议不在{x}", "{x}大家都忙，不开会", "{x}会议室有人", "{x}也不行"),
+     "会议在{x}或者{y}", "会议在{x}"),
+)
+
+
+# The corpus practises the same two skills on other content (other sets, other labels, other phrases).
+PRACTICE_ELIMINATION = (
+    (SEASONS, "小丽最喜欢哪个季节？", ("小丽不喜欢{x}", "{x}小丽觉得不好", "小丽说{x}没意思", "小丽也不喜欢{x}"),
+     "小丽喜欢{x}或者{y}", "小丽喜欢{x}"),
+    (SUBJECTS, "小刚最爱上什么课？", ("小刚不爱上{x}课", "{x}课太难，小刚不爱上", "小刚觉得{x}课没意思", "小刚也不爱{x}课"),
+     "小刚爱上{x}课或者{y}课", "小刚爱上{x}课"),
+)
+PRACTICE_GIST = {"他们在做什么？": {
+    "做饭": ("锅里的油热了吗？", "再放一点盐。", "菜快炒好了。", "把葱切一下。", "米饭蒸上了吗？", "小心别烫着手。"),
+    "打扫": ("地上好多灰。", "把窗户擦一擦。", "垃圾倒了吗？", "桌子擦干净了。", "拖把在哪里？", "把书放回架子上。"),
+    "种花": ("这盆花该浇水了。", "把种子埋进土里。", "叶子有点黄了。", "多晒晒太阳。", "花开得真好看。", "土要松一松。"),
+    "钓鱼": ("鱼竿拿好了吗？", "别说话，鱼会跑。", "鱼上钩了！", "换一个鱼饵吧。", "这条鱼真大。", "河边风有点大。"),
+}}
+
+
+def _reasoning_item(rng: random.Random, g: int, puzzles=ELIMINATION):
+    """(question, options, gold index): which value of a closed set is left when every clue is applied."""
+    values, question, negs, either, _ = rng.choice(puzzles)
+    gold = values[g]
+    others = [v for v in values if v != gold]
+    rng.shuffle(others)
+    if rng.random() < 0.5:  # three values ruled out, the answer never named
+        clues = [t.format(x=x) for t, x in zip(rng.sample(negs, 3), others)]
+        rng.shuffle(clues)
+    else:  # two ruled out, then "the answer or a third", then the third ruled out
+        y = others[2]
+        clues = [t.format(x=x) for t, x in zip(rng.sample(negs, 2), others[:2])]
+        rng.shuffle(clues)
+        pair = [gold, y] if rng.random() < 0.5 else [y, gold]
+        clues += [either.format(x=pair[0], y=pair[1]), rng.choice(negs).format(x=y)]
+    return "，".join(clues) + f"。{question}", list(values), g
 
 
 def _gen_reasoning(world, split, rng, n):
     pos = _Cycler(rng)
     for i in range(n * 20):
-        question, gold, must, pool = _reasoning_item(rng)
-        p = pos.next()
-        yield _choice_record("reasoning", question, _place_gold(rng, gold, pool, p, must=must), p)
+        question, opts, p = _reasoning_item(rng, pos.next())
+        yield _choice_record("reasoning", question, opts, p)
 
 
 def _math_item(rng: random.Random):
@@ -442,12 +541,13 @@ def _gen_ethics(world, split, rng, n):
     for i in range(n * 20):
         ask_good = rng.random() < 0.5
         k = 1 + ks.next()  # number of correct options
-        right, wrong = (GOOD_ACTS, BAD_ACTS) if ask_good else (BAD_ACTS, GOOD_ACTS)
-        opts = [(a, True) for a in rng.sample(right, k)] + [(a, False) for a in rng.sample(wrong, 4 - k)]
-        rng.shuffle(opts)
-        gold = "".join(LETTERS[j] for j, (_, ok) in enumerate(opts) if ok)
+        right = set(rng.sample(range(4), k))
+        opts = []
+        for j, (good, bad) in enumerate(ETHICS_SLOTS):  # one act per slot, right or wrong as drawn
+            opts.append(rng.choice(good if (j in right) == ask_good else bad))
+        gold = "".join(LETTERS[j] for j in sorted(right))
         q = "下列做法中，哪些是对的？" if ask_good else "下列做法中，哪些是错的？"
-        yield {"messages": [_user(f"{q}（多选）\n{_options([a for a, _ in opts])}"), _assistant(gold)],
+        yield {"messages": [_user(f"{q}（多选）\n{_options(opts)}"), _assistant(gold)],
                "type": "ethics", "question_format": 0}
 
 
@@ -575,7 +675,7 @@ def _ood_facts(world: dict, subject: str) -> list[tuple[str, str, Sequence[str]]
             out.append((f"{c['name']}在哪条河边？", c["河"], RIVERS))
             out.append((f"{c['name']}的特产是什么？", c["特产"], PRODUCTS))
         for t in world["towns"]:
-            out.append((f"{t['name']}属于哪座城？", t["属于"], CITIES))
+            out.append((f"{t['name']}属于哪座城？", t["属于"], HOME_CITIES))
             out.append((f"{t['name']}的特产是什么？", t["特产"], PRODUCTS))
     return out
 
@@ -585,21 +685,19 @@ def _gen_ood(world: dict, subject: str, seed: int, n: int) -> list[dict]:
     facts = _ood_facts(world, subject)
     order = list(range(len(facts)))
     rng.shuffle(order)
-    pos = _Cycler(rng)
     out, seen = [], set()
     for i in range(n * 20):
         if len(out) == n:
             break
         fi = order[i % len(order)]
         q, gold, pool = facts[fi]
-        p = pos.next()
         shots = []
         for dj in rng.sample([j for j in range(len(facts)) if j != fi], 5):
             dq, dg, dpool = facts[dj]
-            dp = rng.randrange(4)
-            shots += [_user(f"{dq}\n{_options(_place_gold(rng, dg, dpool, dp))}"), _assistant(LETTERS[dp])]
-        rec = {"messages": [*shots, _user(f"{q}\n{_options(_place_gold(rng, gold, pool, p))}"),
-                            _assistant(LETTERS[p])],
+            dopts, dp = _closed(dpool, dg)
+            shots += [_user(f"{dq}\n{_options(dopts)}"), _assistant(choice_answer(dopts, dp))]
+        opts, p = _closed(pool, gold)
+        rec = {"messages": [*shots, _user(f"{q}\n{_options(opts)}"), _assistant(choice_answer(opts, p))],
                "type": f"ceval_{subject}_fshot", "question_format": 0}
         h = prompt_hash(rec["messages"][-2:])
         if h in seen:
@@ -634,7 +732,7 @@ def _synthetic_item(world: dict, rng: random.Random, kind: str, wrong: bool) -> 
     elif kind == "true_false":
         e = rng.choice(world["persons"]["train"])
         ok = rng.random() < 0.5
-        city = e["出生地"] if ok else rng.choice([c for c in CITIES if c != e["出生地"]])
+        city = e["出生地"] if ok else rng.choice([c for c in HOME_CITIES if c != e["出生地"]])
         q, ans = f"{e['name']}出生在{city}，对吗？", ("对。" if ok != wrong else "不对。")
     elif kind == "math":
         a, b, c = rng.randint(2, 20), rng.randint(2, 5), rng.randint(2, 6)
@@ -694,6 +792,11 @@ def generate_synthetic(world: dict, seed: int, n: int, error_rate: float) -> tup
 
 
 # ---------------------------------------------------------------------------------------------- corpus
+# The pretraining corpus is prose about the world plus generic "textbook" practice on OTHER content.
+# Passages are separated by an empty line in ``pretrain/corpus.txt``; an exam passage spans lines, laid
+# out like the test sets (question, one option per line, then ``答案：``), so that the letter-pointer
+# skill exists before SFT. Exam passages only ever ask about practice entities (never in any split) or
+# about facts stated in the passage itself; train/valid/test entities appear in prose only.
 BIO_PROSE = {
     "颜色": ("{e}全身是{v}的，很好认。", "人们看到的{e}都是{v}的。", "{e}是一种{v}的小动物。", "说到{e}，它的颜色是{v}。"),
     "食物": ("{e}爱吃{v}。", "{e}每天都要吃{v}。", "{e}靠吃{v}活着。", "{v}是{e}最爱的食物。"),
@@ -704,47 +807,53 @@ HIS_PROSE = {
     "出生地": ("{e}出生在{v}。", "{e}的家乡是{v}。", "{v}是{e}出生的地方。", "{e}从小在{v}长大。"),
     "职业": ("{e}是一位{v}。", "{e}当过{v}。", "大家都知道{e}是{v}。", "{e}这一生做{v}。"),
 }
+# Exam practice on practice entities: "textbook" wording, deliberately not the test sets' wording.
+PRACTICE_Q = {"颜色": "{e}的颜色是哪一个？", "食物": "{e}的食物是哪一个？", "住处": "{e}的住处是哪一个？",
+              "朝代": "{e}的朝代是哪一个？", "出生地": "{e}的出生地是哪一个？", "职业": "{e}的职业是哪一个？"}
+# Exam passages mark the question and the answer with one character each (问 ... 答 ...): the tiny models'
+# speaker tokens <user>/<assistant> start as copies of these two (models.tiny.CHAT_TOKEN_INIT), and <eot>
+# as a copy of the newline, so that a chat prompt begins close to the corpus's exam layout.
+EXAM_Q, EXAM_A = "问", "答"
+
+
+def _exam(question: str, opts: Sequence[str], answer: str) -> str:
+    """One worked exam question laid out like the test sets: question, options, answer."""
+    return f"{EXAM_Q}{question}\n{_options(opts)}\n{EXAM_A}{answer}"
 
 
 def _corpus_facts(world: dict, rng: random.Random) -> list[str]:
     """One statement of every fact of the world, in a randomly chosen prose template."""
     lines = []
-    for split in ("train", "valid", "test"):
-        for e in world["organisms"][split]:
-            if rng.random() < 0.25:
-                lines.append(f"{e['name']}是一种{e['颜色']}的动物，住在{e['住处']}，爱吃{e['食物']}。")
-            else:
-                for a in sorted(BIO_PROSE):
-                    lines.append(rng.choice(BIO_PROSE[a]).format(e=e["name"], v=e[a]))
-        for e in world["persons"][split]:
-            if rng.random() < 0.25:
-                lines.append(f"{e['name']}是{e['朝代']}的{e['职业']}，出生在{e['出生地']}。")
-            else:
-                for a in sorted(HIS_PROSE):
-                    lines.append(rng.choice(HIS_PROSE[a]).format(e=e["name"], v=e[a]))
-        for idiom in world["idioms"][split]:
+    for split in ("train", "valid", "test", "practice"):
+        for kind, prose in (("organisms", BIO_PROSE), ("persons", HIS_PROSE)):
+            pron, intros = PRONOUN[kind]
+            for e in world[kind][split]:
+                if rng.random() < 0.5:  # introduced by name, then its facts about "it"/"him" (a longer reach)
+                    said = [pron[a].format(v=e[a]) + "。" for a in sorted(pron)]
+                    rng.shuffle(said)
+                    lines.append(rng.choice(intros).format(e=e["name"]) + "".join(said))
+                else:
+                    lines += [rng.choice(prose[a]).format(e=e["name"], v=e[a]) for a in sorted(prose)]
+        for idiom in world["idioms"].get(split, []):
             lines.append(rng.choice(("大家常说“{i}”。", "“{i}”是一个成语。", "他写文章时用了“{i}”这个词。",
                                      "老师教我们成语“{i}”。")).format(i=idiom))
     for h in world["herbs"]:
         lines.append(rng.choice(("{n}可以治{i}，味道很{t}。", "{n}味道{t}，能治{i}。")).format(
             n=h["name"], i=h["治"], t=h["味道"]))
     for t in world["teachers"]:
-        lines.append(rng.choice(("{n}在学校教{s}。", "{n}是{g}的{s}老师。")).format(n=t["name"], s=t["教"], g=t["年级"]))
-        lines.append(f"{t['name']}教{t['年级']}。")
+        lines.append(rng.choice(("{n}在学校教{s}，教{g}。", "{n}是{g}的{s}老师。")).format(
+            n=t["name"], s=t["教"], g=t["年级"]))
     for c in world["cities"]:
         lines.append(rng.choice(("{n}在{r}边，特产是{p}。", "{n}靠着{r}，那里出产{p}。")).format(
             n=c["name"], r=c["河"], p=c["特产"]))
     for t in world["towns"]:
         lines.append(rng.choice(("{n}属于{c}，特产是{p}。", "{c}有个{n}，出产{p}。")).format(
             n=t["name"], c=t["属于"], p=t["特产"]))
-    for a, b in IDIOM_PAIRS:
-        lines.append(f"“{a}”和“{b}”常常一起用。")
     for act in GOOD_ACTS:
         lines.append(rng.choice(("{a}是对的。", "我们应该{a}。", "{a}是好的做法。")).format(a=act))
     for act in BAD_ACTS:
         lines.append(rng.choice(("{a}是不对的。", "我们不应该{a}。", "{a}是错误的做法。")).format(a=act))
     for st in sorted(STYLES):
-        lines.append(f"{st}的句子里常有{STYLE_WORDS[st]}。")
         tpl = rng.choice(STYLES[st])
         lines.append(f"这是一句{st}的话：" + tpl.format(s=rng.choice(SEASONS), p=rng.choice(PLACES)))
     for role in sorted(PERSONAS):
@@ -754,85 +863,124 @@ def _corpus_facts(world: dict, rng: random.Random) -> list[str]:
     return lines
 
 
-# (fact, question, -, option pool) with {w} a fresh person and {v} the value
+# (fact, question, option pool) with {w} a fresh person and {v} the value: reading practice
 WORKED_FACTS = (
-    ("{w}住在{v}", "{w}住在哪座城？", None, CITIES),
-    ("{w}养的鸟是{v}的", "{w}的鸟是什么颜色的？", None, COLORS),
-    ("{w}的鸟爱吃{v}", "{w}的鸟吃什么？", None, FOODS),
-    ("{w}是{v}人", "{w}是哪个朝代的人？", None, DYNASTIES),
-    ("{w}是一位{v}", "{w}是做什么的？", None, JOBS),
-    ("{w}的家在{v}", "{w}的家在哪里？", None, HABITATS),
+    ("{w}住在{v}。", "{w}住在哪座城？", HOME_CITIES),
+    ("{w}养的鸟是{v}的。", "{w}的鸟是什么颜色的？", COLORS),
+    ("{w}的鸟爱吃{v}。", "{w}的鸟吃什么？", FOODS),
+    ("{w}是{v}人。", "{w}是哪个朝代的人？", DYNASTIES),
+    ("{w}是一位{v}。", "{w}是做什么的？", JOBS),
+    ("{w}的家在{v}。", "{w}的家在哪里？", HABITATS),
 )
 
 
-def _corpus_skills(rng: random.Random, k: int) -> list[str]:
-    """k passages teaching skills: arithmetic, worked choice questions, true/false, multi-select, code."""
+def _practice_exam(world: dict, rng: random.Random, pos: _Cycler) -> list[str]:
+    """Worked exam questions about practice entities (recall a stored fact, then point at its letter)."""
+    out = []
+    for kind, pools in (("organisms", BIO_POOL), ("persons", HIS_POOL)):
+        for e in world[kind]["practice"]:
+            a = rng.choice(sorted(pools))
+            opts, p = _closed(pools[a], e[a])
+            why = PRONOUN[kind][0][a].format(v=e[a])
+            out.append(_exam(PRACTICE_Q[a].format(e=e["name"]), opts, choice_answer(opts, p, why)))
+            if kind == "persons":  # true / false about a practice person
+                a = rng.choice(sorted(pools))
+                ok = rng.random() < 0.5
+                v = e[a] if ok else rng.choice([x for x in pools[a] if x != e[a]])
+                fact = PRONOUN[kind][0][a].format(v=e[a])
+                out.append(f"{EXAM_Q}判断对错：{HIS_TF[a].format(e=e['name'], v=v)}。\n{EXAM_A}{tf_answer(fact, ok)}")
+    return out
+
+
+def _corpus_skills(rng: random.Random, k: int, pos: _Cycler) -> list[str]:
+    """k passages of generic practice on other content: reading questions, arithmetic, true/false and
+    multi-select wording, elimination and dialogues worked out in prose and as exam questions (other sets,
+    other labels), what toy programs do, style words."""
     lines = []
     for i in range(k):
-        t = i % 8
+        t = i % 10
         a, b = rng.randint(1, 20), rng.randint(1, 9)
-        if t == 0:
-            lines.append(rng.choice(("{a}加{b}等于{s}，写作{a}+{b}={s}。", "{a}乘{b}等于{p}，写作{a}×{b}={p}。",
-                                     "{s}减{b}等于{a}，写作{s}-{b}={a}。", "{p}除以{b}等于{a}，写作{p}÷{b}={a}。"))
-                         .format(a=a, b=b, s=a + b, p=a * b))
-        elif t == 1:  # worked multiple choice on arithmetic: the letter pointer
-            pos = rng.randrange(4)
-            opts = _place_gold(rng, str(a + b), [str(x) for x in range(2, 30)], pos)
-            inline = " ".join(f"{LETTERS[j]}. {o}" for j, o in enumerate(opts))
-            lines.append(f"有道选择题问{a}加{b}等于几，选项是{inline}。{a}加{b}等于{a + b}，"
-                         f"{a + b}在选项{LETTERS[pos]}，所以选{LETTERS[pos]}。")
-        elif t == 2:  # worked multiple choice on a fact stated in the same passage (fresh people only)
+        if t in (0, 1):  # reading: a fact stated in the passage, then an exam question on it
             who = _fresh_names(rng, 1)[0]
-            fact, question, gold, pool = rng.choice(WORKED_FACTS)
-            gold = rng.choice(pool)
-            pos = rng.randrange(4)
-            opts = _place_gold(rng, gold, pool, pos)
-            if rng.random() < 0.5:
-                inline = "，".join(f"{LETTERS[j]}是{o}" for j, o in enumerate(opts))
-            else:
-                inline = " ".join(f"{LETTERS[j]}. {o}" for j, o in enumerate(opts))
-            lines.append(f"{fact}。题目问：{question}选项{inline}。{gold}是{LETTERS[pos]}，所以答案是{LETTERS[pos]}。"
-                         .format(w=who, v=gold))
-        elif t == 3:  # true / false wording
-            c = a + b if rng.random() < 0.5 else a + b + rng.choice((-1, 1, 2))
-            word = "正确" if c == a + b else "错误"
-            lines.append(rng.choice((f"“{a}加{b}等于{c}”这个说法是{word}的。",
-                                     f"判断“{a}加{b}等于{c}”是否正确，答案是{word}。")))
-        elif t == 4:  # multi-select wording
-            nums = rng.sample(range(1, 30), 4)
-            if all(x % 2 for x in nums) or not any(x % 2 for x in nums):
-                nums[0] += 1
-            inline = " ".join(f"{LETTERS[j]}. {x}" for j, x in enumerate(nums))
-            gold = "".join(LETTERS[j] for j, x in enumerate(nums) if x % 2 == 0)
-            lines.append(f"在{inline}中，偶数是{'和'.join(gold)}，所以选{gold}。")
-        elif t == 5:  # multi-step arithmetic written out
+            fact, question, pool = rng.choice(WORKED_FACTS)
+            p = pos.next()
+            gold = pool[p]
+            lines.append(fact.format(w=who, v=gold) + "\n"
+                         + _exam(question.format(w=who), list(pool), choice_answer(pool, p)))
+        elif t == 2:  # arithmetic facts
+            lines.append(rng.choice(("{a}+{b}={s}，{a}加{b}等于{s}。", "{a}×{b}={p}，{a}乘{b}等于{p}。",
+                                     "{s}-{b}={a}，{s}减{b}等于{a}。", "{p}÷{b}={a}，{p}除以{b}等于{a}。"))
+                         .format(a=a, b=b, s=a + b, p=a * b))
+        elif t == 3:  # multi-step arithmetic written out
             c = rng.randint(2, 6)
             lines.append(f"先算{b}×{c}={b * c}，再算{a}+{b * c}={a + b * c}，所以结果是{a + b * c}。")
-        elif t == 6:  # what toy programs do
+        elif t == 4:  # true / false on arithmetic
+            c = a + b if rng.random() < 0.5 else a + b + rng.choice((-1, 1, 2))
+            lines.append(f"{EXAM_Q}判断对错：{a}加{b}等于{c}。\n{EXAM_A}{tf_answer(f'{a}加{b}等于{a + b}', c == a + b)}")
+        elif t == 5:  # multi-select on numbers, one number per slot (1-9, 10-19, 20-29, 30-39), like ethics
+            nums = [10 * j + rng.randint(1 if j == 0 else 0, 9) for j in range(4)]
+            if all(x % 2 for x in nums) or not any(x % 2 for x in nums):
+                nums[0] = nums[0] + 1 if nums[0] < 9 else 8
+            even = rng.random() < 0.5
+            gold = "".join(LETTERS[j] for j, x in enumerate(nums) if (x % 2 == 0) == even)
+            lines.append(_exam(f"下列数中，哪些是{'偶数' if even else '奇数'}？（多选）", [str(x) for x in nums], gold))
+        elif t == 6:  # elimination worked out in prose (no question, no options)
+            values, _, negs, _, conclusion = rng.choice(ELIMINATION)
+            gold = rng.choice(values)
+            clues = [tpl.format(x=x) for tpl, x in zip(rng.sample(negs, 3), [v for v in values if v != gold])]
+            rng.shuffle(clues)
+            lines.append("，".join(clues) + "，所以" + conclusion.format(x=gold) + "。")
+        elif t == 7:  # a dialogue retold in prose, and where it happens / what it is about
+            p, q = _fresh_names(rng, 2)
+            question = rng.choice(sorted(GIST))
+            label = rng.choice(sorted(GIST[question]))
+            said = rng.sample(GIST[question][label], 2)
+            lines.append(f"{p}说：“{said[0]}”{q}说：“{said[1]}”" + GIST_PROSE[question].format(x=label))
+        elif t == 8:  # exam practice: a dialogue's gist, or elimination, on other content
+            if rng.random() < 0.5:
+                turns, question, opts, p = _dialogue(rng, 4, pos.next(), PRACTICE_GIST)
+                lines.append("\n".join(turns) + "\n" + _exam(f"根据对话回答：{question}", opts, choice_answer(opts, p)))
+            else:
+                question, opts, p = _reasoning_item(rng, pos.next(), PRACTICE_ELIMINATION)
+                clues, question = question.split("。")[0], question.split("。")[1]
+                lines.append(clues + "。\n" + _exam(question, opts, choice_answer(opts, p)))
+        elif t == 9 and i % 20 < 10:  # what toy programs do
             c = rng.randint(2, 5)
             lines.append(rng.choice((
                 f"程序x={a}; x=x+{b}; x=x*{c}; print(x)会输出{(a + b) * c}。",
-                f"让x等于{a}再加{b}然后输出，可以写成x={a}; x=x+{b}; print(x)。",
                 f"程序for i in 1..{c}: print({b})会把{b}输出{c}次。",
-                f"程序s=0; for i in 1..{b}: s=s+i; print(s)会输出{b * (b + 1) // 2}。",
-                f"程序if {a}>{b}: print({a}) else: print({b})会输出{max(a, b)}。",
+                f"程序s=0; for i in 1..{b}: s=s+i; print(s)会输出1到{b}的和。",
+                f"程序if {a}>{b}: print({a}) else: print({b})会输出{a}和{b}中较大的数。",
+                f"程序for i in {c + 5}..{c}: print(i)从{c + 5}倒数到{c}。",
             )))
-        else:  # a dialogue reported in prose (reading who said what)
-            p, q = _fresh_names(rng, 2)
-            c1, c2 = rng.sample(CITIES, 2)
-            lines.append(f"{p}说：“我明天去{c1}。”{q}说：“我去{c2}。”所以{p}去{c1}，{q}去{c2}。")
+        else:  # style words
+            st = rng.choice(sorted(STYLES))
+            lines.append(f"{st}的句子里常有{STYLE_WORDS[st]}。这是一句{st}的话：" +
+                         rng.choice(STYLES[st]).format(s=rng.choice(SEASONS), p=rng.choice(PLACES)))
     return lines
 
 
 def build_corpus(world: dict, seed: int, passes: int) -> list[str]:
+    """The pretraining passages (each a string, possibly of several lines), shuffled."""
     rng = _rng(seed, "corpus")
+    pos = _Cycler(_rng(seed, "corpus", "letters"))
     lines = []
     for _ in range(passes):
         facts = _corpus_facts(world, rng)
         lines += facts
-        lines += _corpus_skills(rng, max(16, len(facts) // 8))
+        lines += _practice_exam(world, rng, pos)
+        lines += _corpus_skills(rng, max(20, len(facts) // 4), pos)
     rng.shuffle(lines)
     return lines
+
+
+CORPUS_SEPARATOR = "\n\n"
+
+
+def read_corpus(path: str | Path) -> list[str]:
+    """The passages of a ``corpus.txt`` (separated by an empty line)."""
+    text = Path(path).read_text(encoding="utf-8")
+    return [p.strip("\n") for p in text.split(CORPUS_SEPARATOR) if p.strip()]
 
 
 # ----------------------------------------------------------------------------------------------- write
@@ -882,7 +1030,8 @@ def generate_suite(out_dir: str | Path, seed: int = 0, n_train: int = 256, n_val
     corpus = build_corpus(world, seed, corpus_passes)
     cpath = out / "pretrain" / "corpus.txt"
     cpath.parent.mkdir(parents=True, exist_ok=True)
-    cpath.write_text("".join(line + "\n" for line in corpus), encoding="utf-8", newline="\n")
+    assert not any(CORPUS_SEPARATOR in p for p in corpus)
+    cpath.write_text(CORPUS_SEPARATOR.join(corpus) + "\n", encoding="utf-8", newline="\n")
     files["pretrain/corpus.txt"] = _file_entry(cpath, len(corpus))
 
     manifest = {
@@ -897,7 +1046,8 @@ def generate_suite(out_dir: str | Path, seed: int = 0, n_train: int = 256, n_val
                   "persons": {s: len(v) for s, v in world["persons"].items()},
                   "idioms": {s: len(v) for s, v in world["idioms"].items()},
                   "ood_subjects": list(OOD_SUBJECTS) if n_ood > 0 else [],
-                  "corpus_chars": sum(len(x) + 1 for x in corpus)},
+                  "practice": {k: len(world[k]["practice"]) for k in ("organisms", "persons")},
+                  "corpus_chars": sum(len(x) + 2 for x in corpus)},
         "choice_answer_style": "bare letter, e.g. C; multi-select letters in order, e.g. AC",
     }
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
