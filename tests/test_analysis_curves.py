@@ -138,11 +138,22 @@ def test_saturating_fit_is_exact_on_noiseless_points():
     assert fit["rss"][0] == pytest.approx(0, abs=1e-6)
 
 
-def test_aicc_follows_its_formula_and_needs_enough_sizes():
-    rss, n, k = 0.02, 6, 2
-    expected = n * np.log(rss / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
-    assert curves.aicc(np.array([rss]), n, k)[0] == pytest.approx(expected)
-    assert np.isinf(curves.aicc(np.array([rss]), 4, 3)[0])  # saturating needs 5 sizes
+def test_aic_is_chi2_with_known_errors_plus_twice_the_parameters():
+    resid = np.array([[0.01, -0.02, 0.03, 0.0]])
+    se = np.array([0.01, 0.02, 0.02, 0.04])
+    expected = (0.01 / 0.01) ** 2 + (0.02 / 0.02) ** 2 + (0.03 / 0.02) ** 2 + 0 + 2 * 2
+    assert curves.aic(resid, se, 2)[0] == pytest.approx(expected)
+    assert np.isinf(curves.aic(resid[:, :3], se[:3], 3)[0])  # saturating needs 4 sizes
+    assert np.isfinite(curves.aic(resid, se, 3)[0])
+
+
+def test_a_slope_well_above_the_item_noise_is_linear_on_four_sizes():
+    """The demo's case: 60 test items and four sizes; a slope whose interval lies above 0 is linear."""
+    truth = grid_truth({"code": lambda x: 0.3 + 0.05 * (x - 5)}, sizes=(40, 160, 640, 2560))
+    b = boot_for(truth, 60, n_boot=1000)
+    fit = curves.fit_curves(b).iloc[0]
+    assert fit["slope_low"] > 0.01
+    assert fit["model"] == "linear"
 
 
 def test_curves_with_few_sizes_get_no_shape_but_a_slope():

@@ -157,3 +157,21 @@ def test_captions_are_written_as_rst(tmp_path):
     paths = report.write_captions(tmp_path)
     assert set(paths) == set(plots.PLOTS)
     assert "synthetic ceiling" in paths["sources"].read_text()
+
+
+def test_the_recipe_is_derived_from_the_curves_of_the_model_size_it_is_trained_on(tmp_path):
+    """understanding rises on 13b and falls on 7b: averaged over sizes it does not respond to data (cut),
+    on 13b alone it does (share). The recipe for 13b follows 13b's group."""
+    curves_by_size = {"7b": lambda x: 0.5 - 0.05 * (x - L), "13b": lambda x: 0.2 + 0.05 * (x - L)}
+    truth = {}
+    for ms, f in curves_by_size.items():
+        truth.update(grid_truth({"understanding": f, "ethics": lambda x: 0.5}, model_sizes=(ms,), sizes=SIZES))
+    predictions, scores = tables_for(items_for(truth, 400))
+    both = pipeline.analyze(scores, predictions, tmp_path / "all", model_sizes=MODELS, n_boot=200)
+    large = pipeline.analyze(scores, predictions, tmp_path / "13b", model_sizes=MODELS, n_boot=200,
+                             guideline_model_sizes=["13b"])
+    rule = lambda t: dict(zip(t["allocation"]["ability"], t["allocation"]["rule"]))  # noqa: E731
+    assert rule(both)["understanding"] == "cut"
+    assert rule(large)["understanding"] == "share"
+    assert (large["sensitivity"]["group"] == both["sensitivity"]["group"]).all()  # the study's groups stay
+    assert set(large["allocation"]["group"]) <= {"data", "neither", "saturating"}  # one size: no model gain

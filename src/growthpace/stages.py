@@ -345,6 +345,7 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
     return pipeline.analyze(
         scores_df, predictions_df, out_dir, abilities=abilities, model_sizes=spec["model_sizes"], records=records,
         budget=budget, pool_sizes=pools, weighting=spec["weighting"], recipe_name=spec["recipe_name"],
+        guideline_model_sizes=spec.get("guideline_model_sizes"),
         n_boot=spec["n_boot"], seed=spec["seed"], level=spec["level"], tau_data=spec["tau_data"],
         tau_model=spec["tau_model"], study=spec["study"])
 

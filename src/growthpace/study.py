@@ -201,6 +201,7 @@ def analysis_spec(config: dict) -> dict:
         "n_boot": a.get("n_boot", 1000), "seed": a.get("seed", 0), "level": a.get("level", 0.95),
         "tau_data": a.get("tau_data", 0.01), "tau_model": a.get("tau_model", 0.01),
         "budget": g["budget"], "weighting": g["weighting"], "pool": GUIDELINE_POOL,
+        "guideline_model_sizes": g["model_sizes"],
         "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"]})
 
 

@@ -12,13 +12,19 @@ shape, and the size from which they stop rising.
                                                after it (a linear-plateau model; xs is searched between
                                                the second and the second-to-last size)
 
-The fitted shape is the one with the smallest AICc = n ln(RSS/n) + 2k + 2k(k+1)/(n-k-1), with n the
-number of sizes and k the shape's parameters (1, 2, 3; the residual variance is common to the three
-and not counted). A shape takes part only when n >= k + 2: flat needs 3 sizes, linear 4, saturating 5;
-with fewer sizes ``model`` is empty. With so few points AICc is conservative: a curve is called linear
-or saturating only when that shape is clear against the scatter of its own points. ``p_chosen`` is the
-share of bootstrap replicates in which the same shape wins. Slopes, the saturation point and the
-plateau have percentile intervals from refitting the same shape on every replicate.
+The fitted shape is the one with the smallest AIC = chi2 + 2k, where chi2 = sum_i (r_i / se_i)^2 is the
+sum of the fit's squared residuals r_i, each divided by the standard error se_i of its point (the standard
+deviation of that point over the bootstrap replicates), and k is the shape's parameters (1, 2, 3). The
+points' noise is known from the items, so the residual variance is not estimated from the few points
+themselves (on the demo's 4 sizes, an AICc that estimates it from the points called 36 of 39 curves
+flat, some with a slope interval well above 0). A shape takes part only when n >= k + 1 (linear needs 3 sizes,
+saturating 4), and a shape is chosen only when there is a choice (3 sizes or more); with fewer sizes
+``model`` is empty. The points of one curve share their test items, so
+their errors are positively correlated and the independent-errors chi2 somewhat favours the simpler
+shape. ``p_chosen`` is the share of bootstrap replicates in which the same shape wins (each replicate
+judged with the same se). Slopes, the saturation point and the plateau have percentile intervals from
+refitting the same shape on every replicate; the fits themselves are unweighted least squares (the
+points' standard errors are nearly equal: the same number of test items at every size).
 
 ``stop_point`` (a property of any curve, used for the saturation groups, the synthetic ceiling and the
 guideline): for each size x_k but the last, the trend from x_k on is the least-squares slope over
@@ -41,12 +47,12 @@ CURVE_COLUMNS = ["ability", "model_size", "data_source", "data_size", "score", "
                  "n_items", "n_seeds"]
 SHAPES = {"flat": 1, "linear": 2, "saturating": 3}  # shape -> parameters
 FIT_COLUMNS = ["ability", "model_size", "data_source", "n_sizes", "min_size", "max_size", "model", "p_chosen",
-               "aicc_flat", "aicc_linear", "aicc_saturating", "flat_level", "intercept", "slope", "slope_low",
+               "aic_flat", "aic_linear", "aic_saturating", "flat_level", "intercept", "slope", "slope_low",
                "slope_high", "sat_intercept", "sat_slope", "sat_slope_low", "sat_slope_high", "sat_point",
                "sat_point_low", "sat_point_high", "plateau", "plateau_low", "plateau_high", "gain", "gain_low",
                "gain_high", "stop_point", "stop_low", "stop_high", "stop_share"]
 Z_ONE_SIDED = 1.6448536269514722  # 95 % one-sided
-RSS_FLOOR = 1e-8  # per point: residuals below 1e-4 count as an exact fit
+SE_FLOOR = 1e-3  # a point's standard error is at least this (a score that no replicate moves)
 XS_STEP = 0.01    # search step of the saturation point, in log2 units
 
 
@@ -78,13 +84,15 @@ def curve(boot: Boot, ability: str, model_size: str, source: str):
 # ------------------------------------------------------------------------------------------ shapes
 def fit_flat(x: np.ndarray, Y: np.ndarray) -> dict:
     c = Y.mean(axis=1)
-    return {"level": c, "rss": ((Y - c[:, None]) ** 2).sum(axis=1)}
+    resid = Y - c[:, None]
+    return {"level": c, "resid": resid, "rss": (resid ** 2).sum(axis=1)}
 
 
 def fit_linear(x: np.ndarray, Y: np.ndarray) -> dict:
     b = ols_slope(x, Y)
     a = Y.mean(axis=1) - b * x.mean()
-    return {"intercept": a, "slope": b, "rss": ((Y - a[:, None] - b[:, None] * x[None, :]) ** 2).sum(axis=1)}
+    resid = Y - a[:, None] - b[:, None] * x[None, :]
+    return {"intercept": a, "slope": b, "resid": resid, "rss": (resid ** 2).sum(axis=1)}
 
 
 def fit_saturating(x: np.ndarray, Y: np.ndarray, step: float = XS_STEP) -> dict:
@@ -92,7 +100,8 @@ def fit_saturating(x: np.ndarray, Y: np.ndarray, step: float = XS_STEP) -> dict:
     m = Y.shape[0]
     nan = np.full(m, np.nan)
     if len(x) < 4:
-        return {"intercept": nan, "slope": nan, "xs": nan, "rss": np.full(m, np.inf)}
+        return {"intercept": nan, "slope": nan, "xs": nan, "rss": np.full(m, np.inf),
+                "resid": np.full(Y.shape, np.nan)}
     cand = np.unique(np.concatenate([np.arange(x[1], x[-2], step), x[1:-1]]))
     Z = np.minimum(x[None, :], cand[:, None])                   # (candidates, n)
     dz = Z - Z.mean(axis=1, keepdims=True)
@@ -108,23 +117,27 @@ def fit_saturating(x: np.ndarray, Y: np.ndarray, step: float = XS_STEP) -> dict:
     slope = np.where(ok, b[rows, g], np.nan)
     xs = np.where(ok, cand[g], np.nan)
     intercept = np.where(ok, Y.mean(axis=1) - slope * Z.mean(axis=1)[g], np.nan)
-    return {"intercept": intercept, "slope": slope, "xs": xs, "rss": best}
+    resid = Y - intercept[:, None] - slope[:, None] * Z[g]
+    return {"intercept": intercept, "slope": slope, "xs": xs, "rss": best, "resid": resid}
 
 
-def aicc(rss: np.ndarray, n: int, k: int) -> np.ndarray:
-    """AICc of a least-squares fit; inf where the shape cannot take part (n < k + 2 or no fit)."""
-    if n < k + 2:
-        return np.full(np.shape(rss), np.inf)
-    rss = np.asarray(rss, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = n * np.log(np.maximum(rss, n * RSS_FLOOR) / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
-    return np.where(np.isfinite(rss), value, np.inf)
+def aic(resid: np.ndarray, se: np.ndarray, k: int) -> np.ndarray:
+    """AIC = chi2 + 2k of fits with residuals ``resid`` (m, n) at points of known standard error ``se``
+    (n,); inf where the shape cannot take part (n < k + 1 or no fit)."""
+    resid = np.atleast_2d(np.asarray(resid, dtype=float))
+    n = resid.shape[1]
+    if n < k + 1:
+        return np.full(resid.shape[0], np.inf)
+    chi2 = ((resid / np.maximum(np.asarray(se, dtype=float), SE_FLOOR)[None, :]) ** 2).sum(axis=1)
+    return np.where(np.isfinite(chi2), chi2 + 2 * k, np.inf)
 
 
-def fit_shapes(x: np.ndarray, Y: np.ndarray) -> tuple[dict, np.ndarray, list[str]]:
-    """Fits of the three shapes, their AICc (m, 3), and the winning shape of each row ('' if none)."""
+def fit_shapes(x: np.ndarray, Y: np.ndarray, se: np.ndarray) -> tuple[dict, np.ndarray, list[str]]:
+    """Fits of the three shapes, their AIC (m, 3), and the winning shape of each row ('' if none)."""
     fits = {"flat": fit_flat(x, Y), "linear": fit_linear(x, Y), "saturating": fit_saturating(x, Y)}
-    scores = np.stack([aicc(fits[s]["rss"], len(x), k) for s, k in SHAPES.items()], axis=1)
+    scores = np.stack([aic(fits[s]["resid"], se, k) for s, k in SHAPES.items()], axis=1)
+    if len(x) < 3:  # only the flat shape could take part: no choice to report
+        scores[:] = np.inf
     names = list(SHAPES)
     # Ties (within rounding) go to the simpler shape: argmin returns the first.
     win = np.argmin(np.round(scores, 9), axis=1)
@@ -186,10 +199,11 @@ def fit_curve(sizes, point: np.ndarray, reps: np.ndarray, level: float = 0.95) -
     if n < 2:
         return out
     Y = np.vstack([point[None, :], reps])
-    fits, scores, chosen = fit_shapes(x, Y)
+    se = np.nanstd(reps, axis=0, ddof=1) if reps.shape[0] > 1 else np.zeros(n)
+    fits, scores, chosen = fit_shapes(x, Y, se)
     lin, sat = fits["linear"], fits["saturating"]
     out.update(model=chosen[0], flat_level=float(fits["flat"]["level"][0]),
-               aicc_flat=float(scores[0, 0]), aicc_linear=float(scores[0, 1]), aicc_saturating=float(scores[0, 2]),
+               aic_flat=float(scores[0, 0]), aic_linear=float(scores[0, 1]), aic_saturating=float(scores[0, 2]),
                intercept=float(lin["intercept"][0]), slope=float(lin["slope"][0]))
     if chosen[0]:
         out["p_chosen"] = float(np.mean([c == chosen[0] for c in chosen[1:]]))

@@ -48,6 +48,7 @@ def in_domain_abilities(present) -> list[str]:
 def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path, *, abilities=None,
             model_sizes=None, records=None, tokenizer=None, proxies: pd.DataFrame | None = None,
             budget: int | None = None, pool_sizes: dict | None = None, weighting: str = "gain",
+            guideline_model_sizes=None,
             recipe_name: str | None = None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
             tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "") -> dict[str, pd.DataFrame]:
     """Every analysis table of a study, written under ``out_dir`` and returned by name.
@@ -55,7 +56,10 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     ``abilities``: the in-domain abilities (default: DoIT's that are present); ``model_sizes``: their
     order from small to large (default: ``bootstrap.order_model_sizes``); ``records``: eval records for
     the complexity proxies (optional, e.g. the test split); ``proxies``: any further per-ability
-    complexity table; ``budget``: the derived recipe's total (default: the largest curated size).
+    complexity table; ``budget``: the derived recipe's total (default: the largest curated size);
+    ``guideline_model_sizes``: the model sizes whose curated curves the recipe is derived from (those it
+    is trained on; default: all), since a group measured over all sizes can hide what the trained size
+    does (an ability flat on small models may still respond on the large one).
     """
     out_dir = Path(out_dir)
     items = selected_items(predictions, scores)
@@ -83,8 +87,11 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
 
     curated = items.loc[(items["data_source"] == "curated") & (items["recipe"] == ""), "data_size"]
     budget = budget or (int(curated.max()) if len(curated) else None)
-    allocation = guideline.allocate(t["sensitivity"], budget, weighting, pool_sizes) if budget else {}
-    t["allocation"] = guideline.allocation_table(t["sensitivity"], allocation)
+    guide_sizes = [m for m in sizes if m in set(map(str, guideline_model_sizes or sizes))] or sizes
+    guide = t["sensitivity"] if guide_sizes == sizes else sensitivity(
+        boot, abilities, "curated", guide_sizes, len(abilities), tau_data, tau_model)
+    allocation = guideline.allocate(guide, budget, weighting, pool_sizes) if budget else {}
+    t["allocation"] = guideline.allocation_table(guide, allocation)
     t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes)
     recipe_name = recipe_name or (f"derived-{budget}" if budget else "derived")
     for name in TABLES:
@@ -96,6 +103,7 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     write_json_atomic(out_dir / "settings.json", {
         "study": study, "abilities": abilities, "model_sizes": sizes, "n_boot": n_boot, "seed": seed,
         "level": level, "tau_data": tau_data, "tau_model": tau_model, "budget": budget, "weighting": weighting,
+        "guideline_model_sizes": guide_sizes,
         "recipe_name": recipe_name, "n_seeds": int(items["seed"].nunique()),
         "has_base": bool((items["data_source"] == "base").any()),
         "has_single_ability": bool((items["data_source"] == transfer.SINGLE).any()),

@@ -66,7 +66,7 @@ CAPTIONS = {
     "abilities": (
         "Growth curve of each ability: test score against training items (log scale), one colour per model\n"
         "size, curated solid and synthetic dashed, with 95% bootstrap bands. The thin dotted line is the shape\n"
-        "chosen by AICc (flat, linear or saturating in log2 of the data size); the bracket under each title is\n"
+        "chosen by AIC (flat, linear or saturating in log2 of the data size); the bracket under each title is\n"
         "the ability's group by the stated rule (see report.md).\n"),
     "sources": (
         "Left: curated minus synthetic mean test score at equal numbers of training items, with 95% paired\n"
@@ -192,8 +192,9 @@ def _curves_section(t: dict, settings: dict) -> list[str]:
     counts = fits["model"].replace("", "none").value_counts()
     lines += [
         "Each curve (ability, model size) is fitted in log2 of the data size with three shapes: flat, linear, "
-        "and saturating (linear up to a saturation point, flat after it); AICc picks the shape, and a shape "
-        "takes part only with enough sizes (flat 3, linear 4, saturating 5). "
+        "and saturating (linear up to a saturation point, flat after it); the shape with the smallest AIC "
+        "(chi-square of the residuals against each point's bootstrap standard error, plus twice the "
+        "parameters) is chosen, with a shape taking part only with enough sizes (linear 3, saturating 4). "
         f"This study has {int(fits['n_sizes'].max())} curated sizes; the chosen shapes are "
         + ", ".join(f"{k} for {v}" for k, v in counts.items()) + f" of {len(fits)} curves. "
         "`p_chosen` is the share of bootstrap replicates that pick the same shape; the stop point is the "
@@ -376,9 +377,13 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
     else:
         budget = int(a["count"].sum())
         cut, freeze, share = (a[a["rule"] == k] for k in ("cut", "freeze", "share"))
+        guide_sizes = settings.get("guideline_model_sizes") or settings.get("model_sizes") or []
+        measured = ("the groups measured on the curated curves of model "
+                    f"{_names(guide_sizes)} (the size it is trained on)"
+                    if guide_sizes and len(guide_sizes) < len(settings.get("model_sizes") or []) else "the measured groups")
         lines.append(
             f"With a budget of {budget:,} items (the uniform split gives each ability about {budget // len(a):,}), "
-            f"the paper's rules applied to the measured groups give: cut "
+            f"the paper's rules applied to {measured} give: cut "
             f"{_names(f'{x.ability} to {x.count}' for x in cut.itertuples())} "
             f"(no response to data: the size from which more stopped helping, or the grid's smallest); freeze "
             f"{_names(f'{x.ability} at {x.count}' for x in freeze.itertuples())} (saturation size); share the "

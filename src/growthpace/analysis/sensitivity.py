@@ -128,11 +128,14 @@ def ability_sensitivity(boot: Boot, ability: str, source: str, model_sizes: list
 
 def sensitivity(boot: Boot, abilities, source: str = "curated", model_sizes=None, n_abilities: int | None = None,
                 tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL) -> pd.DataFrame:
-    """One row per ability (see the module doc); ``n_abilities``: abilities a cell trains (default: all given)."""
+    """One row per ability (see the module doc) over ``model_sizes`` (default: all, in their usual order);
+    ``n_abilities``: abilities a cell trains (default: all given)."""
     abilities = list(abilities)
     u = boot.units
     present = u.loc[(u["data_source"] == source) & (u["recipe"] == ""), "model_size"].unique()
     sizes = order_model_sizes(present, model_sizes)
+    if model_sizes:  # only the given sizes (e.g. the one a derived recipe is trained on)
+        sizes = [s for s in sizes if s in set(map(str, model_sizes))]
     rows = [ability_sensitivity(boot, a, source, sizes, n_abilities or len(abilities), tau_data, tau_model)
             for a in abilities]
     return pd.DataFrame([r for r in rows if r is not None], columns=SENSITIVITY_COLUMNS)
