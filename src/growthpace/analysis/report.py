@@ -26,9 +26,11 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
         f"{len(cells)} training cells ({cells['model_size'].nunique()} model sizes, "
         f"{cells['data_source'].nunique()} data sources, data sizes "
         f"{', '.join(map(str, sorted(cells['data_size'].unique())))}), "
-        f"{test['ability'].nunique()} abilities, {int(test.groupby('ability')['n'].first().sum())} test items per cell.",
+        f"{test['ability'].nunique()} evaluated sets (abilities and any out-of-domain sets), "
+        f"{int(test.groupby('ability')['n'].first().sum())} test items per cell.",
         "",
-        "## Overall test score (mean over abilities, at the selected epoch)",
+        "## Overall test score (mean over evaluated sets, at the selected epoch; `report.md` averages the "
+        "in-domain abilities only)",
         "",
         overall.to_markdown(index=False, floatfmt=".3f"),
         "",
