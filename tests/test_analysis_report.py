@@ -105,6 +105,30 @@ def test_report_states_findings_with_the_tables_numbers(analysed, tmp_path):
     assert "`plots/overall.png`: Mean test score" in text
 
 
+def test_report_sets_what_each_ability_needs_beside_its_group(analysed, tmp_path):
+    """A generated suite's construction notes go beside the measured group, in the text and the table;
+    a feature that is the same for every ability is named as such, not counted as a test."""
+    out, _, _ = analysed
+    loaded, settings = pipeline.load_tables(out)
+    needs = {"biology": "a stored fact", "creative_writing": "style", "understanding": "reading", "ethics": "a stored fact"}
+    settings = {**settings, "ability_needs": needs}
+    loaded["complexity"] = loaded["complexity"].assign(answer_lines=1.0)
+    feats = loaded["complexity"].drop(columns="ability")
+    loaded["predictiveness"] = complexity.predictiveness(loaded["complexity"], loaded["sensitivity"])
+    text = report.write_report("constructed", loaded, settings, tmp_path / "report.md")
+    groups = loaded["sensitivity"].set_index("ability")["group"]
+    assert (f"a stored fact: biology {groups['biology']}, ethics {groups['ethics']}; style: creative_writing "
+            f"{groups['creative_writing']}; reading: understanding {groups['understanding']}.") in text
+    row = next(line for line in text.splitlines() if line.startswith("| understanding ") and "| reading " in line)
+    assert f"| {groups['understanding']} " in row
+    constant = [f for f in feats if feats[f].nunique() <= 1]
+    assert "answer_lines" in constant
+    assert f"{', '.join(constant)} {'is' if len(constant) == 1 else 'are'} the same for every ability here" in text
+    computed = loaded["predictiveness"]["p"].notna().sum()
+    assert computed == 2 * (len(feats.columns) - len(constant))
+    assert f"not corrected for the {computed} tests" in text
+
+
 def test_report_says_what_is_missing(tmp_path):
     predictions, scores = tables_for(items_for(study_truth(single=False, recipes=False), 40))
     tables = pipeline.analyze(scores, predictions, tmp_path, model_sizes=MODELS, n_boot=50)

@@ -108,6 +108,19 @@ def test_base_model_gold_loss_from_ranked_items():
     assert nll["code"] == pytest.approx((4.0 / 2 + 6.0 / 3) / 2)
 
 
+def test_base_model_gold_loss_for_every_item_kind():
+    """With gold_logprob/gold_tokens (stored for every item), every ability gets a value; rows without
+    them fall back to the ranked item's first choice; tuned cells never count."""
+    items = pd.DataFrame({
+        "data_source": ["base", "base", "base", "curated", "base"],
+        "ability": ["math", "math", "biology", "math", "code"],
+        "gold_logprob": [-12.0, -3.0, -8.0, -1.0, np.nan], "gold_tokens": [4, 3, 2, 4, np.nan],
+        "choice_logprobs": [None, None, None, None, json.dumps([-9.0, -1.0, -1.0])],
+        "choice_lengths": [None, None, None, None, json.dumps([3, 3, 3])]})
+    nll = complexity.base_gold_nll(items).set_index("ability")["base_gold_nll"]
+    assert nll.to_dict() == pytest.approx({"biology": 4.0, "code": 3.0, "math": (12 / 4 + 3 / 3) / 2})
+
+
 def test_predictiveness_is_spearman_with_n_and_p():
     features = pd.DataFrame({"ability": list("abcdefg"), "answer_chars": [1, 2, 3, 4, 5, 6, 7],
                              "flat": [1.0] * 7, "noise": [3, 1, 4, 1, 5, 9, 2]})

@@ -136,3 +136,34 @@ def test_duplicate_records_are_evaluated_once_and_reported_per_line(demo, tmp_pa
     assert df["line"].tolist() == [r["_line"] for r in twice]
     assert len(log.read()) == 3
     assert df.iloc[3]["parsed"] == df.iloc[0]["parsed"]
+
+
+def test_every_item_carries_its_gold_log_likelihood(demo):
+    """gold_logprob is log p(gold content + <eot> | prompt): checked against one plain forward pass of
+    the model per item; for ranked items it is the first (gold) choice's."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from growthpace.models.chat import encode_continuation, encode_prompt
+
+    suite, model_dir = demo
+    sets = eval_sets(suite)
+    engine = HFEngine(model_dir, batch_size=4, progress=False)
+    df = evaluate_sets(engine, sets, BUDGETS)
+    assert df["gold_logprob"].notna().all() and (df["gold_logprob"] < 0).all()
+    ranked = df[df["kind"] == "ranking"]
+    assert len(ranked) > 0 and len(df[df["kind"] != "ranking"]) > 0
+    assert (ranked["gold_logprob"] == ranked["choice_logprobs"].map(lambda s: json.loads(s)[0])).all()
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    records = {(name, r["_hash"]): r for name, rs in sets.items() for r in rs}
+    for row in df.itertuples():
+        r = records[(row.eval_set, row.item_hash)]
+        ctx, cont = encode_prompt(tok, r["messages"]), encode_continuation(tok, r["messages"][-1]["content"])
+        with torch.no_grad():
+            logits = model(torch.tensor([ctx + cont])).logits[0].float()
+        logp = torch.log_softmax(logits[len(ctx) - 1:-1], dim=-1)
+        want = logp.gather(1, torch.tensor(cont)[:, None]).sum().item()
+        assert row.gold_tokens == len(cont)
+        assert row.gold_logprob == pytest.approx(want, abs=1e-3)

@@ -342,12 +342,15 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
         log.warning("%s: the suggested recipe ignores the pool sizes", message)
         pools = None
     records = load_eval_sets(suite, abilities, ["test"])
+    # A generated suite says what each ability needs by construction; real data does not.
+    generated = suite_root(suite) == suite.path
+    needs = {a: demo_suite.ABILITY_NEEDS[a] for a in abilities if a in demo_suite.ABILITY_NEEDS} if generated else None
     return pipeline.analyze(
         scores_df, predictions_df, out_dir, abilities=abilities, model_sizes=spec["model_sizes"], records=records,
         budget=budget, pool_sizes=pools, weighting=spec["weighting"], recipe_name=spec["recipe_name"],
         guideline_model_sizes=spec.get("guideline_model_sizes"),
         n_boot=spec["n_boot"], seed=spec["seed"], level=spec["level"], tau_data=spec["tau_data"],
-        tau_model=spec["tau_model"], study=spec["study"])
+        tau_model=spec["tau_model"], study=spec["study"], ability_needs=needs)
 
 
 # ------------------------------------------------------------------------------------- evaluation

@@ -6,7 +6,8 @@ Input contract (the study's tables, written by ``growthpace.analysis.tables``):
   cell's selected epoch.
 - ``predictions``: one row per (cell, epoch, eval set, item) with ``ability``, ``eval_set``
   (``{name}_{split}``), ``item_hash``, ``score`` (0..1) and ``expected`` (the random-guess score);
-  optional ``kind``, ``choice_logprobs`` and ``choice_lengths`` (JSON lists) are kept when present.
+  optional ``kind``, ``choice_logprobs`` and ``choice_lengths`` (JSON lists), ``gold_logprob`` and
+  ``gold_tokens`` are kept when present.
 
 A cell is ``model_size, data_source, data_size, seed`` plus an optional ``recipe`` column (missing or
 NaN reads as ``""``):
@@ -41,7 +42,7 @@ CELL_KEYS = ["model_size", "data_source", "data_size", "seed", "recipe"]
 UNIT_KEYS = ["ability", "model_size", "data_source", "data_size", "recipe"]
 BASE = "base"
 PLAIN_SOURCES = ("curated", "synthetic")
-OPTIONAL_ITEM_COLUMNS = ["kind", "choice_logprobs", "choice_lengths"]
+OPTIONAL_ITEM_COLUMNS = ["kind", "choice_logprobs", "choice_lengths", "gold_logprob", "gold_tokens"]
 _KNOWN_LABELS = ["xxs", "xs", "s", "m", "l", "xl", "xxl"]
 _PARAMS = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmbt])$", re.IGNORECASE)
 

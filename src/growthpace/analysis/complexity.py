@@ -8,9 +8,11 @@ assistant turn is the gold output), e.g. the test split:
     answer_lines    mean number of non-empty lines of the gold output (written-out steps)
     answer_equals   mean number of ``=`` in the gold output (calculation steps)
 
-``base_gold_nll``: the untuned base model's mean negative log-likelihood per token of the gold output,
-from the predictions of perplexity-ranked items (``choice_logprobs[0]`` / ``choice_lengths[0]``,
-choice 0 being gold); abilities scored otherwise have no value.
+``base_gold_nll``: the untuned base model's mean negative log-likelihood per token of the gold output
+(``-gold_logprob / gold_tokens``, which the evaluation stores for every item), averaged over items and
+model sizes: how far an ability's answers are from what pretraining taught. Predictions that lack
+those columns fall back to perplexity-ranked items (``choice_logprobs[0]`` / ``choice_lengths[0]``,
+choice 0 being gold), so other abilities then have no value.
 
 Any per-ability table (an ``ability`` column and numeric columns) can be used as proxies:
 ``complexity_table`` joins them with the transference summary.
@@ -61,16 +63,20 @@ def proxies_from_records(records, tokenizer=None) -> pd.DataFrame:
 
 
 def base_gold_nll(items: pd.DataFrame) -> pd.DataFrame:
-    """Base model's gold NLL per token for perplexity-ranked items, mean per ability (over model sizes)."""
+    """Base model's gold NLL per token, mean per ability (over items and model sizes)."""
     cols = ["ability", "base_gold_nll"]
-    if not {"choice_logprobs", "choice_lengths"} <= set(items):
-        return pd.DataFrame(columns=cols)
-    base = items[(items["data_source"] == BASE) & items["choice_logprobs"].notna() & items["choice_lengths"].notna()]
+    base = items[items["data_source"] == BASE]
     rows = []
-    for r in base.itertuples(index=False):
-        lp, n = json.loads(r.choice_logprobs), json.loads(r.choice_lengths)
-        if lp and n and n[0]:
-            rows.append({"ability": r.ability, "base_gold_nll": -lp[0] / n[0]})
+    if {"gold_logprob", "gold_tokens"} <= set(base):
+        known = base[base["gold_logprob"].notna() & (base["gold_tokens"].fillna(0) > 0)]
+        rows += [{"ability": a, "base_gold_nll": -lp / n}
+                 for a, lp, n in zip(known["ability"], known["gold_logprob"], known["gold_tokens"])]
+        base = base[~base.index.isin(known.index)]
+    if {"choice_logprobs", "choice_lengths"} <= set(base):
+        for r in base[base["choice_logprobs"].notna() & base["choice_lengths"].notna()].itertuples(index=False):
+            lp, n = json.loads(r.choice_logprobs), json.loads(r.choice_lengths)
+            if lp and n and n[0]:
+                rows.append({"ability": r.ability, "base_gold_nll": -lp[0] / n[0]})
     if not rows:
         return pd.DataFrame(columns=cols)
     return pd.DataFrame(rows).groupby("ability", sort=True)["base_gold_nll"].mean().reset_index()

@@ -48,7 +48,7 @@ def in_domain_abilities(present) -> list[str]:
 def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path, *, abilities=None,
             model_sizes=None, records=None, tokenizer=None, proxies: pd.DataFrame | None = None,
             budget: int | None = None, pool_sizes: dict | None = None, weighting: str = "gain",
-            guideline_model_sizes=None,
+            guideline_model_sizes=None, ability_needs: dict | None = None,
             recipe_name: str | None = None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
             tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "") -> dict[str, pd.DataFrame]:
     """Every analysis table of a study, written under ``out_dir`` and returned by name.
@@ -59,7 +59,8 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     complexity table; ``budget``: the derived recipe's total (default: the largest curated size);
     ``guideline_model_sizes``: the model sizes whose curated curves the recipe is derived from (those it
     is trained on; default: all), since a group measured over all sizes can hide what the trained size
-    does (an ability flat on small models may still respond on the large one).
+    does (an ability flat on small models may still respond on the large one); ``ability_needs``: what
+    each ability needs by construction (a generated suite), which the report sets beside its group.
     """
     out_dir = Path(out_dir)
     items = selected_items(predictions, scores)
@@ -107,7 +108,7 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
         "recipe_name": recipe_name, "n_seeds": int(items["seed"].nunique()),
         "has_base": bool((items["data_source"] == "base").any()),
         "has_single_ability": bool((items["data_source"] == transfer.SINGLE).any()),
-        "has_records": records is not None,
+        "has_records": records is not None, "ability_needs": ability_needs or {},
         "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()}})
     return t
 

@@ -251,11 +251,21 @@ def _sensitivity_section(t: dict, settings: dict) -> list[str]:
                          + ")." if len(differ) else ".")]
     if s["n_model_sizes"].max() < 2:
         lines += ["", "The study has one model size, so no ability can be called responsive to model size."]
+    needs = settings.get("ability_needs") or {}
+    if needs:
+        by_need: dict[str, list[str]] = {}
+        for r in s.itertuples():
+            if r.ability in needs:
+                by_need.setdefault(needs[r.ability], []).append(f"{r.ability} {r.group}")
+        lines += ["", "The generated suite builds each ability to need one thing; beside it, the measured group: "
+                  + "; ".join(f"{need}: {', '.join(v)}" for need, v in by_need.items()) + "."]
     table = s[["ability", "group", "paper_group"]].assign(
         data_gain=[_ci(r.data_gain, r.data_gain_low, r.data_gain_high, sign=True) for r in s.itertuples()],
         model_gain=[_ci(r.model_gain, r.model_gain_low, r.model_gain_high, sign=True) for r in s.itertuples()],
         total_gain=[_ci(r.total_gain, r.total_gain_low, r.total_gain_high, sign=True) for r in s.itertuples()],
         stop_point=[f"{_size(r.stop_point)} [{_span(r.stop_low, r.stop_high)}]" for r in s.itertuples()])
+    if needs:
+        table.insert(1, "needs (by construction)", s["ability"].map(needs).fillna(""))
     return lines + ["", table.to_markdown(index=False), ""]
 
 
@@ -347,10 +357,13 @@ def _complexity_section(t: dict, settings: dict) -> list[str]:
     if not features or p.empty:
         return lines + ["No complexity proxy or transference was available (no eval records given, no perplexity-"
                         "ranked base-model predictions, no single-ability cells), so this is not tested.", ""]
+    ok = p.dropna(subset=["p"])
+    constant = [f for f in features if f not in set(ok["feature"]) and c[f].dropna().nunique() <= 1]
     lines.append(f"Features per ability: {', '.join(features)}. Each is rank-correlated (Spearman) with the data "
                  "gain and the model gain across abilities; p-values are two-sided and not corrected for the "
-                 f"{len(p)} tests.")
-    ok = p.dropna(subset=["p"])
+                 f"{len(ok)} tests."
+                 + (f" {_names(constant)} {'is' if len(constant) == 1 else 'are'} the same for every ability here, "
+                    "so cannot predict anything." if constant else ""))
     sig = ok[ok["p"] < 0.05]
     if ok.empty:
         lines.append("No correlation could be computed (fewer than 3 abilities with both values, or constant values).")

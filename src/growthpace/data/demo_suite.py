@@ -149,6 +149,20 @@ RP_QUESTIONS = (  # (user question, gold reply); {n} name, {c} city, {a} activit
 
 ALL_IDIOMS = frozenset(p.replace("X", a).replace("Y", b) for p in IDIOM_PATTERNS for a, b in IDIOM_PAIRS)
 OOD_SUBJECTS = ("physician", "teacher_qualification", "urban_and_rural_planner")
+# What each ability needs by construction (the module docstring's table), for the report to set beside
+# the measured groups.
+ABILITY_NEEDS = {
+    "biology": "a fact stored in pretraining",
+    "history": "a fact stored in pretraining",
+    "code": "instruction adherence and detail (ranked)",
+    "creative_writing": "style and detail (ranked)",
+    "chinese": "idiom knowledge from pretraining",
+    "understanding": "reading the whole dialogue",
+    "role_play": "persona and detail (ranked)",
+    "reasoning": "multi-step inference in the context",
+    "math": "a multi-step arithmetic procedure",
+    "ethics": "judgement over four acts at once",
+}
 LETTERS = "ABCD"
 
 

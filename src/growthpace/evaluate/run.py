@@ -10,6 +10,12 @@ Three ways to answer, by record:
 - first-token items (``_score_by == "first_token"``: CMMLU, AGIEval) are answered by the argmax of the
   A-D logits right after ``<assistant>``, with no generation (``engine.next_token_logits``).
 
+Every item also gets the log-likelihood of its gold output (content plus ``<eot>``) and its token
+count (``gold_logprob``, ``gold_tokens``): for a ranked item that is its first choice; for the others
+one more request, batched with the ranking requests. It is the SFT loss on held-out gold outputs, a
+continuous measure beside the score, and on the untuned base model a complexity proxy of each
+ability (``analysis.complexity``).
+
 Items run in chunks (cheapest kind first, then by generation budget); each finished chunk goes to a
 ``PredictionLog`` when one is given, and items already in the log are skipped, so an interrupted
 evaluation resumes with no duplicated rows. The result has one row per record, ready for
@@ -32,15 +38,15 @@ from .predictions import PredictionLog, settings_hash
 # Generation budget per item kind when a study does not set one.
 DEFAULT_MAX_NEW_TOKENS = {"single_choice": 8, "true_false": 8, "cloze": 12, "multi_select": 8, "math": 160}
 # Bump when scoring or prompt building changes results: stored rows then stop matching (new settings hash).
-SCORING_VERSION = 1
+SCORING_VERSION = 2
 FIRST_TOKEN = "first_token"
 DEFAULT_CHUNK_SIZE = 512
 
 ROW_COLUMNS = ["eval_set", "ability", "item_hash", "kind", "output", "parsed", "score", "expected",
-               "choice_logprobs", "choice_lengths", "letter_logits", "batch_size"]
+               "choice_logprobs", "choice_lengths", "gold_logprob", "gold_tokens", "letter_logits", "batch_size"]
 PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", "kind", "output", "parsed", "score",
-                      "expected", "choice_logprobs", "choice_lengths", "letter_logits", "batch_size",
-                      "settings_hash"]
+                      "expected", "choice_logprobs", "choice_lengths", "gold_logprob", "gold_tokens",
+                      "letter_logits", "batch_size", "settings_hash"]
 
 
 def letter_token_ids(tokenizer) -> dict[str, int]:
@@ -98,10 +104,13 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
         for k, g in zip(gen, gens):
             outputs[k] = {"output": g.text, "letter_logits": g.letter_logits, "batch_size": engine.last_batch_size}
 
+    # One log-likelihood call for the ranked items' choices (gold first) and every other item's gold.
     rank = [k for k, kind in enumerate(kinds) if kind == "ranking"]
     owners = [k for k in rank for _ in items[k][1]["choices"]]
-    candidates = encode_continuations(tok, [c for k in rank for c in items[k][1]["choices"]])
-    requests = [(prompts[k], cont) for k, cont in zip(owners, candidates)]
+    texts = [c for k in rank for c in items[k][1]["choices"]]
+    golds = [k for k, kind in enumerate(kinds) if kind != "ranking"]
+    candidates = encode_continuations(tok, texts + [items[k][1]["messages"][-1]["content"] for k in golds])
+    requests = [(prompts[k], cont) for k, cont in zip(owners + golds, candidates)]
     if requests:
         lls = engine.loglikelihood(requests)
         for k, (lp, n, _) in zip(owners, lls):
@@ -109,6 +118,11 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
                                        "batch_size": engine.last_batch_size})
             o["choice_logprobs"].append(lp)
             o["choice_lengths"].append(n)
+        for k, (lp, n, _) in zip(golds, lls[len(owners):]):
+            outputs[k]["gold_logprob"], outputs[k]["gold_tokens"] = lp, n
+    for k in rank:
+        outputs[k]["gold_logprob"] = outputs[k]["choice_logprobs"][0]
+        outputs[k]["gold_tokens"] = outputs[k]["choice_lengths"][0]
 
     rows = []
     for k, (name, r) in enumerate(items):
@@ -133,6 +147,8 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
             "expected": float(res["expected"]),
             "choice_logprobs": _json(o.get("choice_logprobs")),
             "choice_lengths": _json(o.get("choice_lengths")),
+            "gold_logprob": float(o["gold_logprob"]),
+            "gold_tokens": int(o["gold_tokens"]),
             "letter_logits": _json(o.get("letter_logits")),
             "batch_size": o["batch_size"],
         })
