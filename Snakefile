@@ -1,16 +1,18 @@
 # growthpace: instruction-tuning dynamics studies.
 #   snakemake --cores 2                                  # the embedded demo (config/config.yaml)
 #   snakemake --cores 2 --configfile config/studies/X.yaml
+#   snakemake --cores 2 --configfile config/config.yaml config/studies/demo-transfer.yaml  # later files update earlier ones
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 # The demo study is the default; a study given with --configfile replaces it (instead of being
-# merged into it, which would leak the demo's keys into every other study).
-if not config:
+# merged into it, which would leak the demo's keys into every other study). --config alone edits the
+# demo (e.g. --config study=demo-b).
+if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

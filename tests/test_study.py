@@ -33,9 +33,12 @@ def test_grid_expansion():
     cfg = load(ROOT / "config" / "config.yaml")
     cells = study.training_cells(cfg)
     grid = cfg["grid"]
-    n = len(grid["model_sizes"]) * sum(len(v) for v in grid["data_sizes"].values()) * len(grid["seeds"])
+    sizes_of = {src: grid.get("model_sizes_by_source", {}).get(src, grid["model_sizes"]) for src in grid["data_sizes"]}
+    n = sum(len(sizes_of[src]) * len(v) for src, v in grid["data_sizes"].items()) * len(grid["seeds"])
     assert len(cells) == n == len(set(cells))
     assert {c.data_source for c in cells} == set(grid["data_sizes"])
+    for src, sizes in sizes_of.items():
+        assert {c.model_size for c in cells if c.data_source == src} == set(sizes)
 
 
 def test_settings_precedence():

@@ -2,7 +2,8 @@
 
     growthpace demo [--cores N]                   the embedded demo study (config/config.yaml)
     growthpace run --configfile X.yaml [-- ...]  any study; extra arguments go to snakemake
-    growthpace status [--configfile X.yaml]       which training cells are done, missing, running, failed
+    growthpace run --configfile A.yaml B.yaml     A's study with B's keys merged on top (as snakemake does)
+    growthpace status [--configfile X.yaml ...]   which training cells are done, missing, running, failed
     growthpace store ls [--store DIR]             artifacts in the store
     growthpace store gc --keep results/A ...      delete artifacts that none of the given studies uses
 """
@@ -27,16 +28,18 @@ def workflow_root() -> Path:
     return ROOT
 
 
-def snakemake(configfile: Path, cores: int, extra: list[str]) -> int:
+def snakemake(configfiles: list[Path], cores: int, extra: list[str]) -> int:
     root = workflow_root()
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"), "--directory", str(root),
-           "--configfile", str(configfile), "--cores", str(cores), *extra]
+           "--configfile", *map(str, configfiles), "--cores", str(cores), *extra]
     print("+", " ".join(cmd), flush=True)
     return subprocess.call(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-def print_outputs(configfile: Path) -> None:
-    study = yaml.safe_load(configfile.read_text())["study"]
+def print_outputs(configfiles: list[Path]) -> None:
+    study = None
+    for f in configfiles:  # the last file that names the study wins, as in snakemake's merge
+        study = (yaml.safe_load(f.read_text()) or {}).get("study", study)
     out = workflow_root() / "results" / study
     print(f"\nResults of study {study!r}:")
     for rel in ("tables/scores.parquet", "tables/predictions.parquet", "tables/cells.parquet",
@@ -53,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the embedded demo study")
     demo.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     run = sub.add_parser("run", help="run a study")
-    run.add_argument("--configfile", type=Path, required=True)
+    run.add_argument("--configfile", type=Path, nargs="+", required=True)
     run.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     status = sub.add_parser("status", help="the grid of a study: done, missing, running, failed")
-    status.add_argument("--configfile", type=Path, default=None)
+    status.add_argument("--configfile", type=Path, nargs="+", default=None)
     store = sub.add_parser("store", help="list or collect the artifact store")
     store_sub = store.add_subparsers(dest="store_command", required=True)
     ls = store_sub.add_parser("ls")
@@ -73,15 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         return store_command(args)
     if args.command == "status":
         from .status import print_status
-        configfile = args.configfile or workflow_root() / "config" / "config.yaml"
-        return print_status(configfile)
+        return print_status(args.configfile or [workflow_root() / "config" / "config.yaml"])
 
-    configfile = workflow_root() / "config" / "config.yaml" if args.command == "demo" else args.configfile.resolve()
-    if not configfile.is_file():
-        sys.exit(f"growthpace: config file {configfile} does not exist")
-    rc = snakemake(configfile, args.cores, extra)
+    configfiles = ([workflow_root() / "config" / "config.yaml"] if args.command == "demo"
+                   else [f.resolve() for f in args.configfile])
+    for f in configfiles:
+        if not f.is_file():
+            sys.exit(f"growthpace: config file {f} does not exist")
+    rc = snakemake(configfiles, args.cores, extra)
     if rc == 0 and "-n" not in extra and "--dry-run" not in extra:
-        print_outputs(configfile)
+        print_outputs(configfiles)
     return rc
 
 

@@ -24,10 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
-def load_config(configfile: str | Path) -> dict:
-    from snakemake.utils import validate
+def load_config(*configfiles: str | Path) -> dict:
+    """A study's config as snakemake reads ``--configfile A B``: later files update earlier ones
+    (nested keys merged), then validated with the schema's defaults filled in."""
+    from snakemake.utils import update_config, validate
 
-    config = yaml.safe_load(Path(configfile).read_text())
+    config: dict = {}
+    for f in configfiles:
+        update_config(config, yaml.safe_load(Path(f).read_text()) or {})
     validate(config, str(SCHEMA))
     study.check_study(config)
     return config
@@ -80,8 +84,8 @@ def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
     return rows
 
 
-def print_status(configfile: str | Path, workdir: str | Path = ".") -> int:
-    config = load_config(configfile)
+def print_status(configfiles: list[str | Path], workdir: str | Path = ".") -> int:
+    config = load_config(*configfiles)
     rows = cell_states(config, workdir)
     guideline = sum(r["recipe"] == study.GUIDELINE and r["data_source"] == study.RECIPE for r in rows)
     print(f"study {config['study']!r}: {len(rows)} training cells"
