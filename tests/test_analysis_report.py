@@ -129,6 +129,29 @@ def test_report_sets_what_each_ability_needs_beside_its_group(analysed, tmp_path
     assert f"not corrected for the {computed} tests" in text
 
 
+def test_transference_is_worded_by_its_sign(analysed, tmp_path):
+    """All outgoing transfer negative: no ability is said to help the others."""
+    out, _, _ = analysed
+    loaded, settings = pipeline.load_tables(out)
+    tr = loaded["transference"]
+    top = tr[tr["n"] == tr["n"].max()].iloc[:0]
+    rows = []
+    for k, a in enumerate(ABILITIES):  # transfer_in: +0.1 (above 0), 0, -0.1, -0.2; transfer_out all below 0
+        v_in, v_out = 0.1 - 0.1 * k, -0.05 - 0.01 * k
+        rows.append({"model_size": "7b", "n": 64, "ability": a, "self": 0.2, "self_low": 0.1, "self_high": 0.3,
+                     "transfer_in": v_in, "transfer_in_low": v_in - 0.05, "transfer_in_high": v_in + 0.05,
+                     "transfer_out": v_out, "transfer_out_low": v_out - 0.03, "transfer_out_high": v_out + 0.03})
+    loaded["transference"] = pd.concat([top, pd.DataFrame(rows)], ignore_index=True)
+    loaded["transfer"] = loaded["transfer"][loaded["transfer"]["model_size"] == "7b"].assign(n=64)
+    text = report.write_report("constructed", loaded, settings, tmp_path / "report.md")
+    assert ("Incoming transference (the mean change of an ability from the other abilities' data): 1 of 4 abilities "
+            "gain (biology) and 2 lose (understanding, ethics) (95% interval above or below 0). The largest is "
+            "biology's (+0.100 [+0.050, +0.150]).") in text
+    assert ("0 of 4 abilities help the others and 4 hurt the others (biology, creative_writing, understanding, "
+            "ethics)") in text
+    assert "None is positive; the closest to 0 is biology's (-0.050 [-0.080, -0.020])." in text
+
+
 def test_report_says_what_is_missing(tmp_path):
     predictions, scores = tables_for(items_for(study_truth(single=False, recipes=False), 40))
     tables = pipeline.analyze(scores, predictions, tmp_path, model_sizes=MODELS, n_boot=50)

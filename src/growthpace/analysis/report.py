@@ -337,17 +337,29 @@ def _transfer_section(t: dict, settings: dict) -> list[str]:
                  "corrected for multiple comparisons).")
     s = tr[(tr["n"] == n) & (tr["model_size"] == ms)].dropna(subset=["transfer_in"])
     if len(s):
-        top_in = s.sort_values("transfer_in").iloc[-1]
-        top_out = s.dropna(subset=["transfer_out"]).sort_values("transfer_out").iloc[-1]
-        lines.append(f"Transference (incoming: mean gain from the other abilities' data) is largest for "
-                     f"{top_in['ability']} ({_ci_of(top_in, 'transfer_in')}); "
-                     f"the data that helps the others most is {top_out['ability']}'s "
-                     f"({_ci_of(top_out, 'transfer_out')}).")
+        lines.append(_transference_sentence(s, "transfer_in", "Incoming transference (the mean change of an "
+                                            "ability from the other abilities' data)", "gain", "lose"))
+        lines.append(_transference_sentence(s.dropna(subset=["transfer_out"]), "transfer_out", "Outgoing "
+                                            "transference (the mean change an ability's data causes in the others)",
+                                            "help the others", "hurt the others"))
         rows = s.to_dict("records")
         table = pd.DataFrame({"ability": s["ability"].to_list(),
                               **{c: [_ci_of(r, c) for r in rows] for c in ("self", "transfer_in", "transfer_out")}})
         lines += ["", table.to_markdown(index=False)]
     return lines + [""]
+
+
+def _transference_sentence(s: pd.DataFrame, col: str, what: str, up: str, down: str) -> str:
+    """How many abilities' intervals lie above and below 0, and the largest value, worded by its sign."""
+    above, below = s[s[f"{col}_low"] > 0], s[s[f"{col}_high"] < 0]
+    top = s.sort_values(col).iloc[-1]
+    def listed(rows):
+        return f" ({_names(rows['ability'])})" if len(rows) else ""
+    text = (f"{what}: {len(above)} of {len(s)} abilities {up}{listed(above)} and {len(below)} {down}"
+            f"{listed(below)} (95% interval above or below 0). ")
+    if top[col] > 0:
+        return text + f"The largest is {top['ability']}'s ({_ci_of(top, col)})."
+    return text + f"None is positive; the closest to 0 is {top['ability']}'s ({_ci_of(top, col)})."
 
 
 def _complexity_section(t: dict, settings: dict) -> list[str]:
