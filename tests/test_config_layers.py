@@ -15,8 +15,9 @@ DEMO = ROOT / "config" / "config.yaml"
 TRANSFER = ROOT / "config" / "studies" / "demo-transfer.yaml"
 
 
-def dry_run(workdir, *args) -> dict[str, int]:
-    """Jobs per rule that ``snakemake -n`` plans (its job-stats table), with no config but ``args``."""
+def dry_run(workdir, *args) -> tuple[dict[str, int], str]:
+    """Jobs per rule that ``snakemake -n`` plans (its job-stats table) and its output, with no config but
+    ``args``."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--cores", "2", "-n", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True)

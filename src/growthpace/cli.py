@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 
 # The workflow lives beside the package in the source tree (the package is installed editable).
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,9 +36,9 @@ def snakemake(configfiles: list[Path], cores: int, extra: list[str]) -> int:
 
 
 def print_outputs(configfiles: list[Path]) -> None:
-    study = None
-    for f in configfiles:  # the last file that names the study wins, as in snakemake's merge
-        study = (yaml.safe_load(f.read_text()) or {}).get("study", study)
+    from .status import load_config
+
+    study = load_config(*configfiles)["study"]  # merged as snakemake merged them
     out = workflow_root() / "results" / study
     print(f"\nResults of study {study!r}:")
     for rel in ("tables/scores.parquet", "tables/predictions.parquet", "tables/cells.parquet",
