@@ -348,7 +348,8 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
     return pipeline.analyze(
         scores_df, predictions_df, out_dir, abilities=abilities, model_sizes=spec["model_sizes"], records=records,
         budget=budget, pool_sizes=pools, weighting=spec["weighting"], recipe_name=spec["recipe_name"],
-        guideline_model_sizes=spec.get("guideline_model_sizes"),
+        guideline_model_sizes=spec.get("guideline_model_sizes"), methods=spec.get("methods", ["paper"]),
+        optimize=spec.get("optimize"), training=spec.get("training"),
         n_boot=spec["n_boot"], seed=spec["seed"], level=spec["level"], tau_data=spec["tau_data"],
         tau_model=spec["tau_model"], study=spec["study"], ability_needs=needs)
 

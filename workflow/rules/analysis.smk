@@ -1,5 +1,6 @@
 # The study's analysis (growthpace.analysis), and the closed loop of analysis.guideline: a recipe derived
-# from the grid's tables, trained as recipe-guideline-seed{seed} cells and compared with the uniform
+# from the grid's tables by each method, trained as recipe-guideline-seed{seed} cells (the paper's rules)
+# and recipe-guideline-{method}-seed{seed} cells (method optimize), and compared with the uniform
 # curated-{budget} cell of the same model size:
 #
 #   tables (grid) -> derive_recipe -> subset/train_cell/evaluate_checkpoint (guideline cells)

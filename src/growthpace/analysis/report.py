@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .plots import selected_test_scores
@@ -80,10 +81,11 @@ CAPTIONS = {
         "ability (rows), minus the untuned base model's score. A star marks a 95% paired bootstrap interval that\n"
         "excludes 0 (not corrected for multiple comparisons).\n"),
     "recipes": (
-        "Left: the per-ability allocation derived from the measured sensitivities (cut what does not respond,\n"
-        "freeze what saturates, share the rest by data gain) beside the uniform split of the same budget.\n"
-        "Right, when recipe cells were trained: each recipe minus the uniform baseline at the same budget, per\n"
-        "ability and on average, with 95% paired bootstrap intervals.\n"),
+        "Left: the per-ability allocation of each guideline method (paper: cut what does not respond, freeze\n"
+        "what saturates, share the rest by data gain; optimize: the counts that maximise the mean score the\n"
+        "growth curves predict) beside the uniform split of the same budget. Right, when recipe cells were\n"
+        "trained: each recipe minus the uniform baseline at the same budget, per ability and on average, with\n"
+        "95% paired bootstrap intervals; a cross marks the gain the growth curves predicted.\n"),
 }
 
 
@@ -396,30 +398,93 @@ def _complexity_section(t: dict, settings: dict) -> list[str]:
     return lines + [""]
 
 
+def _paper_rules_text(a: pd.DataFrame, settings: dict) -> str:
+    budget = int(a["count"].sum())
+    cut, freeze, share = (a[a["rule"] == k] for k in ("cut", "freeze", "share"))
+    guide_sizes = settings.get("guideline_model_sizes") or settings.get("model_sizes") or []
+    measured = ("the groups measured on the curated curves of model "
+                f"{_names(guide_sizes)} (the size it is trained on)"
+                if guide_sizes and len(guide_sizes) < len(settings.get("model_sizes") or []) else "the measured groups")
+    return (
+        f"With a budget of {budget:,} items (the uniform split gives each ability about {budget // len(a):,}), "
+        f"the paper's rules applied to {measured} give: cut "
+        f"{_names(f'{x.ability} to {x.count}' for x in cut.itertuples())} "
+        f"(no response to data: the size from which more stopped helping, or the grid's smallest); freeze "
+        f"{_names(f'{x.ability} at {x.count}' for x in freeze.itertuples())} (saturation size); share the "
+        f"remaining {int(share['count'].sum()):,} among {_names(share['ability'])} in proportion to their data "
+        f"gain{'' if len(share) else ' (none responds, so every ability shares it evenly)'}. The total is kept "
+        f"at {budget:,}, as in the paper, because data that does not help its own ability still helps others.")
+
+
+def _optimize_text(a: pd.DataFrame, mean: pd.Series | None, settings: dict) -> str:
+    o = settings.get("optimize") or {}
+    sizes = _names(settings.get("guideline_model_sizes") or settings.get("model_sizes") or [])
+    objective = ("the expected gain over the bootstrap replicates" if o.get("objective", "mean") == "mean" else
+                 f"the {o.get('quantile', 0.1):.0%} lower quantile of the gain over the bootstrap replicates")
+    text = (f"The optimiser (method `optimize`) maximises the mean score over the abilities that the curated growth "
+            f"curves of model {sizes} predict, {objective}, with counts between {a['lower'].min():.0f} and "
+            f"{a['upper'].max():.0f} per ability (within {o.get('extrapolate', 1):g} doubling(s) of the items and "
+            "of the examples seen per ability that the grid measured, and within the pools)")
+    if o.get("shrink", True):
+        text += (f"; each ability's gain is shrunk towards the abilities' mean by an empirical-Bayes factor "
+                 f"({a['shrinkage'].min():.2f}–{a['shrinkage'].max():.2f}: 1 keeps the ability's own curve)")
+    if o.get("tolerance") is not None:
+        text += f"; no ability is predicted to lose more than {o['tolerance']:g} against the uniform split"
+    if o.get("transfer"):
+        text += "; other abilities' data counts as effective data by the transfer matrix"
+    moved = a[a["count"] != a["uniform"]]
+    text += (". It gives " + _names(f"{x.ability} {x.count}" for x in moved.itertuples()) +
+             " (the others keep the uniform share)" * (len(moved) < len(a)) + ".")
+    if mean is not None:
+        text += (f" Predicted gain of the mean over the uniform split: {_ci_of(mean, 'predicted')} by the curves, "
+                 f"{_ci_of(mean, 'expected')} by the shrunk model it maximised.")
+    return text
+
+
+def _resolution_text(m: pd.Series) -> str:
+    needed = [f"about {m['items_needed']:,.0f} test items in all to exclude 0 with 80% power if the true difference "
+              f"is the measured {_num(m['diff'], 3, True)}"] if np.isfinite(m["items_needed"]) else []
+    if np.isfinite(m.get("items_needed_predicted", np.nan)):
+        needed.append(f"about {m['items_needed_predicted']:,.0f} if it is the predicted "
+                      f"{_num(m['predicted'], 3, True)}")
+    return (f" The interval's half-width is {m['half_width']:.3f} on {int(m['n_items']):,} test items"
+            + (f"; it would take {' and '.join(needed)}." if needed else "."))
+
+
 def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
-    a, r = t["allocation"], t["recipes"]
+    alloc, r = t["allocation"], t["recipes"]
     lines = ["## Guideline: a recipe from the measurements", ""]
-    if a.empty:
+    if "method" not in alloc:  # tables written before there was a choice of method
+        alloc = alloc.assign(method="paper")
+    per = alloc[alloc["ability"] != "mean"]
+    means = alloc[alloc["ability"] == "mean"].set_index("method")
+    names = settings.get("recipe_names") or {"paper": settings.get("recipe_name")}
+    if per.empty:
         lines.append("No sensitivities, so no recipe was derived.")
     else:
-        budget = int(a["count"].sum())
-        cut, freeze, share = (a[a["rule"] == k] for k in ("cut", "freeze", "share"))
-        guide_sizes = settings.get("guideline_model_sizes") or settings.get("model_sizes") or []
-        measured = ("the groups measured on the curated curves of model "
-                    f"{_names(guide_sizes)} (the size it is trained on)"
-                    if guide_sizes and len(guide_sizes) < len(settings.get("model_sizes") or []) else "the measured groups")
-        lines.append(
-            f"With a budget of {budget:,} items (the uniform split gives each ability about {budget // len(a):,}), "
-            f"the paper's rules applied to {measured} give: cut "
-            f"{_names(f'{x.ability} to {x.count}' for x in cut.itertuples())} "
-            f"(no response to data: the size from which more stopped helping, or the grid's smallest); freeze "
-            f"{_names(f'{x.ability} at {x.count}' for x in freeze.itertuples())} (saturation size); share the "
-            f"remaining {int(share['count'].sum()):,} among {_names(share['ability'])} in proportion to their data "
-            f"gain{'' if len(share) else ' (none responds, so every ability shares it evenly)'}. The total is kept "
-            f"at {budget:,}, as in the paper, because data that does not help its own ability still helps others.")
-        lines += ["", a.assign(data_gain=a["data_gain"].round(4)).to_markdown(index=False), "",
-                  f"The recipe is written to `{recipe_path}` as a `grid.recipe_definitions` entry "
-                  f"(`{settings.get('recipe_name')}`)."]
+        paper, opt = per[per["method"] == "paper"], per[per["method"] == "optimize"]
+        if len(paper):
+            lines.append(_paper_rules_text(paper, settings))
+        if len(opt):
+            lines += ["", _optimize_text(opt, means.loc["optimize"] if "optimize" in means.index else None, settings)]
+        if len(paper) and "paper" in means.index and np.isfinite(means.loc["paper", "predicted"]):
+            lines += ["", f"The curves predict the paper's recipe to change the mean by "
+                          f"{_ci_of(means.loc['paper'], 'predicted')} against the uniform split."]
+        wide = per.pivot(index="ability", columns="method", values="count")
+        wide = wide.reindex([a for a in per["ability"].unique()])
+        table = pd.DataFrame({"ability": wide.index, "group": per.drop_duplicates("ability").set_index("ability")
+                              .loc[wide.index, "group"].to_numpy(),
+                              "uniform": per.drop_duplicates("ability").set_index("ability").loc[wide.index, "uniform"]
+                              .to_numpy()})
+        for method, g in per.groupby("method", sort=False):
+            g = g.set_index("ability").loc[wide.index]
+            table[f"{method}: rule"] = g["rule"].to_numpy()
+            table[f"{method}: count"] = g["count"].to_numpy()
+            if g["predicted"].notna().any():
+                table[f"{method}: predicted gain"] = [_ci_of(x, "predicted") for _, x in g.iterrows()]
+        lines += ["", table.to_markdown(index=False), "",
+                  f"The recipes are written to `{recipe_path}` as `grid.recipe_definitions` entries "
+                  f"({', '.join(f'`{names[m]}`' for m in per['method'].unique() if m in names)})."]
     lines.append("")
     if r.empty:
         lines.append("No recipe cells were trained in this study, so no recipe is compared with the uniform baseline "
@@ -427,17 +492,34 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
         return lines + [""]
     for (recipe, ms, size), g in r.groupby(["recipe", "model_size", "data_size"], sort=False):
         mean = g[g["ability"] == "mean"]
-        per = g[g["ability"] != "mean"]
+        per_set = g[g["ability"] != "mean"]
         head = (f"- {recipe} (model {ms}, {size:,} items) against {g['baseline'].iloc[0]}: ")
         if len(mean):
             m = mean.iloc[0]
-            head += f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}; "
-        better, worse = per[per["ci_low"] > 0], per[per["ci_high"] < 0]
-        lines.append(head + f"better on {len(better)} ({_names(better['ability'])}) and worse on {len(worse)} "
-                            f"({_names(worse['ability'])}) of {len(per)} evaluated sets (95% paired intervals).")
+            head += f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}"
+            head += (f" (predicted {_ci_of(m, 'predicted')}); " if "predicted" in m and np.isfinite(m["predicted"])
+                     else "; ")
+        better, worse = per_set[per_set["ci_low"] > 0], per_set[per_set["ci_high"] < 0]
+        line = head + (f"better on {len(better)} ({_names(better['ability'])}) and worse on {len(worse)} "
+                       f"({_names(worse['ability'])}) of {len(per_set)} evaluated sets (95% paired intervals).")
+        if len(mean) and "half_width" in mean:
+            line += _resolution_text(mean.iloc[0])
+        lines.append(line)
+    has_pred = bool("predicted" in r and r["predicted"].notna().any())
     table = r.assign(diff=[_ci(x.diff, x.ci_low, x.ci_high, sign=True) for x in r.itertuples()],
                      recipe_score=r["recipe_score"].round(3), baseline_score=r["baseline_score"].round(3))
-    lines += ["", table.drop(columns=["ci_low", "ci_high"]).to_markdown(index=False)]
+    if has_pred:
+        table["predicted"] = [_ci_of(x, "predicted") if np.isfinite(x["predicted"]) else "" for _, x in r.iterrows()]
+    keep = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score", "diff"]
+    keep += ["predicted"] * has_pred + ["half_width"] * ("half_width" in r)
+    lines += ["", table[keep].round({"half_width": 3}).to_markdown(index=False)]
+    if has_pred:
+        lines += ["", "`predicted`: the gain over the uniform split that the curated growth curves of the recipe's model "
+                      "size predict from its counts (paired bootstrap interval of the curves). The growth curves "
+                      "are measured on uniform cells, where an ability's own data and the others' grow together, "
+                      "and, where small cells repeat their data to reach the minimum of optimiser steps, at a "
+                      "constant number of examples seen per ability; a recipe moves one ability's items, and its "
+                      "examples seen with them, at a fixed number of steps."]
     return lines + [""]
 
 
