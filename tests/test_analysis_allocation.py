@@ -41,7 +41,8 @@ def log_scores(slopes, n_boot=4, spread=0.0, **kw):
     """Replicates spread symmetrically about the slopes (their mean is the point)."""
     slopes = np.asarray(slopes, dtype=float)
     signs = np.resize([1.0, -1.0], n_boot)
-    return LogScores([f"a{i}" for i in range(len(slopes))], slopes, slopes[None, :] * (1 + spread * signs[:, None]), **kw)
+    reps = slopes[None, :] * (1 + spread * signs[:, None])
+    return LogScores([f"a{i}" for i in range(len(slopes))], slopes, reps, **kw)
 
 
 def objective_value(slopes, n):
@@ -228,7 +229,8 @@ def test_predicted_gains_are_paired_and_in_closed_form():
     assert g.loc["a0", "predicted"] == pytest.approx(0.04 * np.log2(150 / 100))
     assert g.loc["a1", "predicted"] == pytest.approx(0.02 * np.log2(50 / 100))
     assert g.loc["mean", "predicted"] == pytest.approx((g.loc["a0", "predicted"] + g.loc["a1", "predicted"]) / 2)
-    reps = (0.04 * np.log2(1.5) * (1 + 0.5 * np.resize([1, -1], 10)) + 0.02 * np.log2(0.5) * (1 + 0.5 * np.resize([1, -1], 10))) / 2
+    factor = 1 + 0.5 * np.resize([1, -1], 10)
+    reps = (0.04 * np.log2(1.5) * factor + 0.02 * np.log2(0.5) * factor) / 2
     lo, hi = bs.interval(reps, 0.95)
     assert (g.loc["mean", "predicted_low"], g.loc["mean", "predicted_high"]) == pytest.approx((lo, hi))
 

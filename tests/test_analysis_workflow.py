@@ -216,7 +216,8 @@ def test_recipes_table_is_the_guideline_against_curated_at_the_budget(loop_run):
 def test_report_names_the_guideline_recipe_with_numbers(loop_run):
     out = loop_run / "results" / "guideline"
     text = (out / "report.md").read_text()
-    mean = pd.read_parquet(out / "analysis" / "recipes.parquet").query("ability == 'mean' and recipe == 'guideline'").iloc[0]
+    recipes = pd.read_parquet(out / "analysis" / "recipes.parquet")
+    mean = recipes.query("ability == 'mean' and recipe == 'guideline'").iloc[0]
     line = next(x for x in text.splitlines() if x.startswith("- guideline (model xs, 40 items) against curated-40"))
     assert f"mean over abilities {mean['diff']:+.3f} [{mean['ci_low']:+.3f}, {mean['ci_high']:+.3f}]" in line
     assert "`analysis/recipe.yaml`" in text and "(`guideline`, `guideline-optimize`)" in text

@@ -160,8 +160,8 @@ def fit_shape(sizes, point: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, d
     ok = np.isfinite(sat["slope"])
     params = {"flat": {"level": flat},
               "linear": {"intercept": fits["linear"]["intercept"], "slope": fits["linear"]["slope"]},
-              "saturating": {"intercept": np.where(ok, sat["intercept"], flat), "slope": np.where(ok, sat["slope"], 0.0),
-                             "xs": np.where(ok, sat["xs"], x[-1])}}
+              "saturating": {"intercept": np.where(ok, sat["intercept"], flat),
+                             "slope": np.where(ok, sat["slope"], 0.0), "xs": np.where(ok, sat["xs"], x[-1])}}
     return np.array([SHAPES.index(c or "linear") for c in chosen]), params
 
 

@@ -223,7 +223,8 @@ def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget
             mean = {"method": method, "ability": "mean", "count": sum(counts[method].values()), "uniform": budget,
                     **{c: pred.loc["mean", c] for c in ("predicted", "predicted_low", "predicted_high")}}
             if expected is not None:
-                mean.update(expected=expected["value"], expected_low=expected["ci_low"], expected_high=expected["ci_high"])
+                mean.update(expected=expected["value"], expected_low=expected["ci_low"],
+                            expected_high=expected["ci_high"])
             table = pd.concat([table, pd.DataFrame([mean], columns=ALLOCATION_COLUMNS)], ignore_index=True)
         tables.append(table)
     out = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=ALLOCATION_COLUMNS)

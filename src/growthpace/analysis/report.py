@@ -514,12 +514,12 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
     keep += ["predicted"] * has_pred + ["half_width"] * ("half_width" in r)
     lines += ["", table[keep].round({"half_width": 3}).to_markdown(index=False)]
     if has_pred:
-        lines += ["", "`predicted`: the gain over the uniform split that the curated growth curves of the recipe's model "
-                      "size predict from its counts (paired bootstrap interval of the curves). The growth curves "
-                      "are measured on uniform cells, where an ability's own data and the others' grow together, "
-                      "and, where small cells repeat their data to reach the minimum of optimiser steps, at a "
-                      "constant number of examples seen per ability; a recipe moves one ability's items, and its "
-                      "examples seen with them, at a fixed number of steps."]
+        lines += ["", "`predicted`: the gain over the uniform split that the curated growth curves of the "
+                      "recipe's model size predict from its counts (paired bootstrap interval of the curves). "
+                      "The growth curves are measured on uniform cells, where an ability's own data and the "
+                      "others' grow together, and, where small cells repeat their data to reach the minimum "
+                      "of optimiser steps, at a constant number of examples seen per ability; a recipe moves "
+                      "one ability's items, and its examples seen with them, at a fixed number of steps."]
     return lines + [""]
 
 
