@@ -299,6 +299,13 @@ def passes(total: int, training: dict) -> int:
     return settings.epochs * plan_repeats(int(total), settings)
 
 
+def grid_examples(model, ability: str, training: dict, per_cell: int) -> tuple[float, float]:
+    """The fewest and the most examples seen per ability (items x passes) over the grid sizes of the
+    model's support, a cell training ``per_cell`` abilities; more items never mean fewer examples."""
+    s_lo, s_hi = model.support(ability)
+    return (s_lo * passes(round(s_lo * per_cell), training), s_hi * passes(round(s_hi * per_cell), training))
+
+
 def count_bounds(model, abilities, budget: int, pools: dict | None = None, extrapolate: float = 1.0,
                  training: list[dict] | dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Integer (lo, hi) per ability: the support widened by ``extrapolate`` doublings, in items and (with
@@ -312,8 +319,7 @@ def count_bounds(model, abilities, budget: int, pools: dict | None = None, extra
         s_lo, s_hi = model.support(a)
         lo[i], hi[i] = s_lo / widen, min(s_hi * widen, budget)
         for t in trainings:
-            seen_lo = s_lo * passes(round(s_lo * per_cell), t)
-            seen_hi = s_hi * passes(round(s_hi * per_cell), t)
+            seen_lo, seen_hi = grid_examples(model, a, t, per_cell)
             per_item = passes(budget, t)
             lo[i] = max(lo[i], seen_lo / widen / per_item)
             hi[i] = min(hi[i], seen_hi * widen / per_item)

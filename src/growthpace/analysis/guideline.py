@@ -71,9 +71,11 @@ SATURATING = "saturating"
 # optimiser maximised (shrunk, with transfer where asked). ``rule``: cut/freeze/share for the paper's rules;
 # for the optimiser, what holds the count: ``marginal`` (marginal gains equal), ``lower``/``upper`` (the
 # curves' support), ``pool``, ``tolerance``.
+# ``examples``: how many examples of the ability the recipe's training shows (count x passes at the budget),
+# ``grid_examples``: the fewest that any grid cell of the curves showed it (below it the curves are blind).
 ALLOCATION_COLUMNS = ["method", "ability", "group", "rule", "count", "uniform", "data_gain", "stop_per_ability",
                       "lower", "upper", "shrinkage", "predicted", "predicted_low", "predicted_high", "expected",
-                      "expected_low", "expected_high"]
+                      "expected_low", "expected_high", "examples", "grid_examples"]
 COMPARISON_COLUMNS = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score",
                       "diff", "ci_low", "ci_high", "predicted", "predicted_low", "predicted_high", "n_items",
                       "half_width", "items_needed", "items_needed_predicted"]
@@ -216,6 +218,11 @@ def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget
                 "expected_low": t["predicted_low"].to_numpy(), "expected_high": t["predicted_high"].to_numpy()},
                 columns=ALLOCATION_COLUMNS)
             expected = result.predicted
+        if curves_model is not None and counts[method] and training:
+            first = training[0] if isinstance(training, list | tuple) else training
+            table["examples"] = table["ability"].map(counts[method]) * optimal.passes(budget, first)
+            table["grid_examples"] = table["ability"].map(
+                lambda a: optimal.grid_examples(curves_model, a, first, len(abilities))[0])
         if curves_model is not None and counts[method]:
             pred = optimal.predicted_gains(curves_model, counts[method], budget, boot.level).set_index("ability")
             for c in ("predicted", "predicted_low", "predicted_high"):

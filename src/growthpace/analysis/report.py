@@ -423,7 +423,8 @@ def _optimize_text(a: pd.DataFrame, mean: pd.Series | None, settings: dict) -> s
                  f"the {o.get('quantile', 0.1):.0%} lower quantile of the gain over the bootstrap replicates")
     text = (f"The optimiser (method `optimize`) maximises the mean score over the abilities that the curated growth "
             f"curves of model {sizes} predict, {objective}, with counts between {a['lower'].min():.0f} and "
-            f"{a['upper'].max():.0f} per ability (within {o.get('extrapolate', 1):g} doubling(s) of the items and "
+            f"{a['upper'].max():.0f} per ability (within {o.get('extrapolate', 1):g} "
+            f"doubling{'' if o.get('extrapolate', 1) == 1 else 's'} of the items and "
             "of the examples seen per ability that the grid measured, and within the pools)")
     if o.get("shrink", True):
         text += (f"; each ability's gain is shrunk towards the abilities' mean by an empirical-Bayes factor "
@@ -441,14 +442,35 @@ def _optimize_text(a: pd.DataFrame, mean: pd.Series | None, settings: dict) -> s
     return text
 
 
+def _items(n: float) -> str:
+    return "more than a million" if n > 1e6 else f"about {n:,.0f}"
+
+
 def _resolution_text(m: pd.Series) -> str:
-    needed = [f"about {m['items_needed']:,.0f} test items in all to exclude 0 with 80% power if the true difference "
-              f"is the measured {_num(m['diff'], 3, True)}"] if np.isfinite(m["items_needed"]) else []
+    """What the mean's interval resolves: its half-width and the test items that would exclude 0."""
+    needed = []
+    if np.isfinite(m["items_needed"]):
+        needed.append(f"{_items(m['items_needed'])} test items in all to exclude 0 with 80% power if the true "
+                      f"difference is the measured {_num(m['diff'], 3, True)}")
     if np.isfinite(m.get("items_needed_predicted", np.nan)):
-        needed.append(f"about {m['items_needed_predicted']:,.0f} if it is the predicted "
-                      f"{_num(m['predicted'], 3, True)}")
+        needed.append(f"{_items(m['items_needed_predicted'])} if it is the predicted {_num(m['predicted'], 3, True)}")
     return (f" The interval's half-width is {m['half_width']:.3f} on {int(m['n_items']):,} test items"
             + (f"; it would take {' and '.join(needed)}." if needed else "."))
+
+
+def _examples_text(per: pd.DataFrame, settings: dict) -> list[str]:
+    """Which counts show an ability fewer examples than any grid cell did (where the curves are blind)."""
+    if "examples" not in per or per["examples"].isna().all():
+        return []
+    below = {m: g[g["examples"] < g["grid_examples"]] for m, g in per.groupby("method", sort=False)}
+    low, high = per["grid_examples"].min(), per["grid_examples"].max()
+    text = (f"Examples seen: every grid cell of the curves showed each ability at least {_range([int(low), int(high)])} "
+            "examples (small cells repeat their data to reach the minimum of optimiser steps), so the growth curves "
+            "measure nothing below that, while a recipe shows an ability its items times the passes of the budget. ")
+    text += "; ".join(f"{m} gives fewer to " + (_names(f"{x.ability} ({x.count} items, {x.examples:.0f} examples)"
+                                                        for x in b.itertuples()) if len(b) else "none")
+                      for m, b in below.items()) + "."
+    return [text, ""]
 
 
 def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
@@ -482,8 +504,9 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
             table[f"{method}: count"] = g["count"].to_numpy()
             if g["predicted"].notna().any():
                 table[f"{method}: predicted gain"] = [_ci_of(x, "predicted") for _, x in g.iterrows()]
-        lines += ["", table.to_markdown(index=False), "",
-                  f"The recipes are written to `{recipe_path}` as `grid.recipe_definitions` entries "
+        lines += ["", table.to_markdown(index=False), ""]
+        lines += _examples_text(per, settings)
+        lines += [f"The recipes are written to `{recipe_path}` as `grid.recipe_definitions` entries "
                   f"({', '.join(f'`{names[m]}`' for m in per['method'].unique() if m in names)})."]
     lines.append("")
     if r.empty:
