@@ -189,7 +189,8 @@ def test_recipes_table_is_the_guideline_against_curated_at_the_budget(loop_run):
     assert set(rec["recipe"]) == {"guideline", "guideline-optimize"} and set(rec["baseline"]) == {"curated-40"}
     # beside each: the gain the curves predicted for its counts, and what the test sets resolve
     means = rec[rec["ability"] == "mean"].set_index("recipe")
-    assert means["predicted"].notna().all() and (means["half_width"] > 0).all() and (means["n_items"] == 60).all()
+    # (a recipe equal to the uniform split shares its model: a difference of exactly 0, half-width 0)
+    assert means["predicted"].notna().all() and (means["half_width"] >= 0).all() and (means["n_items"] == 60).all()
     alloc = pd.read_parquet(out / "analysis" / "allocation.parquet").query("ability == 'mean'").set_index("method")
     assert means.loc["guideline", "predicted"] == alloc.loc["paper", "predicted"]
     assert means.loc["guideline-optimize", "predicted"] == alloc.loc["optimize", "predicted"]
