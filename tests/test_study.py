@@ -252,7 +252,7 @@ def test_missing_inputs_lists_every_path(tmp_path):
     for ms in ("7b", "13b", "33b"):
         cfg["models"]["sizes"][ms]["path"] = str(model)
     cfg["evaluation"]["benchmarks"]["cmmlu"]["dir"] = str(ROOT / "tests" / "fixtures" / "cmmlu")
-    cfg["evaluation"]["benchmarks"]["agieval"]["dir"] = str(ROOT / "tests" / "fixtures" / "agieval")
+    cfg["evaluation"]["benchmarks"]["agieval"]["dir"] = str(ROOT / "tests" / "fixtures" / "agieval" / "data" / "v1")
     missing = study.missing_inputs(cfg)
     assert missing[0] == f"data.source_dir: {doit}/curated/full/math_full.json (no such file)"
     assert f"models.sizes.7b.path: {model}/config.json (not a model directory)" in missing

@@ -415,7 +415,7 @@ def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> 
             if any(k > 0 for k in bench["cmmlu"].get("shots", [0, 5])):
                 _is_dir(root / "dev", f"{key}.cmmlu.dir", out)
     if "agieval" in bench:
-        from .evaluate.agieval import CHINESE_MC_TASKS, PROMPTS_FILE
+        from .evaluate.agieval import CHINESE_MC_TASKS, prompts_path
 
         a = bench["agieval"]
         root = Path(a["dir"])
@@ -423,7 +423,8 @@ def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> 
             for task in a.get("tasks") or CHINESE_MC_TASKS:
                 _is_file(root / f"{task}.jsonl", f"{key}.agieval.dir", out)
             if "few-shot" in a.get("settings", ["zero-shot", "few-shot"]):
-                _is_file(root / PROMPTS_FILE, f"{key}.agieval.dir", out)
+                where = f"{key}.agieval.prompts" if a.get("prompts") else f"{key}.agieval.dir"
+                _is_file(prompts_path(root, a.get("prompts")), where, out)
     return out
 
 

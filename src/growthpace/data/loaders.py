@@ -51,10 +51,27 @@ def location(record: dict) -> str:
     return str(record.get("_file", "<unknown>"))
 
 
-def _read_text(path: Path) -> str:
+def read_utf8(path: str | Path, what: str = "data file") -> str:
+    """The text of a UTF-8 file (a BOM written by some editors is tolerated). A file in another encoding
+    is an error that names the file and the encoding it looks like (``charset_normalizer``'s guess)."""
+    path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such data file")
-    return path.read_text(encoding="utf-8-sig")  # tolerate a BOM written by some editors
+        raise FileNotFoundError(f"{path}: no such {what}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(raw[:1 << 20]).best()
+        guess = best.encoding.replace("_", "-").upper() if best is not None else None
+        looks = f"it looks like {guess}; convert it to UTF-8 (iconv -f {guess} -t UTF-8)" if guess else \
+            "its encoding is unknown; convert it to UTF-8"
+        raise ValueError(f"{path}: not UTF-8 (byte {raw[e.start]:#04x} at offset {e.start}): {looks}") from None
+
+
+def _read_text(path: Path) -> str:
+    return read_utf8(path)
 
 
 # ------------------------------------------------------------------------------ text formats
@@ -124,10 +141,13 @@ def _first_char(path: Path) -> str:
     """The first non-blank character of a file, read without loading the whole file."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such data file")
-    with path.open(encoding="utf-8-sig") as f:
-        while chunk := f.read(4096):
-            if chunk.strip():
-                return chunk.lstrip()[0]
+    try:
+        with path.open(encoding="utf-8-sig") as f:
+            while chunk := f.read(4096):
+                if chunk.strip():
+                    return chunk.lstrip()[0]
+    except UnicodeDecodeError:
+        read_utf8(path)  # raises, naming the file and its encoding
     return ""
 
 
