@@ -43,8 +43,7 @@ CELL_PATTERN = (r"(?:curated|synthetic)-\d+-seed\d+"
                 r"|only-[a-z_]+-\d+-seed\d+")
 # Evaluation defaults of growthpace.evaluate (left out of an eval spec when unchanged, so that the
 # artifacts of a study that does not set them keep their keys). tests/test_study.py checks them.
-EVAL_DEFAULTS = {"letter_position": "first", "loglikelihood_strategy": "auto", "max_batch_tokens": None,
-                 "chunk_size": 512}
+EVAL_DEFAULTS = {"loglikelihood_strategy": "auto", "max_batch_tokens": None, "chunk_size": 512}
 
 
 class ConfigError(ValueError):
@@ -575,6 +574,16 @@ def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
     if b.get("max_tokens") is not None:
         spec["max_tokens"] = b["max_tokens"]
     return spec
+
+
+def scoring_spec(config: dict) -> dict:
+    """The tables' scoring mode (``evaluation.scoring``) and its verdicts' version: a rule parameter, so
+    that a new mode or a change of verdicts recomputes the tables from the stored predictions, and
+    nothing is evaluated again (the mode is not part of ``eval_spec``)."""
+    from .evaluate.scoring import VERSIONS, check_mode
+
+    mode = check_mode((config.get("evaluation") or {}).get("scoring", "careful"))
+    return {"mode": mode, "version": VERSIONS[mode]}
 
 
 def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) -> dict:
