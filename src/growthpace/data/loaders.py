@@ -70,16 +70,12 @@ def read_utf8(path: str | Path, what: str = "data file") -> str:
         raise ValueError(f"{path}: not UTF-8 (byte {raw[e.start]:#04x} at offset {e.start}): {looks}") from None
 
 
-def _read_text(path: Path) -> str:
-    return read_utf8(path)
-
-
 # ------------------------------------------------------------------------------ text formats
-def load_jsonl(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
-    """Read one DoIT file (one JSON object per line); blank lines are skipped."""
+def json_lines(path: str | Path, what: str = "data file"):
+    """(line number, ``file:line``, object) for each non-blank line of a JSON-lines file; a line that is
+    not JSON stops with ``file:line: json: ...``."""
     path = Path(path)
-    records = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(read_utf8(path, what).splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
@@ -87,6 +83,14 @@ def load_jsonl(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise RecordError(where, "json", f"invalid JSON ({e.msg} at column {e.colno})") from None
+        yield lineno, where, obj
+
+
+def load_jsonl(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
+    """Read one DoIT file (one JSON object per line); blank lines are skipped."""
+    path = Path(path)
+    records = []
+    for lineno, where, obj in json_lines(path):
         records.append(_record(obj, where, path, lineno, len(records), defaults))
     return records
 
@@ -94,7 +98,7 @@ def load_jsonl(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
 def load_json_array(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
     """Read a file holding one JSON array of records; each record's line is where its item starts."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_utf8(path)
     decoder = json.JSONDecoder()
     i = _WS.match(text).end()
     if text[i:i + 1] != "[":
@@ -206,7 +210,7 @@ def load_hf_json(path: str | Path, cache_dir: str | Path | None = None) -> list[
     import datasets
 
     path = Path(path)
-    text = _read_text(path)
+    text = read_utf8(path)
     with tempfile.TemporaryDirectory(prefix="hf-json-") as tmp:
         try:
             ds = datasets.load_dataset("json", data_files=str(path), split="train",

@@ -40,7 +40,6 @@ from __future__ import annotations
 import ast
 import csv
 import io
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -48,10 +47,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data.loaders import read_utf8
+from ..data.loaders import json_lines, read_utf8
 from ..data.schema import RecordError
 from ..models.chat import encode_prompt
-from .cmmlu import SEVERAL_LETTERS
+from .cmmlu import SEVERAL_LETTERS, drop_reasons, log_trimmed
 from .run import first_token_record
 
 log = logging.getLogger(__name__)
@@ -124,15 +123,7 @@ def read_task(path: Path, dropped: Counter | None = None) -> list[tuple[int, dic
     ``dropped`` by reason."""
     dropped = Counter() if dropped is None else dropped
     items = []
-    text = read_utf8(path, "AGIEval task file")
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RecordError(where, "json", f"invalid JSON ({e.msg} at column {e.colno})") from None
+    for lineno, where, obj in json_lines(path, "AGIEval task file"):
         _check_item(obj, where)
         label, problem = _label(obj, where)
         if problem is None and len(obj["options"]) != 4:
@@ -172,10 +163,6 @@ def read_demos(path: Path, task: str, dropped: Counter | None = None) -> list[di
             continue
         demos.append({**obj, "label": label})
     return demos
-
-
-def _reasons(counts: Counter) -> str:
-    return ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
 
 
 def _question_text(item: dict, number: int | None, last: str = "D") -> str:
@@ -233,10 +220,10 @@ def load_agieval(root: str | Path, shots: Iterable[str] = ("zero-shot",), tasks:
         items = read_task(path, dropped)
         if dropped:
             log.warning("%s: dropped %d of %d items (%s)", path, sum(dropped.values()),
-                        len(items) + sum(dropped.values()), _reasons(dropped))
+                        len(items) + sum(dropped.values()), drop_reasons(dropped))
         if not items:
             raise RecordError(str(path), "items", "no single-answer four-option item"
-                              + (f" ({_reasons(dropped)})" if dropped else ""))
+                              + (f" ({drop_reasons(dropped)})" if dropped else ""))
         for setting in shots:
             demos: list[dict] = []
             if setting == "few-shot":
@@ -244,16 +231,14 @@ def load_agieval(root: str | Path, shots: Iterable[str] = ("zero-shot",), tasks:
                 demos = read_demos(demo_file, task, demo_dropped)
                 if demo_dropped:
                     log.warning("%s: %s: dropped %d demos (%s)", demo_file, task, sum(demo_dropped.values()),
-                                _reasons(demo_dropped))
+                                drop_reasons(demo_dropped))
             records, trimmed = [], Counter()
             for line, item in items:
                 kept = _fit(item, demos, tokenizer, max_tokens - reserve) if demos else []
                 trimmed[len(demos) - len(kept)] += 1
                 records.append(first_token_record(_messages(item, kept), item["label"],
                                                   f"agieval_{setting}", str(path), line))
-            if demos and set(trimmed) != {0}:
-                log.warning("agieval %s few-shot: demos dropped to fit %d tokens: %s", task, max_tokens - reserve,
-                            ", ".join(f"{n} demos from {c} prompts" for n, c in sorted(trimmed.items()) if n))
+            log_trimmed(f"agieval {task} {setting}", trimmed, max_tokens - reserve)
             log.info("agieval %s %s: %d items, %d demos", task, setting, len(records), len(demos))
             out[f"agieval_{setting}_{task}_test"] = records
     return out

@@ -83,20 +83,17 @@ class _Raised(Exception):
 # -------------------------------------------------------------------------------------- kinds, golds
 def kind(record: dict) -> str:
     """The item kind the authors' scorer gives ``record`` (see the module docstring)."""
-    if record.get("question_format", 0) == 1:
-        return "ranking"
+    careful = scorers.item_kind(record)
+    if careful in ("ranking", "math", "multi_select"):  # by question_format and ability, as theirs
+        return careful
     t = record.get("type", "")
-    if t == "math":
-        return "math"
-    if t == "ethics":
-        return "multi_select"
     if t in ("history", "chinese"):
         if doit_gold(record) in LETTERS:
             return "single_choice"
         return "true_false" if t == "history" else "cloze"
     if t in CHOICE_ABILITIES or t.startswith(CEVAL_PREFIX):
         return "single_choice"
-    return scorers.item_kind(record)
+    return careful
 
 
 def doit_gold(record: dict) -> str:

@@ -160,8 +160,17 @@ def read_csv(path: Path, dropped: Counter | None = None) -> list[tuple[int, dict
     return rows
 
 
-def _reasons(counts: Counter) -> str:
+def drop_reasons(counts: Counter) -> str:
+    """``1 empty answer, 2 several answer letters`` (a log line's reasons)."""
     return ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
+
+
+def log_trimmed(what: str, trimmed: Counter, budget) -> None:
+    """Log how many demos were dropped from how many prompts to fit ``budget`` tokens (``trimmed``: demos
+    dropped -> prompts), when any were."""
+    if set(trimmed) - {0}:
+        log.warning("%s: demos dropped to fit %s tokens: %s", what, budget,
+                    ", ".join(f"{n} demos from {c} prompts" for n, c in sorted(trimmed.items()) if n))
 
 
 def format_example(row: dict, with_answer: bool) -> str:
@@ -199,9 +208,9 @@ def load_cmmlu(root: str | Path, shots: Iterable[int] = (0, 5), subjects: Iterab
         test = read_csv(test_path, dropped)
         if dropped:
             log.warning("%s: dropped %d of %d questions (%s)", test_path, sum(dropped.values()),
-                        len(test) + sum(dropped.values()), _reasons(dropped))
+                        len(test) + sum(dropped.values()), drop_reasons(dropped))
         if not test:
-            raise RecordError(str(test_path), "rows", "no usable question" + (f" ({_reasons(dropped)})" if dropped else ""))
+            raise RecordError(str(test_path), "rows", "no usable question" + (f" ({drop_reasons(dropped)})" if dropped else ""))
         head = INSTRUCTION.format(NAME_ZH[subject])
         for k in shots:
             demos: list[str] = []
@@ -211,7 +220,7 @@ def load_cmmlu(root: str | Path, shots: Iterable[int] = (0, 5), subjects: Iterab
                 dev = read_csv(dev_path, dev_dropped)
                 if dev_dropped:
                     log.warning("%s: dropped %d dev questions as demos (%s)", dev_path, sum(dev_dropped.values()),
-                                _reasons(dev_dropped))
+                                drop_reasons(dev_dropped))
                 if len(dev) < k:
                     raise ValueError(f"{dev_path}: {k}-shot needs {k} dev questions, the file has {len(dev)} usable")
                 demos = [format_example(row, True) for _, row in dev[:k]]
@@ -223,9 +232,7 @@ def load_cmmlu(root: str | Path, shots: Iterable[int] = (0, 5), subjects: Iterab
                 messages = [{"role": "user", "content": head + "".join(kept) + end}]
                 records.append(first_token_record(messages, row["Answer"].strip(), f"cmmlu_{k}shot",
                                                   str(test_path), line))
-            if k > 0 and set(trimmed) != {0}:
-                log.warning("cmmlu %s %d-shot: demos dropped to fit %s tokens: %s", subject, k, max_tokens,
-                            ", ".join(f"{n} demos from {c} prompts" for n, c in sorted(trimmed.items()) if n))
+            log_trimmed(f"cmmlu {subject} {k}-shot", trimmed, max_tokens)
             log.info("cmmlu %s %d-shot: %d questions", subject, k, len(records))
             out[f"cmmlu_{k}shot_{subject}_test"] = records
     return out
