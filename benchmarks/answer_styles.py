@@ -60,13 +60,10 @@ def style_verdicts(S, T) -> dict[str, list[tuple[str, str, str, bool]]]:
 def math_cases(T) -> list[tuple[str, str, bool]]:
     """(output, gold, careful verdict) of every math case of the test module."""
     cases = [(o, g, bool(s)) for _, o, g, s in T.STYLE_MATH_CASES]
-    import inspect  # the older parametrized table of test_score_math
-
-    for mark in getattr(T.test_score_math, "pytestmark", []):
+    for mark in getattr(T.test_score_math, "pytestmark", []):  # the parametrized table of test_score_math
         if mark.name == "parametrize":
             cases += [(o, g, bool(s)) for o, g, _, s in mark.args[1] if o]
     cases += [(p, g, e) for p, g, e in T.EQUIV if p and g]
-    del inspect
     return cases
 
 
