@@ -370,7 +370,7 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
     optional ``ood`` (add the suite's C-Eval-style sets to the test split), ``benchmarks``
     (``{"cmmlu": {"dir", "shots"}, "agieval": {"dir", "settings", "tasks"}, "max_tokens"}``),
-    ``letter_position``, ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``, and
+    ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``, and
     ``add_chat_tokens`` (a base model whose tokenizer lacks the speaker tokens gets them, with its
     embeddings resized as SFT would, so that it can be evaluated like an epoch 0).
 
@@ -387,7 +387,6 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets
     from .study import missing_benchmark_paths
 
-    letter_position = spec.get("letter_position", "first")
     # Benchmark files are checked before a model is loaded or anything is evaluated.
     missing = missing_benchmark_paths(spec.get("benchmarks") or {})
     if missing:
@@ -410,13 +409,14 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
             a = bench["agieval"]
             sets.update(agieval.load_agieval(a["dir"], a.get("settings", ["zero-shot", "few-shot"]),
                                              a.get("tasks", agieval.CHINESE_MC_TASKS),
-                                             tokenizer=engine.tokenizer, max_tokens=max_tokens))
-        settings = eval_settings(engine, spec.get("max_new_tokens"), letter_position)
+                                             tokenizer=engine.tokenizer, max_tokens=max_tokens,
+                                             prompts=a.get("prompts")))
+        settings = eval_settings(engine, spec.get("max_new_tokens"))
         model_hash = hashlib.sha256(model_key.encode()).hexdigest()[:16]
         log = PredictionLog(store.root / "predictions" / ".rows" / f"{model_hash}-{settings_hash(settings)}",
                             model_key, settings)
         with log.lock():
-            df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log, letter_position=letter_position,
+            df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log,
                                chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE))
         write_parquet_atomic(df, tmp / "predictions.parquet")
         return {"n": len(df), "settings": settings, "settings_hash": log.settings_hash, "rows_log": str(log.dir)}

@@ -44,8 +44,7 @@ CELL_PATTERN = (r"(?:curated|synthetic)-\d+-seed\d+"
                 r"|only-[a-z_]+-\d+-seed\d+")
 # Evaluation defaults of growthpace.evaluate (left out of an eval spec when unchanged, so that the
 # artifacts of a study that does not set them keep their keys). tests/test_study.py checks them.
-EVAL_DEFAULTS = {"letter_position": "first", "loglikelihood_strategy": "auto", "max_batch_tokens": None,
-                 "chunk_size": 512}
+EVAL_DEFAULTS = {"loglikelihood_strategy": "auto", "max_batch_tokens": None, "chunk_size": 512}
 
 
 class ConfigError(ValueError):
@@ -441,7 +440,7 @@ def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> 
             if any(k > 0 for k in bench["cmmlu"].get("shots", [0, 5])):
                 _is_dir(root / "dev", f"{key}.cmmlu.dir", out)
     if "agieval" in bench:
-        from .evaluate.agieval import CHINESE_MC_TASKS, PROMPTS_FILE
+        from .evaluate.agieval import CHINESE_MC_TASKS, prompts_path
 
         a = bench["agieval"]
         root = Path(a["dir"])
@@ -449,7 +448,8 @@ def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> 
             for task in a.get("tasks") or CHINESE_MC_TASKS:
                 _is_file(root / f"{task}.jsonl", f"{key}.agieval.dir", out)
             if "few-shot" in a.get("settings", ["zero-shot", "few-shot"]):
-                _is_file(root / PROMPTS_FILE, f"{key}.agieval.dir", out)
+                where = f"{key}.agieval.prompts" if a.get("prompts") else f"{key}.agieval.dir"
+                _is_file(prompts_path(root, a.get("prompts")), where, out)
     return out
 
 
@@ -600,6 +600,16 @@ def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
     if b.get("max_tokens") is not None:
         spec["max_tokens"] = b["max_tokens"]
     return spec
+
+
+def scoring_spec(config: dict) -> dict:
+    """The tables' scoring mode (``evaluation.scoring``) and its verdicts' version: a rule parameter, so
+    that a new mode or a change of verdicts recomputes the tables from the stored predictions, and
+    nothing is evaluated again (the mode is not part of ``eval_spec``)."""
+    from .evaluate.scoring import VERSIONS, check_mode
+
+    mode = check_mode((config.get("evaluation") or {}).get("scoring", "careful"))
+    return {"mode": mode, "version": VERSIONS[mode]}
 
 
 def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) -> dict:

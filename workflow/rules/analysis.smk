@@ -38,6 +38,7 @@ rule guideline_tables:
         cells=f"{RESULTS}/tables/guideline/cells.parquet",
     params:
         select_after=config["evaluation"]["select_after_epoch"],
+        scoring=study.scoring_spec(config),
     log:
         f"{RESULTS}/logs/guideline_tables.log",
     conda:

@@ -128,6 +128,7 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
         "has_base": bool((items["data_source"] == "base").any()),
         "has_single_ability": bool((items["data_source"] == transfer.SINGLE).any()),
         "has_records": records is not None, "ability_needs": ability_needs or {},
+        "scoring": ",".join(sorted(scores["scoring"].unique())) if "scoring" in scores else None,
         "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()}})
     return t
 

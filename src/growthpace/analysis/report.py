@@ -10,8 +10,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..evaluate import authors
 from .plots import selected_test_scores
 from .sensitivity import GROUP_TEXT
+
+SCORING_TEXT = {
+    "careful": "careful (the verdicts a careful grader gives; `evaluation.scoring: authors` gives the DoIT "
+               "authors' verdicts from the same stored predictions)",
+    "authors": "authors (the verdicts of the DoIT authors' evaluation code, its parsing bugs included, for "
+               "comparison with the paper; `evaluation.scoring: careful` gives a careful grader's)",
+}
+
+
+def scoring_sentence(mode: str | None) -> str:
+    return f"Scoring: {SCORING_TEXT.get(mode or 'careful', mode)}."
 
 
 def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_path: str | Path,
@@ -30,6 +42,8 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
         f"{test['ability'].nunique()} evaluated sets (abilities and any out-of-domain sets), "
         f"{int(test.groupby('ability')['n'].first().sum())} test items per cell.",
         "",
+        scoring_sentence(_mode(scores)),
+        "",
         "## Overall test score (mean over evaluated sets, at the selected epoch; `report.md` averages the "
         "in-domain abilities only)",
         "",
@@ -47,8 +61,10 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
             lines.append(f"- {source}, model {ms}: {first['score']:.3f} at {int(first['data_size'])} items "
                          f"to {last['score']:.3f} at {int(last['data_size'])} items "
                          f"({last['score'] - first['score']:+.3f}; random guess {last['expected']:.3f}).")
-    lines += ["", "## Test score per ability", "", per_ability.to_markdown(), "",
-              f"Plot: `{plot_path}`", "",
+    lines += ["", "## Test score per ability", "", per_ability.to_markdown(), ""]
+    if _mode(scores) == "authors":
+        lines += _authors_numbers(test)
+    lines += [f"Plot: `{plot_path}`", "",
               "Tables: `tables/scores.parquet` (per cell, epoch, split, ability), "
               "`tables/predictions.parquet` (per instance), `tables/cells.parquet` (training).", ""]
     text = "\n".join(lines)
@@ -56,6 +72,25 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, out)
     return text
+
+
+def _mode(scores: pd.DataFrame) -> str | None:
+    return str(scores["scoring"].iloc[0]) if "scoring" in scores and len(scores) else None
+
+
+def _authors_numbers(test: pd.DataFrame) -> list[str]:
+    """The numbers the authors' ``scorer.py`` prints for the selected checkpoints: per-file sums (C-Eval
+    items weigh 100/40) and an average over files divided by twice the number of files."""
+    keys = ["model_size", "data_source", "data_size", "seed", "recipe", "epoch"]
+    _, per = authors.file_scores(test, keys)
+    per = per.drop(columns=["seed", "recipe"] if test["seed"].nunique() == 1 and (test["recipe"] == "").all()
+                   else []).round(3)
+    return ["## As the authors' scorer reports them", "",
+            "Their `scorer.py` writes each test file's sum of item scores (C-Eval items weigh 100/40, so a "
+            "40-item file reads as a percentage) and divides the sum over files by twice the number of files "
+            "(its results hold a score and an expected key per file), so its `average` is half the mean file "
+            "score. The tables above are per-item means; these are the authors' numbers:", "",
+            per.to_markdown(index=False), ""]
 
 
 # ---------------------------------------------------------------------------------- analysis report
@@ -555,6 +590,7 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
     seeds = settings.get("n_seeds", 1)
     lines = [
         f"# Analysis of study `{study}`", "",
+        scoring_sentence(settings.get("scoring")), "",
         f"Scores are test-split means at each training cell's selected checkpoint, over "
         f"{len(settings.get('abilities', []))} in-domain abilities ({_range(in_domain)} test items each). "
         f"Intervals are {settings.get('level', 0.95):.0%} percentile bootstrap intervals "
