@@ -17,6 +17,10 @@ has nothing to put in it, so that a workflow can declare them all):
     predictiveness  complexity.PREDICTIVENESS_COLUMNS: Spearman of features against sensitivities
     allocation      guideline.ALLOCATION_COLUMNS: the derived recipe beside the uniform split
     recipes         guideline.COMPARISON_COLUMNS: recipe cells against the uniform baseline
+    extrapolation   extrapolation.EXTRAPOLATION_COLUMNS: the joint growth model over data size and
+                    parameter count: held-out predictions of the largest model size, fitted curves,
+                    and predictions for model sizes not trained
+    extrapolation_validation  extrapolation.VALIDATION_COLUMNS: held-out figures per ability and form
 
 plus ``recipe.yaml`` (the derived recipe, for ``grid.recipe_definitions``) and ``settings.json``.
 """
@@ -30,12 +34,12 @@ import pandas as pd
 
 from ..data.schema import ABILITIES
 from ..store import write_json_atomic, write_parquet_atomic
-from . import complexity, curves, guideline, sources, transfer
+from . import complexity, curves, extrapolation, guideline, sources, transfer
 from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
 
 TABLES = ["curves", "overall", "curve_fits", "sensitivity", "sources", "ceilings", "transfer", "transference",
-          "complexity", "predictiveness", "allocation", "recipes"]
+          "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation"]
 
 
 def in_domain_abilities(present) -> list[str]:
@@ -49,7 +53,8 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
             model_sizes=None, records=None, tokenizer=None, proxies: pd.DataFrame | None = None,
             budget: int | None = None, pool_sizes: dict | None = None, weighting: str = "gain",
             guideline_model_sizes=None, ability_needs: dict | None = None,
-            recipe_name: str | None = None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+            recipe_name: str | None = None, params: dict | None = None, extrapolate_sizes: dict | None = None,
+            extrapolate_form: str = "auto", recipe_counts: dict | None = None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
             tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "") -> dict[str, pd.DataFrame]:
     """Every analysis table of a study, written under ``out_dir`` and returned by name.
 
@@ -61,6 +66,11 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     is trained on; default: all), since a group measured over all sizes can hide what the trained size
     does (an ability flat on small models may still respond on the large one); ``ability_needs``: what
     each ability needs by construction (a generated suite), which the report sets beside its group.
+    ``params``: parameters per model size (from the base models' configs) for the growth model over data
+    and model size (``extrapolation``); ``extrapolate_sizes``: model sizes to predict only (name ->
+    parameters); ``extrapolate_form``: ``auto`` (the better validated) or one of
+    ``extrapolation.FORMS``; ``recipe_counts``: per-ability items of recipe cells (recipe -> ability ->
+    count), so that held-out validation also orders recipes.
     """
     out_dir = Path(out_dir)
     items = selected_items(predictions, scores)
@@ -94,6 +104,10 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     allocation = guideline.allocate(guide, budget, weighting, pool_sizes) if budget else {}
     t["allocation"] = guideline.allocation_table(guide, allocation)
     t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes)
+    loss = bootstrap(extrapolation.items_with_loss(items), n_boot=n_boot, seed=seed, level=level)
+    t["extrapolation"], t["extrapolation_validation"], extrap = extrapolation.extrapolate(
+        boot, loss, params, extrapolate_sizes, form=extrapolate_form, abilities=abilities,
+        recipe_counts=recipe_counts, n_abilities=len(abilities))
     recipe_name = recipe_name or (f"derived-{budget}" if budget else "derived")
     for name in TABLES:
         write_parquet_atomic(t[name], out_dir / f"{name}.parquet")
@@ -108,7 +122,7 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
         "recipe_name": recipe_name, "n_seeds": int(items["seed"].nunique()),
         "has_base": bool((items["data_source"] == "base").any()),
         "has_single_ability": bool((items["data_source"] == transfer.SINGLE).any()),
-        "has_records": records is not None, "ability_needs": ability_needs or {},
+        "has_records": records is not None, "params": params or {}, "extrapolation": extrap, "ability_needs": ability_needs or {},
         "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()}})
     return t
 
