@@ -7,7 +7,6 @@ import re
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 from safetensors import safe_open
 from scipy import special
@@ -79,9 +78,9 @@ def test_direct_fit_recovers_the_law():
         lo, hi = np.quantile(fit.theta[1:], [0.005, 0.995], axis=0)
         assert np.all((lo <= truth) & (truth <= hi)), (ability, fit.theta[0], truth)
         assert np.abs(fit.theta[0, :4] - truth[:4]).max() < 0.15
-        ceiling = fit.g[0] + (1 - fit.g[0]) * special.expit(fit.theta[0, -1])
+        ceiling = fit.floor[0] + (1 - fit.floor[0]) * special.expit(fit.theta[0, -1])
         assert ceiling == pytest.approx(CEILING, abs=0.05)
-        assert fit.g[0] == G  # every score is above the random guess: the floor is the random guess
+        assert fit.floor[0] == G  # every score is above the random guess: the floor is the random guess
 
 
 def test_ladder_fit_recovers_both_steps():
@@ -96,15 +95,16 @@ def test_ladder_fit_recovers_both_steps():
 
     losses = {(m, "curated", d, "math"): loss_law(d, n) for m, n in PARAMS.items() for d in SIZES}
     items = ladder_items(losses, lambda _, lv: float(G + (c - G) * special.expit(k0 + k1 * (lv - 1))), 3000, seed=5)
-    boot, loss = boot_of(items, 200)
-    fit = ex.fit_growth(boot, loss, PARAMS, form="ladder").fits["math"]
+    model = ex.fit_items(items, PARAMS, n_boot=200)
+    assert model.form == "ladder"  # the items carry the gold answer's log-likelihood
+    fit = model.fits["math"]
     gamma = standardised(a, fit)
     assert np.abs(fit.gamma[0] - gamma).max() < 0.03
     centre, sd = fit.loss_scale  # step 2 in standardised loss: k0 + k1 (loss - 1) = t0 + t1 (loss - centre) / sd
     step2 = np.array([k0 + k1 * (centre - 1), k1 * sd])
     lo, hi = np.quantile(fit.theta[1:, :2], [0.005, 0.995], axis=0)
     assert np.all((lo <= step2) & (step2 <= hi)), (fit.theta[0], step2)
-    assert fit.g[0] + (1 - fit.g[0]) * special.expit(fit.theta[0, -1]) == pytest.approx(c, abs=0.08)
+    assert fit.floor[0] + (1 - fit.floor[0]) * special.expit(fit.theta[0, -1]) == pytest.approx(c, abs=0.08)
     # and the composed prediction at a size it never saw is the law's
     d = np.array(SIZES, dtype=float)
     truth = G + (c - G) * special.expit(k0 + k1 * (np.array([loss_law(x, 6.4e6) for x in d]) - 1))
@@ -161,10 +161,10 @@ def test_too_few_model_sizes_say_what_is_missing():
     with pytest.raises(ValueError, match="the ladder form needs the gold answer's log-likelihood"):
         ex.fit_growth(two, None, PARAMS, form="ladder")
     # In the pipeline: no table rows, and the note says why.
-    rows, validation, info = ex.extrapolate(one, None, PARAMS)
-    assert rows.empty and validation.empty and "found 1: s" in info["error"]
-    rows, validation, info = ex.extrapolate(two, None, None)
-    assert rows.empty and info["notes"] == ["no parameter counts for the model sizes, so no growth model over "
+    rows, validation, info, model = ex.extrapolate(one, None, PARAMS)
+    assert rows.empty and validation.empty and model is None and "found 1: s" in info["error"]
+    rows, validation, info, model = ex.extrapolate(two, None, None)
+    assert rows.empty and model is None and info["notes"] == ["no parameter counts for the model sizes, so no growth model over "
                                             "model size"]
 
 
@@ -205,8 +205,12 @@ def test_validation_figures_match_an_independent_computation():
 
 
 def test_predict_api_gives_paired_replicates_and_intervals():
-    boot = bs.bootstrap(items_for(direct_truth(), 200, seed=2), n_boot=150, seed=0)
-    model = ex.fit_growth(boot, None, PARAMS, form="direct")
+    items = items_for(direct_truth(), 200, seed=2)
+    model = ex.fit_items(items, PARAMS, n_boot=150)
+    assert model.form == "direct"  # no gold log-likelihoods in these items
+    boot = bs.bootstrap(items, n_boot=150, seed=0)
+    same = ex.fit_growth(boot, None, PARAMS, form="direct")
+    assert np.array_equal(same.fits["math"].theta, model.fits["math"].theta)
     point, reps = model.predict("math", [100, 1000], 6.4e6)
     assert point.shape == (2,) and reps.shape == (150, 2)
     assert np.all(np.diff(point) > 0)  # the law rises with data at 6.4e6 parameters

@@ -105,7 +105,9 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     t["allocation"] = guideline.allocation_table(guide, allocation)
     t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes)
     loss = bootstrap(extrapolation.items_with_loss(items), n_boot=n_boot, seed=seed, level=level)
-    t["extrapolation"], t["extrapolation_validation"], extrap = extrapolation.extrapolate(
+    # The fourth value is the fitted model itself (extrapolation's API), for an analysis that predicts a
+    # model size the study did not train.
+    t["extrapolation"], t["extrapolation_validation"], extrap, _ = extrapolation.extrapolate(
         boot, loss, params, extrapolate_sizes, form=extrapolate_form, abilities=abilities,
         recipe_counts=recipe_counts, n_abilities=len(abilities))
     recipe_name = recipe_name or (f"derived-{budget}" if budget else "derived")
