@@ -282,6 +282,21 @@ def test_report_says_why_there_is_no_extrapolation(tmp_path):
     assert "No growth model over model size was fitted: a growth model over data and model size needs at least 2" in text
 
 
+def test_two_sizes_of_two_points_fit_with_binomial_noise(tmp_path):
+    """The smallest grid that fits (2 model sizes x 2 data sizes) leaves no residual degrees of freedom:
+    one cell's noise is taken as binomial, and the report says so and which form it used."""
+    sizes = {"xs": 1e5, "s": 4e5}
+    predictions, scores = tables_for(items_for(direct_truth(params=sizes, sizes=(40, 640)), 60))
+    pipeline.analyze(scores, predictions, tmp_path, params=sizes, n_boot=30)
+    loaded, settings = pipeline.load_tables(tmp_path)
+    info = settings["extrapolation"]
+    assert info["df"] is None and info["phi"] == 1.0 and info["form"] == "direct"  # no gold losses here
+    assert set(loaded["extrapolation"]["role"]) == {"fit"} and len(loaded["extrapolation"]) == 8
+    text = report.write_report("two", loaded, settings, tmp_path / "report.md")
+    assert "taken as binomial (the direct fit leaves no residual degrees of freedom to measure it)" in text
+    assert "Predictions use the direct form (without a held-out check: the ladder when the items carry" in text
+
+
 # ------------------------------------------------------------------------------------------ config
 def test_sizes_to_predict_only_are_checked():
     cfg = {"study": "x", "data": {"abilities": ["math"]}, "grid": {"model_sizes": ["s"], "data_sizes": {"curated": [1]}},

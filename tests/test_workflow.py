@@ -61,6 +61,7 @@ def test_smoke_study_is_analysed(smoke_run):
     assert set(rows["role"]) == {"fit"} and set(rows["model_size"]) == {"xs", "s"}
     assert tables["extrapolation_validation"].empty
     assert "No held-out validation: it needs three model sizes (fit on two, predict the third), and this study has 2" in text
+    assert "Predictions use the ladder form" in text and settings["extrapolation"]["form"] == "ladder"
     for name in plots.PLOTS:
         assert (out / "plots" / f"{name}.png").stat().st_size > 5_000
 

@@ -635,7 +635,8 @@ def extrapolate(boot: Boot, loss: Boot | None, params: dict | None, targets: dic
         info["notes"].append(str(e))
         info["error"] = str(e)
         return pd.concat(rows, ignore_index=True) if rows else empty[0], validation, info, None
-    info.update(form=chosen, fit_sizes=list(model.params), phi=model.phi, df=model.df)
+    info.update(form=chosen, fit_sizes=list(model.params), phi=model.phi,
+                df=model.df if np.isfinite(model.df) else None)  # None: no residual degrees of freedom
     info["notes"] += model.notes
     label = ",".join(model.params)
     fitted, extra = [], []

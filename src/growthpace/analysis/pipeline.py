@@ -104,7 +104,8 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     allocation = guideline.allocate(guide, budget, weighting, pool_sizes) if budget else {}
     t["allocation"] = guideline.allocation_table(guide, allocation)
     t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes)
-    loss = bootstrap(extrapolation.items_with_loss(items), n_boot=n_boot, seed=seed, level=level)
+    # the same seed draws the same items: the loss replicates are paired with the score's
+    loss = bootstrap(extrapolation.items_with_loss(items), n_boot=n_boot, seed=seed, level=level) if params else None
     # The fourth value is the fitted model itself (extrapolation's API), for an analysis that predicts a
     # model size the study did not train.
     t["extrapolation"], t["extrapolation_validation"], extrap, _ = extrapolation.extrapolate(

@@ -491,12 +491,15 @@ def _extrapolation_section(t: dict, settings: dict) -> list[str]:
         "fitted: *direct*, a logistic in x, z and x z; *ladder*, the model ladders' two steps (x, z to the gold "
         "answer's loss per token, a power law with an interaction; the loss to the score through a sigmoid), both "
         "by maximum likelihood on the items. Intervals refit each form on every paired bootstrap replicate; the "
-        "prediction interval (PI) adds one cell's noise, measured by the residuals of the direct fit (dispersion "
-        f"{_num(info.get('phi'), 2)} times the binomial variance).")
+        "prediction interval (PI) adds one cell's noise, "
+        + (f"measured by the residuals of the direct fit (dispersion {_num(info.get('phi'), 2)} times the binomial "
+           "variance)." if info.get("df") is not None else
+           "taken as binomial (the direct fit leaves no residual degrees of freedom to measure it)."))
     lines.append("")
     if val is None or val.empty:
         lines += ["No held-out validation: it needs three model sizes (fit on two, predict the third), and this "
-                  f"study has {len(sizes)}.", ""]
+                  f"study has {len(sizes)}. Predictions use the {form} form (without a held-out check: the ladder when "
+                  "the items carry the gold answer's log-likelihood, else the direct form).", ""]
     else:
         held, fitted = val["held_out"].iloc[0], val["fit_sizes"].iloc[0]
         total = val[val["ability"] == "all"].set_index("form")
