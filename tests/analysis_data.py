@@ -59,3 +59,24 @@ def covers(lo, hi, truth, widen=1.5) -> bool:
     about a 99.8% one: several such checks in one test still fail only when an estimate is off)."""
     mid, half = (lo + hi) / 2, (hi - lo) / 2 * widen
     return bool(mid - half <= truth <= mid + half)
+
+
+def ladder_items(loss: dict, accuracy, n_items: int, seed: int = 0, coupling: float = 0.7, expected: float = 0.25,
+                 spread: float = 0.3, tokens: int = 4) -> pd.DataFrame:
+    """Prediction rows with a gold-answer loss per item: ``loss``: {(model_size, data_source, data_size,
+    ability): mean loss per token of the cell}; an item's loss is that mean times a log-normal item
+    factor of mean 1 (``spread``; shared between cells as the difficulty is); the cell's true accuracy
+    is ``accuracy(ability, mean loss)``, drawn as in ``items_for``."""
+    truth = {(ms, source, size, 0, "", a): accuracy(a, lv) for (ms, source, size, a), lv in loss.items()}
+    rows = items_for(truth, n_items, seed=seed, coupling=coupling, expected=expected)
+    rng = np.random.default_rng(seed + 1)
+    base = {a: rng.standard_normal(n_items) for a in sorted({k[3] for k in loss})}
+    parts = []
+    for (ms, source, size, a), lv in loss.items():
+        e = np.where(rng.random(n_items) < coupling, base[a], rng.standard_normal(n_items))
+        parts.append(pd.DataFrame({"model_size": ms, "data_source": source, "data_size": size, "ability": a,
+                                   "item_hash": [f"{a}-{i}" for i in range(n_items)],
+                                   "gold_logprob": -tokens * lv * np.exp(spread * e - spread ** 2 / 2),
+                                   "gold_tokens": tokens}))
+    return rows.merge(pd.concat(parts, ignore_index=True), on=["model_size", "data_source", "data_size", "ability",
+                                                               "item_hash"], how="left")

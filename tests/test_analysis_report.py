@@ -49,6 +49,7 @@ def analysed(tmp_path_factory):
     records = [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "x" * (k + 1)}],
                 "type": a} for k, a in enumerate(ABILITIES)]
     tables = analysis.analyze(scores, predictions, out, model_sizes=MODELS, records=records, n_boot=300,
+                              params={"7b": 6.7e9, "13b": 1.3e10}, extrapolate_sizes={"33b": 3.25e10},
                               study="constructed")
     return out, tables, scores
 
@@ -102,6 +103,9 @@ def test_report_states_findings_with_the_tables_numbers(analysed, tmp_path):
     syn = loaded["ceilings"].query("ability == 'mean' and data_source == 'synthetic' and model_size == '7b'").iloc[0]
     assert f"The synthetic curve of model 7b stops rising at {syn['ceiling']:,.0f} items" in text
     assert "one seed, so the intervals do not include training-seed variance" in text
+    # two model sizes: the growth model over model size is fitted, but nothing is held out to check it
+    assert "No held-out validation: it needs three model sizes (fit on two, predict the third), and this study has 2" in text
+    assert "- 33b (32,500,000,000 parameters, extrapolated):" in text
     assert "`plots/overall.png`: Mean test score" in text
 
 

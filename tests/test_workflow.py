@@ -8,6 +8,8 @@ import pytest
 import yaml
 
 from growthpace.analysis import pipeline, plots
+from growthpace.models.size import parameter_count
+from growthpace.store import read_receipt
 
 from .conftest import ROOT, snakemake
 
@@ -51,6 +53,15 @@ def test_smoke_study_is_analysed(smoke_run):
     assert sum(v for k, v in recipe["derived-40"].items() if k != "pool") == 40
     text = (out / "report.md").read_text()
     assert text.startswith("# Analysis of study `smoke`") and "## Guideline" in text
+    # Two model sizes: the growth model over data and model size is fitted on the parameter counts of the
+    # base models' configs, and no size is left to hold out.
+    counts = {ms: parameter_count(read_receipt(out / "receipts" / "base" / f"{ms}.json").path) for ms in ("xs", "s")}
+    assert settings["params"] == counts and counts["xs"] < counts["s"]
+    rows = tables["extrapolation"]
+    assert set(rows["role"]) == {"fit"} and set(rows["model_size"]) == {"xs", "s"}
+    assert tables["extrapolation_validation"].empty
+    assert "No held-out validation: it needs three model sizes (fit on two, predict the third), and this study has 2" in text
+    assert "Predictions use the ladder form" in text and settings["extrapolation"]["form"] == "ladder"
     for name in plots.PLOTS:
         assert (out / "plots" / f"{name}.png").stat().st_size > 5_000
 

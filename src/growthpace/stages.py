@@ -16,7 +16,7 @@ import pandas as pd
 from .data import demo_suite
 from .data.loaders import load_doit_split, load_jsonl, strip_provenance
 from .data.sampling import nested_subset
-from .store import Artifact, Store, artifact_key, write_parquet_atomic
+from .store import Artifact, Store, artifact_key, read_receipt, write_parquet_atomic
 
 log = logging.getLogger(__name__)
 
@@ -323,11 +323,29 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
 
 
 # ---------------------------------------------------------------------------------------- analysis
-def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str | Path, spec: dict) -> dict:
+def model_parameters(base_receipts: dict) -> dict[str, int]:
+    """{model size: parameters} from each base model's config.json (``models.size``), weights unread."""
+    from .models.size import parameter_count
+
+    return {str(ms): parameter_count(read_receipt(path).path) for ms, path in base_receipts.items()}
+
+
+def recipe_counts(subset_receipts: dict) -> dict[str, dict[str, int]]:
+    """{recipe: {ability: items}} as realised in one cell's training set of each recipe."""
+    return {recipe: json.loads((read_receipt(path).path / "manifest.json").read_text()).get("per_type", {})
+            for recipe, path in subset_receipts.items()}
+
+
+def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str | Path, spec: dict,
+                  base_receipts: dict | None = None, recipe_subsets: dict | None = None,
+                  extrapolate: dict | None = None) -> dict:
     """The analysis tables of a study (``analysis.pipeline.analyze``, spec: ``study.analysis_spec``) from
     its tables: the grid's, plus the guideline cells' when given (concatenated: each cell's epoch was
     selected on its own). The suite gives the test records (complexity proxies) and the pool sizes, so
-    that the derived recipe never asks a pool for more than it holds."""
+    that the derived recipe never asks a pool for more than it holds. ``base_receipts`` (model size ->
+    receipt) give the parameter counts of the growth model over model size, ``recipe_subsets`` (recipe
+    -> a subset receipt) the recipes' per-ability counts, ``extrapolate`` (``study.extrapolate_spec``)
+    the sizes to predict only and the form."""
     from .analysis import pipeline
 
     scores_df = pd.concat([pd.read_parquet(p) for p in scores], ignore_index=True)
@@ -351,7 +369,10 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
         guideline_model_sizes=spec.get("guideline_model_sizes"), methods=spec.get("methods", ["paper"]),
         optimize=spec.get("optimize"), training=spec.get("training"),
         n_boot=spec["n_boot"], seed=spec["seed"], level=spec["level"], tau_data=spec["tau_data"],
-        tau_model=spec["tau_model"], study=spec["study"], ability_needs=needs)
+        tau_model=spec["tau_model"], study=spec["study"], ability_needs=needs,
+        params=model_parameters(base_receipts) if base_receipts else None,
+        recipe_counts=recipe_counts(recipe_subsets) if recipe_subsets else None,
+        extrapolate_sizes=(extrapolate or {}).get("model_sizes"), extrapolate_form=(extrapolate or {}).get("form", "auto"))
 
 
 # ------------------------------------------------------------------------------------- evaluation

@@ -226,6 +226,20 @@ def analysis_spec(config: dict) -> dict:
     return canonical(spec)
 
 
+def extrapolate_spec(config: dict) -> dict:
+    """``analysis.extrapolate``: model sizes to predict only (name -> parameters) and the form."""
+    e = (config.get("analysis") or {}).get("extrapolate") or {}
+    return canonical({"model_sizes": {str(k): float(v) for k, v in (e.get("model_sizes") or {}).items()},
+                      "form": e.get("form", "auto")})
+
+
+def recipe_cell_names(config: dict) -> dict[str, str]:
+    """{recipe: the name of one of its cells} for every recipe the study trains (grid and guideline):
+    a recipe's per-ability counts are the same at every model size and seed."""
+    cells = [c for c in training_cells(config) + guideline_cells(config) if c.data_source == RECIPE]
+    return {c.recipe: c.name for c in cells}
+
+
 def lookup(index: dict, key, what: str):
     try:
         return index[key]
@@ -322,6 +336,10 @@ def check_study(config: dict) -> None:
             raise ConfigError(f"evaluation.select_after_epoch: {after} leaves no epoch to select for model size "
                               f"{ms!r}, which trains {settings['epochs']} epochs")
     _check_guideline(config)
+    for name in extrapolate_spec(config)["model_sizes"]:
+        if name in model_sizes(config):
+            raise ConfigError(f"analysis.extrapolate.model_sizes.{name}: {name!r} is a model size the grid trains; "
+                              "name the sizes to predict only (e.g. 13b) differently")
     bench = (config.get("evaluation") or {}).get("benchmarks") or {}
     for i, ms in enumerate(bench.get("model_sizes") or []):
         if ms not in model_sizes(config):

@@ -47,17 +47,24 @@ rule guideline_tables:
         "../scripts/tables.py"
 
 
+# Also given the base models (their configs give the parameter counts of the growth model over model
+# size) and one training set of each recipe (its per-ability counts).
 rule analysis:
     input:
         suite=rules.suite.output[0],
         scores=analysis_tables("scores"),
         predictions=analysis_tables("predictions"),
+        base=list(base_receipts().values()),
+        recipe_subsets=list(recipe_subset_receipts().values()),
     output:
         tables=expand(f"{ANALYSIS}/{{name}}.parquet", name=TABLES),
         recipe=f"{ANALYSIS}/recipe.yaml",
         settings=f"{ANALYSIS}/settings.json",
     params:
         spec=study.analysis_spec(config),
+        base=base_receipts(),
+        recipe_subsets=recipe_subset_receipts(),
+        extrapolate=study.extrapolate_spec(config),
     log:
         f"{RESULTS}/logs/analysis.log",
     conda:

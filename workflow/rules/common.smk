@@ -73,6 +73,19 @@ def analysis_tables(kind):
     )
 
 
+def base_receipts():
+    """{model size: base-model receipt}: the analysis counts each size's parameters from its config."""
+    return {ms: f"{RESULTS}/receipts/base/{ms}.json" for ms in study.model_sizes(config)}
+
+
+def recipe_subset_receipts():
+    """{recipe: the subset receipt of one of its cells}: the analysis reads the per-ability counts."""
+    return {
+        recipe: f"{RESULTS}/receipts/subset/{name}.json"
+        for recipe, name in study.recipe_cell_names(config).items()
+    }
+
+
 def final_outputs():
     return [
         f"{RESULTS}/tables/scores.parquet",

@@ -12,4 +12,8 @@ stages.analyze_study(
     predictions=list(snakemake.input.predictions),
     out_dir=Path(snakemake.output.settings).parent,
     spec=snakemake.params.spec,
+    # derive_recipe runs this script too, without them: it needs the recipe only
+    base_receipts=getattr(snakemake.params, "base", None),
+    recipe_subsets=getattr(snakemake.params, "recipe_subsets", None),
+    extrapolate=getattr(snakemake.params, "extrapolate", None),
 )

@@ -25,7 +25,9 @@ each ability once, with replacement, and applies that draw to every cell: differ
 study has several seeds, a replicate also draws seeds with replacement (one draw shared by all
 cells) and a unit's value is the weighted mean over its seeds. Abilities are resampled
 independently, so a mean over abilities is a stratified bootstrap. Intervals are percentile
-intervals of the replicates.
+intervals of the replicates. The draws depend only on the seed and on which items and seeds each
+ability has, so two calls with the same seed on the same rows with another value in ``score`` (e.g. a
+per-item loss, NaN where unknown) draw the same items: their replicates are paired.
 """
 
 from __future__ import annotations
@@ -168,8 +170,10 @@ def bootstrap(items: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: flo
         n_items, n_cells = item.max() + 1, len(cells)
         scores = np.zeros((n_items, n_cells))
         mask = np.zeros((n_items, n_cells))
-        scores[item, cell] = g["score"].to_numpy(dtype=float)
-        mask[item, cell] = 1.0
+        value = g["score"].to_numpy(dtype=float)
+        known = np.isfinite(value)  # a missing value (NaN) leaves its item out of that cell's means
+        scores[item[known], cell[known]] = value[known]
+        mask[item[known], cell[known]] = 1.0
         draws = rng.multinomial(n_items, np.full(n_items, 1 / n_items), size=n_boot).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             cell_reps = (draws @ scores) / (draws @ mask)

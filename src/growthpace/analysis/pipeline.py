@@ -19,6 +19,10 @@ has nothing to put in it, so that a workflow can declare them all):
                     with its predicted gain
     recipes         guideline.COMPARISON_COLUMNS: recipe cells against the uniform baseline, with the gain
                     the curves predicted and what the test sets can resolve
+    extrapolation   extrapolation.EXTRAPOLATION_COLUMNS: the joint growth model over data size and
+                    parameter count: held-out predictions of the largest model size, fitted curves,
+                    and predictions for model sizes not trained
+    extrapolation_validation  extrapolation.VALIDATION_COLUMNS: held-out figures per ability and form
 
 plus ``recipe.yaml`` (the derived recipes, one per method, for ``grid.recipe_definitions``) and
 ``settings.json``.
@@ -33,12 +37,12 @@ import pandas as pd
 
 from ..data.schema import ABILITIES
 from ..store import write_json_atomic, write_parquet_atomic
-from . import allocation, complexity, curves, guideline, sources, transfer
+from . import allocation, complexity, curves, extrapolation, guideline, sources, transfer
 from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
 
 TABLES = ["curves", "overall", "curve_fits", "sensitivity", "sources", "ceilings", "transfer", "transference",
-          "complexity", "predictiveness", "allocation", "recipes"]
+          "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation"]
 
 
 def in_domain_abilities(present) -> list[str]:
@@ -53,7 +57,9 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
             budget: int | None = None, pool_sizes: dict | None = None, weighting: str = "gain",
             guideline_model_sizes=None, ability_needs: dict | None = None, methods=("paper",),
             optimize: dict | None = None, training: dict | None = None,
-            recipe_name: str | None = None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+            recipe_name: str | None = None, params: dict | None = None, extrapolate_sizes: dict | None = None,
+            extrapolate_form: str = "auto", recipe_counts: dict | None = None, n_boot: int = 1000, seed: int = 0,
+            level: float = 0.95,
             tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "") -> dict[str, pd.DataFrame]:
     """Every analysis table of a study, written under ``out_dir`` and returned by name.
 
@@ -68,6 +74,11 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     ``methods``: the guideline's methods (``guideline.METHODS``), ``optimize`` the optimiser's settings,
     ``training``: {model size: SFT settings (epochs, min_steps, batch_size)} of the guideline's model sizes;
     ``recipe_name``: the paper's recipe's name (another method's adds ``-{method}``).
+    ``params``: parameters per model size (from the base models' configs) for the growth model over data
+    and model size (``extrapolation``); ``extrapolate_sizes``: model sizes to predict only (name ->
+    parameters); ``extrapolate_form``: ``auto`` (the better validated) or one of
+    ``extrapolation.FORMS``; ``recipe_counts``: per-ability items of recipe cells (recipe -> ability ->
+    count), so that held-out validation also orders recipes.
     """
     out_dir = Path(out_dir)
     items = selected_items(predictions, scores)
@@ -98,6 +109,13 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     guide_sizes = [m for m in sizes if m in set(map(str, guideline_model_sizes or sizes))] or sizes
     guide = t["sensitivity"] if guide_sizes == sizes else sensitivity(
         boot, abilities, "curated", guide_sizes, len(abilities), tau_data, tau_model)
+    # the same seed draws the same items: the loss replicates are paired with the score's
+    loss = bootstrap(extrapolation.items_with_loss(items), n_boot=n_boot, seed=seed, level=level) if params else None
+    # The fourth value is the fitted model itself (extrapolation's API), for an analysis that predicts a
+    # model size the study did not train.
+    t["extrapolation"], t["extrapolation_validation"], extrap, _ = extrapolation.extrapolate(
+        boot, loss, params, extrapolate_sizes, form=extrapolate_form, abilities=abilities,
+        recipe_counts=recipe_counts, n_abilities=len(abilities))
     methods = list(methods or ["paper"])
     recipe_name = recipe_name or (f"derived-{budget}" if budget else "derived")
     names = guideline.recipe_names(recipe_name, methods)
@@ -127,7 +145,7 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
         "recipe_name": recipe_name, "n_seeds": int(items["seed"].nunique()),
         "has_base": bool((items["data_source"] == "base").any()),
         "has_single_ability": bool((items["data_source"] == transfer.SINGLE).any()),
-        "has_records": records is not None, "ability_needs": ability_needs or {},
+        "has_records": records is not None, "params": params or {}, "extrapolation": extrap, "ability_needs": ability_needs or {},
         "scoring": ",".join(sorted(scores["scoring"].unique())) if "scoring" in scores else None,
         "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()}})
     return t

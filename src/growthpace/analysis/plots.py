@@ -29,7 +29,7 @@ CJK_FILE = re.compile(r"wqy|NotoSansCJK|NotoSerifCJK|SourceHan|DroidSansFallback
 ABILITY_ZH = {"biology": "生物", "history": "历史", "code": "代码生成", "creative_writing": "创意写作",
               "chinese": "中文", "understanding": "对话理解", "role_play": "角色扮演", "reasoning": "逻辑推理",
               "math": "数学推理", "ethics": "伦理", "mean": "平均"}
-PLOTS = ["overall", "abilities", "sources", "transfer", "recipes"]
+PLOTS = ["overall", "abilities", "sources", "transfer", "recipes", "extrapolation"]
 BASE_STYLE = (0, (6, 2, 1, 2))  # dash-dot: the untuned base model
 
 
@@ -292,6 +292,69 @@ def recipe_plot(allocation: pd.DataFrame, comparison: pd.DataFrame, out: str | P
     _save(fig, out)
 
 
+# ------------------------------------------------------------------------------------- extrapolation
+def extrapolation_plot(rows: pd.DataFrame, validation: pd.DataFrame, out: str | Path, abilities=None) -> None:
+    """One facet per ability, score against data size: measured points of every trained size with the
+    joint model's 95% bands (fitted on every size), the held-out size's measured points (black-edged
+    stars) against its prediction from the smaller sizes (hatched band), and predict-only sizes (dashed)."""
+    _theme()
+    if rows.empty:
+        return _placeholder(out, "Extrapolation", "No growth model over model size: it needs at least two "
+                                                  "model sizes with parameter counts (see report.md).")
+    order = [a for a in (abilities or sorted(rows["ability"].unique())) if a in set(rows["ability"])]
+    sizes = (rows[["model_size", "params"]].drop_duplicates("model_size").sort_values("params")["model_size"].tolist())
+    untrained = set(rows.loc[rows["role"] == "extrapolation", "model_size"])
+    colors = _palette([m for m in sizes if m not in untrained])  # trained sizes as elsewhere, the rest in reds
+    colors.update(zip([m for m in sizes if m in untrained], sns.color_palette("Reds_r", max(len(untrained), 1))))
+    chosen = validation.loc[validation["chosen"].astype(bool), "form"] if len(validation) else pd.Series(dtype=str)
+    form = chosen.iloc[0] if len(chosen) else rows.loc[rows["role"] == "fit", "form"].iloc[0]
+    g = sns.FacetGrid(rows, col="ability", col_order=order, col_wrap=min(5, len(order)), height=2.6, aspect=1.15,
+                      sharey=False)
+    for ability, ax in g.axes_dict.items():
+        a = rows[rows["ability"] == ability]
+        for ms in sizes:
+            color = colors[ms]
+            fit = a[(a["role"] == "fit") & (a["model_size"] == ms)].sort_values("data_size")
+            if len(fit):
+                ax.plot(fit["data_size"], fit["predicted"], "-", color=color, linewidth=1.2)
+                ax.fill_between(fit["data_size"], fit["ci_low"], fit["ci_high"], color=color, alpha=0.15, linewidth=0)
+                ax.errorbar(fit["data_size"], fit["measured"], yerr=[fit["measured"] - fit["measured_low"],
+                            fit["measured_high"] - fit["measured"]], fmt="o", markersize=3, color=color,
+                            elinewidth=0.6, capsize=0)
+            held = a[(a["role"] == "held_out") & (a["model_size"] == ms) & (a["form"] == form) & (a["recipe"] == "")]
+            if len(held):
+                held = held.sort_values("data_size")
+                ax.fill_between(held["data_size"], held["pi_low"], held["pi_high"], facecolor="none",
+                                edgecolor=color, hatch="////", linewidth=0.0)
+                ax.plot(held["data_size"], held["predicted"], "--", color="black", linewidth=1.1)
+                ax.plot(held["data_size"], held["measured"], "*", markersize=9, color=color,
+                        markeredgecolor="black", markeredgewidth=0.7)
+            extra = a[(a["role"] == "extrapolation") & (a["model_size"] == ms)].sort_values("data_size")
+            if len(extra):
+                ax.plot(extra["data_size"], extra["predicted"], ":", color=color, linewidth=1.8)
+                ax.fill_between(extra["data_size"], extra["pi_low"], extra["pi_high"], color=color, alpha=0.10,
+                                linewidth=0)
+        ax.set_xscale("log")
+        ax.set_title(label(ability), fontsize=9)
+    g.set_axis_labels("training items (log scale)", "test score")
+    held_sizes = sorted(set(rows.loc[rows["role"] == "held_out", "model_size"]))
+    extra_sizes = [m for m in sizes if m in set(rows.loc[rows["role"] == "extrapolation", "model_size"])]
+    handles = [plt.Line2D([], [], color=colors[m], label=f"{m} ({rows.loc[rows['model_size'] == m, 'params'].iloc[0]:,.0f})")
+               for m in sizes]
+    handles.append(plt.Line2D([], [], color="black", linestyle="-", label=f"{form} fit on all trained sizes (95% CI)"))
+    if held_sizes:
+        handles += [plt.Line2D([], [], color="black", linestyle="--", label=f"{', '.join(held_sizes)} predicted "
+                               "from the smaller sizes (hatched: 95% PI)"),
+                    plt.Line2D([], [], color="black", marker="*", linestyle="", markersize=9,
+                               label=f"{', '.join(held_sizes)} measured (held out)")]
+    if extra_sizes:
+        handles.append(plt.Line2D([], [], color="black", linestyle=":", label=f"{', '.join(extra_sizes)} "
+                                  "not trained: extrapolated (95% PI)"))
+    g.figure.legend(handles=handles, loc="lower center", ncols=min(len(handles), 4), fontsize=8,
+                    bbox_to_anchor=(0.5, 1.0), frameon=False)
+    _save(g.figure, out)
+
+
 def analysis_plots(tables: dict[str, pd.DataFrame], out_dir: str | Path, abilities=None,
                    model_sizes=None) -> dict[str, Path]:
     """Every plot of ``PLOTS`` from ``pipeline.analyze``'s tables, as ``out_dir/{name}.png``."""
@@ -303,4 +366,5 @@ def analysis_plots(tables: dict[str, pd.DataFrame], out_dir: str | Path, abiliti
     sources_plot(tables["sources"], tables["overall"], tables["ceilings"], paths["sources"], model_sizes)
     transfer_heatmap(tables["transfer"], paths["transfer"], abilities)
     recipe_plot(tables["allocation"], tables["recipes"], paths["recipes"], abilities)
+    extrapolation_plot(tables["extrapolation"], tables["extrapolation_validation"], paths["extrapolation"], abilities)
     return paths

@@ -121,6 +121,12 @@ CAPTIONS = {
         "growth curves predict) beside the uniform split of the same budget. Right, when recipe cells were\n"
         "trained: each recipe minus the uniform baseline at the same budget, per ability and on average, with\n"
         "95% paired bootstrap intervals; a cross marks the gain the growth curves predicted.\n"),
+    "extrapolation": (
+        "Growth over data and model size, per ability: measured test scores (points, 95% bootstrap bars) of every\n"
+        "trained model size with the joint model fitted on all of them (lines, 95% bands). The largest trained\n"
+        "size is also predicted from the smaller ones alone (dashed line, hatched 95% prediction interval)\n"
+        "against its measured points (black-edged stars): the held-out validation. Dotted lines: model sizes\n"
+        "that were not trained, extrapolated (95% prediction interval).\n"),
 }
 
 
@@ -581,6 +587,131 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
     return lines + [""]
 
 
+def _why_failed(v, held: pd.DataFrame, goals: dict) -> str:
+    """What a held-out ability misses, with the numbers that say why."""
+    reasons = []
+    plain = held[held["recipe"] == ""].sort_values("data_size")
+    bias = float((plain["predicted"] - plain["measured"]).mean()) if len(plain) else float("nan")
+    spread = float(plain["measured"].max() - plain["measured"].min()) if len(plain) else float("nan")
+    if not v.mae < v.half_width:
+        reasons.append(f"error {_num(v.mae)} above the half-width {_num(v.half_width)}: it "
+                       f"{'over' if bias > 0 else 'under'}-predicts by {_num(abs(bias))} on average, so the step "
+                       f"to {v.held_out} {'adds less than' if bias > 0 else 'adds more than'} the smaller sizes' "
+                       "slope in log parameters says")
+    if v.coverage < goals["coverage"]:
+        out = held[(held["measured"] < held["pi_low"]) | (held["measured"] > held["pi_high"])]
+        where = [f"recipe {r.recipe}" if r.recipe else f"{_size(r.data_size)} items" for r in out.itertuples()]
+        reasons.append(f"{len(out)} of {len(held)} measured points outside the prediction interval"
+                       + (f" ({', '.join(where)})" if where else ""))
+    if v.n_pairs and v.decision_accuracy < goals["decision_accuracy"]:
+        reasons.append(f"orders {v.decision_accuracy:.0%} of {int(v.n_pairs)} pairs as measured; the measured "
+                       f"curve spans {_num(spread)} over its data sizes, "
+                       + ("within its own noise (half-width " + _num(v.half_width) + "), so its order is "
+                          "mostly noise" if spread < 2 * v.half_width else "so the prediction's slope in data is off"))
+    return "; ".join(reasons)
+
+
+def _extrapolation_section(t: dict, settings: dict) -> list[str]:
+    from .extrapolation import GOALS
+
+    rows, val = t.get("extrapolation", pd.DataFrame()), t.get("extrapolation_validation", pd.DataFrame())
+    info = settings.get("extrapolation") or {}
+    params = settings.get("params") or {}
+    lines = ["## Predicting a larger model: growth over data and model size", ""]
+    if rows is None or rows.empty:
+        why = info.get("error") or "; ".join(info.get("notes") or []) or "no parameter counts were given"
+        return lines + [f"No growth model over model size was fitted: {why.rstrip('.')}.", ""]
+    form = info.get("form")
+    sizes = sorted(params, key=params.get)
+    lines.append(
+        "Each ability's curated curve is modelled jointly over x = log2(training items) and z = log2(parameters), "
+        "the parameter count of each base model's config (" + ", ".join(f"{m} {params[m]:,.0f}" for m in sizes)
+        + "), between a floor (the random-guess expectation, or the lowest fitted score where that is lower: a "
+        "model that has not learnt the answer format scores below chance) and a fitted ceiling. Two forms are "
+        "fitted: *direct*, a logistic in x, z and x z; *ladder*, the model ladders' two steps (x, z to the gold "
+        "answer's loss per token, a power law with an interaction; the loss to the score through a sigmoid), both "
+        "by maximum likelihood on the items. Intervals refit each form on every paired bootstrap replicate; the "
+        "prediction interval (PI) adds one cell's noise, "
+        + (f"measured by the residuals of the direct fit (dispersion {_num(info.get('phi'), 2)} times the binomial "
+           "variance)." if info.get("df") is not None else
+           "taken as binomial (the direct fit leaves no residual degrees of freedom to measure it)."))
+    lines.append("")
+    if val is None or val.empty:
+        lines += ["No held-out validation: it needs three model sizes (fit on two, predict the third), and this "
+                  f"study has {len(sizes)}. Predictions use the {form} form (without a held-out check: the ladder when "
+                  "the items carry the gold answer's log-likelihood, else the direct form).", ""]
+    else:
+        held, fitted = val["held_out"].iloc[0], val["fit_sizes"].iloc[0]
+        total = val[val["ability"] == "all"].set_index("form")
+        per = _ordered(val[val["ability"] != "all"], settings)
+        lines.append(f"**Held-out validation.** Fitted on {fitted.replace(',', ', ')} only, each form predicts "
+                     f"{held}'s curve ({int(total['n_points'].max())} measured points"
+                     + (", and recipe cells" if (rows["role"].eq("held_out") & rows["recipe"].ne("")).any() else "")
+                     + "):")
+        lines.append("")
+        for f, r in total.iterrows():
+            n_ab = int((per["form"] == f).sum())
+            lines.append(f"- {f}: mean absolute error {_num(r['mae'])} (test-set bootstrap half-width "
+                         f"{_num(r['half_width'])}), error below the half-width for {int(r['mae_below_half_width'])} "
+                         f"of {n_ab} abilities, {r['coverage']:.0%} of measured points inside the 95% PI, "
+                         f"{r['decision_accuracy']:.0%} of {int(r['n_pairs'])} pairs ordered as measured.")
+        if len(total) > 1 and form in total.index:
+            other = [f for f in total.index if f != form][0]
+            lines.append(f"- Kept: **{form}**, whose error is {_num(total.loc[other, 'mae'] - total.loc[form, 'mae'])} "
+                         f"lower than {other}'s ({_num(total.loc[form, 'mae'])} against {_num(total.loc[other, 'mae'])}).")
+        elif form:
+            lines.append(f"- Kept: **{form}** (the only form validated).")
+        chosen = total.loc[form] if form in total.index else total.iloc[0]
+        n_ab = int((per["form"] == form).sum())
+        goals = [("coverage", chosen["coverage"] >= GOALS["coverage"], f"coverage >= {GOALS['coverage']:.0%}"),
+                 ("decision", chosen["decision_accuracy"] >= GOALS["decision_accuracy"],
+                  f"decision accuracy >= {GOALS['decision_accuracy']:.0%}"),
+                 ("mae", chosen["mae_below_half_width"] >= GOALS["abilities_mae_below_half_width"] * n_ab / 10,
+                  f"error below the half-width for >= {GOALS['abilities_mae_below_half_width']} of 10 abilities")]
+        met = [text for _, ok, text in goals if ok]
+        missed = [text for _, ok, text in goals if not ok]
+        lines.append(f"- Goals for {form}: met {_names(met)}; missed {_names(missed)}.")
+        fails = []
+        for v in per[per["form"] == form].itertuples(index=False):
+            why = _why_failed(v, rows[(rows["role"] == "held_out") & (rows["form"] == form) & (rows["ability"] == v.ability)],
+                              GOALS)
+            if why:
+                fails.append(f"  - {v.ability}: {why}.")
+        if fails:
+            lines += ["", "Abilities that miss a goal, and why:", ""] + fails
+        wide = per.pivot_table(index="ability", columns="form", values=["mae", "coverage", "decision_accuracy"],
+                               aggfunc="first", sort=False)
+        table = pd.DataFrame({"ability": per[per["form"] == form]["ability"].to_list()})
+        for f in [form] + [x for x in total.index if x != form]:
+            if ("mae", f) not in wide:
+                continue
+            table[f"MAE {f}"] = table["ability"].map(wide[("mae", f)]).round(3)
+            table[f"coverage {f}"] = table["ability"].map(wide[("coverage", f)]).map(lambda x: f"{x:.0%}")
+            table[f"decisions {f}"] = table["ability"].map(wide[("decision_accuracy", f)]).map(
+                lambda x: "n/a" if pd.isna(x) else f"{x:.0%}")
+        table["half-width"] = table["ability"].map(per.drop_duplicates("ability").set_index("ability")["half_width"]).round(3)
+        lines += ["", table.to_markdown(index=False), ""]
+        lines.append(f"What this can show: with {len(sizes)} model sizes the validation fits {len(sizes) - 1}, so the "
+                     "size axis is a straight line through "
+                     + ("two points" if len(sizes) == 3 else f"{len(sizes) - 1} points")
+                     + " on each form's scale; curvature in log parameters is invisible to it, every held-out figure "
+                     "rests on one extrapolation step per ability, and per-ability coverage moves in steps of "
+                     f"1/{int(per['n_points'].max())}. Intervals hold the fitted points' noise and one cell's noise, "
+                     "not the error of the form itself, which only this held-out size measures.")
+    extra = rows[rows["role"] == "extrapolation"]
+    if len(extra):
+        lines += ["", f"**Model sizes not trained (extrapolations, {form} form fitted on "
+                      f"{', '.join(info.get('fit_sizes') or [])}).** Predicted score with its 95% prediction interval:", ""]
+        e = _ordered(extra, settings, ("ability",))
+        e = e.assign(cell=[f"{r.predicted:.3f} [{r.pi_low:.3f}, {r.pi_high:.3f}]" for r in e.itertuples()])
+        for ms, g in e.groupby("model_size", sort=False):
+            wide = g.pivot_table(index="ability", columns="data_size", values="cell", aggfunc="first", sort=False)
+            wide.columns = [f"{int(c):,} items" for c in wide.columns]
+            lines += [f"- {ms} ({g['params'].iloc[0]:,.0f} parameters, extrapolated):", "",
+                      wide.reset_index().to_markdown(index=False), ""]
+    return lines + [""]
+
+
 def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, out: str | Path,
                  plots: dict[str, str | Path] | None = None, recipe_path: str = "analysis/recipe.yaml") -> str:
     """``report.md``: the analysis's findings in sentences with numbers; a section says so when its data
@@ -609,6 +740,7 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
     lines += _transfer_section(tables, settings)
     lines += _complexity_section(tables, settings)
     lines += _guideline_section(tables, settings, recipe_path)
+    lines += _extrapolation_section(tables, settings)
     if plots:
         lines += ["## Plots", ""]
         for name, path in plots.items():
