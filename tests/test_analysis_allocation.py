@@ -320,3 +320,59 @@ def test_a_model_size_that_was_not_trained_needs_the_joint_model(curve_boot):
     r = al.optimise(model, ["steep", "shallow"], 400, shrink=False, extrapolate=0)
     assert r.counts == {"steep": 300, "shallow": 100}
     assert isinstance(al.score_model(curve_boot, ["steep"], ["m"], 4), al.CurveScores)
+
+
+class GrowingSlopes:
+    """A joint law whose per-ability gain per doubling of data depends on the parameter count P:
+    score_i = a_i(P) log2(data size), a_i(P) = alpha_i + beta_i log2(P / 1e6). Replicate b scales every
+    slope by (1 + spread s_b), s_b = +1, -1, ... (paired over abilities, mean 0)."""
+
+    alpha = {"steep": 0.02, "shallow": 0.03, "flat": 0.025, "saturating": 0.025}
+    beta = {"steep": 0.015, "shallow": 0.0, "flat": -0.005, "saturating": -0.01}
+    spread = 0.1
+
+    def slope(self, ability, parameters):
+        return self.alpha[ability] + self.beta[ability] * np.log2(parameters / 1e6)
+
+    def predict(self, ability, data_sizes, parameters):
+        point = self.slope(ability, parameters) * np.log2(np.asarray(data_sizes, dtype=float))
+        signs = np.resize([1.0, -1.0], 4)
+        return point, point[None, :] * (1 + self.spread * signs[:, None])
+
+
+def test_allocation_for_an_untrained_size_is_the_closed_form_of_the_joint_law(curve_boot):
+    """At 4e6 parameters the slopes are 0.05, 0.03, 0.015, 0.005 (at 1e6: 0.02, 0.03, 0.025, 0.025), so the
+    optimum of 640 items is n_i = 640 a_i / sum a = 320, 192, 96, 32, not the 128, 192, 160, 160 of 1e6."""
+    from growthpace.analysis.sensitivity import sensitivity
+
+    law, abilities, P = GrowingSlopes(), list(TRUE), 4e6
+    slopes = np.array([law.slope(a, P) for a in abilities])
+    assert slopes == pytest.approx([0.05, 0.03, 0.015, 0.005])
+    sens = sensitivity(curve_boot, abilities, "curated", ["m"], 4)
+    counts, table = guideline.derive(curve_boot, sens, abilities, ["l"], 640, ["optimize"], optimize={"shrink": False},
+                                     joint=law, parameters={"l": P})
+    assert counts["optimize"] == dict(zip(abilities, [320, 192, 96, 32]))
+    assert list(table.columns) == guideline.ALLOCATION_COLUMNS
+    assert (table["model_size"] == "l").all() and table["extrapolated"].all()
+    per = table[table["ability"] != "mean"].set_index("ability")
+    assert per["group"].isna().all() and per["data_gain"].isna().all()  # nothing measured at l
+    # per ability: a_i log2(n_i / 160) against the uniform split, its interval the replicates' 0.9 and 1.1 times
+    gain = slopes * np.log2(np.array([320, 192, 96, 32]) / 160)
+    assert per["predicted"].to_numpy() == pytest.approx(gain, abs=1e-12)
+    assert np.sort(per[["predicted_low", "predicted_high"]].to_numpy(), axis=1) == pytest.approx(
+        np.sort(np.c_[0.9 * gain, 1.1 * gain], axis=1), abs=1e-12)
+    mean = table[table["ability"] == "mean"].iloc[0]
+    assert mean["predicted"] == pytest.approx(gain.mean()) and mean["expected"] == pytest.approx(gain.mean())
+    assert (mean["predicted_low"], mean["predicted_high"]) == pytest.approx((0.9 * gain.mean(), 1.1 * gain.mean()))
+    # with an odd budget the closed form is fractional: the integer optimum, by enumeration over the support
+    odd, _ = guideline.derive(curve_boot, sens, abilities, ["l"], 641, ["optimize"], optimize={"shrink": False},
+                              joint=law, parameters={"l": P})
+    lo, hi = al.count_bounds(al.score_model(curve_boot, abilities, ["l"], 4, law, {"l": P}), abilities, 641)
+    near = [range(max(lo[i], int(641 * s / slopes.sum()) - 2), int(641 * s / slopes.sum()) + 3)
+            for i, s in enumerate(slopes)]
+    best = max((c for c in itertools.product(*near) if sum(c) == 641), key=lambda c: objective_value(slopes, c))
+    assert sum(odd["optimize"].values()) == 641
+    assert objective_value(slopes, list(odd["optimize"].values())) == pytest.approx(objective_value(slopes, best))
+    # the paper's rules need groups measured at the size: refused there
+    with pytest.raises(ValueError, match="only method optimize allocates there"):
+        guideline.derive(curve_boot, sens, abilities, ["l"], 640, ["paper", "optimize"], joint=law, parameters={"l": P})

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+import yaml
 from safetensors import safe_open
 from scipy import special
 
@@ -227,6 +228,7 @@ def test_predict_api_gives_paired_replicates_and_intervals():
 
 
 # --------------------------------------------------------------------------- pipeline, plot, report
+TRAINING = {"epochs": 2, "min_steps": 160, "batch_size": 8}  # the demo's
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     out = tmp_path_factory.mktemp("extrapolation")
@@ -236,7 +238,8 @@ def analysed(tmp_path_factory):
     items = ladder_items(losses, lambda _, lv: float(G + 0.65 * special.expit(-1 - 2 * (lv - 1))), 150, seed=11)
     predictions, scores = tables_for(items)
     tables = pipeline.analyze(scores, predictions, out, model_sizes=list(PARAMS), params=PARAMS,
-                              extrapolate_sizes={"l": 6.4e6}, n_boot=200, study="constructed")
+                              extrapolate_sizes={"l": 6.4e6}, n_boot=200, study="constructed",
+                              methods=["paper", "optimize"], untrained_sizes=["l"], untrained_training=TRAINING)
     return out, tables
 
 
@@ -274,12 +277,56 @@ def test_report_and_plot_carry_the_held_out_figures(analysed, tmp_path):
     assert (tmp_path / "e.png").read_bytes().startswith(b"\x89PNG") and (tmp_path / "e.png").stat().st_size > 10_000
 
 
+def test_pipeline_derives_a_recipe_for_the_untrained_size_and_reports_it_as_an_extrapolation(analysed, tmp_path):
+    out, _ = analysed
+    loaded, settings = pipeline.load_tables(out)
+    alloc = loaded["allocation"]
+    rows = alloc[alloc["extrapolated"]]
+    per, mean = rows[rows["ability"] != "mean"], rows[rows["ability"] == "mean"].iloc[0]
+    assert set(rows["model_size"]) == {"l"} and set(rows["method"]) == {"optimize"} and len(per) == 2
+    assert set(alloc.loc[~alloc["extrapolated"], "model_size"]) == {"xs,s,m"}
+    # the recipe file holds it under a name that says what it is, with the counts of the table
+    recipes = yaml.safe_load((out / "recipe.yaml").read_text())
+    name = "derived-2560-optimize-l-extrapolated"
+    assert list(recipes) == ["derived-2560", "derived-2560-optimize", name]
+    assert recipes[name] == {**dict(zip(per["ability"], per["count"])), "pool": "full"} and per["count"].sum() == 2560
+    assert "# derived-2560-optimize-l-extrapolated: the counts that maximise" in (out / "recipe.yaml").read_text()
+    # the support: within one doubling of the examples seen per ability on the grid (a 40-item cell, 5 steps a
+    # pass, repeats its data 16 times to reach 160 steps over 2 epochs, so each ability's 20 items are seen
+    # 2 x 16 times: 640 examples); the budget's 2560 items are seen twice: 640 / 2 / 2 = 160 items
+    assert per["lower"].min() == 160 and (per["examples"] == 2 * per["count"]).all()
+    # predicted gains with their intervals, the mean's the mean of the abilities'
+    assert per["predicted"].notna().all() and (per["predicted_low"] <= per["predicted"]).all()
+    assert (per["predicted"] <= per["predicted_high"]).all()
+    assert mean["predicted"] == pytest.approx(per["predicted"].mean()) and np.isfinite(mean["expected"])
+    # how far the target is: 6.4e6 / 1.6e6 = 4 (2 doublings); the validation's step s -> m was 2 doublings too
+    u = settings["untrained"]["l"]
+    assert (u["recipe"], u["largest"], u["doublings"], u["error"]) == (name, "m", 2.0, None)
+    assert u["validated"] == {"from": "s", "to": "m", "doublings": 2.0}
+    assert set(u["trained_recipes"]) == {"derived-2560", "derived-2560-optimize"}
+    text = report.write_report("constructed", loaded, settings, tmp_path / "report.md")
+    assert ("**A recipe for a model size that was not trained: an extrapolation.** l has 6,400,000 parameters, "
+            "2.00 doublings of parameters beyond m (1,600,000), the largest size trained; the held-out validation "
+            "above checked one step of 2.00 doublings (s to m)") in text
+    assert (f"Predicted gain of the mean over the uniform split at l: {mean['predicted']:+.3f} "
+            f"[{mean['predicted_low']:+.3f}, {mean['predicted_high']:+.3f}] by the growth model") in text
+    assert f"so the recipe `{name}` is derived only and cannot be validated against the uniform split" in text
+    assert f"`derived-2560-optimize`, `{name}`)" in text
+
+
 def test_report_says_why_there_is_no_extrapolation(tmp_path):
     predictions, scores = tables_for(items_for(direct_truth(params={"s": 4e5}), 40))
-    pipeline.analyze(scores, predictions, tmp_path, params={"s": 4e5}, n_boot=20)
+    pipeline.analyze(scores, predictions, tmp_path, params={"s": 4e5}, n_boot=20, extrapolate_sizes={"l": 1.6e6},
+                     untrained_sizes=["l", "xl"])
     loaded, settings = pipeline.load_tables(tmp_path)
     text = report.write_report("one", loaded, settings, tmp_path / "report.md")
     assert "No growth model over model size was fitted: a growth model over data and model size needs at least 2" in text
+    # nor a recipe for a model size that was not trained, and the report says why
+    assert not loaded["allocation"]["extrapolated"].any()
+    assert list(yaml.safe_load((tmp_path / "recipe.yaml").read_text())) == ["derived-2560"]
+    assert ("No recipe for model size l, which was not trained: no growth model over data size and parameter count "
+            "(a growth model over data and model size needs at least 2 model sizes") in text
+    assert "No recipe for model size xl, which was not trained: 'xl' has no parameter count (analysis.extr" in text
 
 
 def test_two_sizes_of_two_points_fit_with_binomial_noise(tmp_path):

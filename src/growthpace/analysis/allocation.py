@@ -25,11 +25,14 @@ the per-size curves:
   sizes, where no shape is chosen, is the straight line through its points. A grid cell of total N
   trains N / K items per ability, so f_i(n) is the curve at N = K n. Several model sizes: the mean of
   their curves (the recipe is one recipe for all of them).
-- ``JointModelScores``: the hook for a model size that was not trained, wrapping a joint growth model
-  fitted over data size and parameter count whose ``predict(ability, data_sizes, parameters)`` returns
-  (point, replicates) on the curated axis (total items of a uniform cell). Nothing here fits such a
-  model; ``score_model`` picks the curves where a target size has them and says what is missing when it
-  has neither curves nor a joint model.
+- ``JointModelScores``: for a model size that was not trained, a joint growth model fitted over data
+  size and parameter count whose ``predict(ability, data_sizes, parameters)`` returns (point,
+  replicates) on the curated axis (total items of a uniform cell): ``extrapolation.GrowthModel``, which
+  ``pipeline.analyze`` fits on every trained size and passes here for
+  ``analysis.guideline.untrained_model_sizes``. Its support is the data sizes the study measured (at any
+  model size); how far the size lies beyond the trained ones in parameters is the report's to say, since
+  no support rule can bound it. ``score_model`` picks the curves where a target size has them and says
+  what is missing when it has neither curves nor a joint model.
 
 Support (why counts have bounds beyond the pools). A shape linear in log n has an unbounded marginal
 gain a / n as n -> 0, so an optimiser left free would never give an ability 0 items and would trust the
@@ -173,8 +176,8 @@ def shape_values(choice: np.ndarray, params: dict, x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class JointModelScores:
-    """Hook for a model size that was not trained: predicted scores from a joint growth model over data
-    size and parameter count. ``model.predict(ability, data_sizes, parameters)`` must return (point (k,),
+    """For a model size that was not trained: predicted scores from a joint growth model over data size
+    and parameter count. ``model.predict(ability, data_sizes, parameters)`` must return (point (k,),
     replicates (B, k)) for uniform cells of total ``data_sizes`` at ``parameters``; ``totals`` gives the
     (smallest, largest) total data size the model was fitted on, per ability."""
 

@@ -12,6 +12,11 @@ Two methods (``METHODS``; ``derive`` runs those asked for):
 The paper's recipe keeps the name it had before there was a choice (``guideline``, or ``derived-{budget}``
 outside the closed loop); another method's recipe adds the method (``guideline-optimize``).
 
+A model size that was not trained (no curves of its own) takes the optimiser alone, on the growth model
+over data size and parameter count (``allocation.JointModelScores``: ``derive`` with ``joint`` and
+``parameters``). Its recipe is an extrapolation, derived only: nothing trained at that size can validate
+it in the closed loop, and its name says so (``untrained_recipe_name``: ``guideline-optimize-13b-extrapolated``).
+
 ``allocate`` applies the paper's rules (v1 section 5) to measured groups (``sensitivity``):
 
 1. cut    an ability that does not respond to data (group ``neither`` or ``model``) gets its stop
@@ -73,7 +78,10 @@ SATURATING = "saturating"
 # curves' support), ``pool``, ``tolerance``.
 # ``examples``: how many examples of the ability the recipe's training shows (count x passes at the budget),
 # ``grid_examples``: the fewest that any grid cell of the curves showed it (below it the curves are blind).
-ALLOCATION_COLUMNS = ["method", "ability", "group", "rule", "count", "uniform", "data_gain", "stop_per_ability",
+# ``model_size``: the size(s) allocated for (comma-joined); ``extrapolated``: a size that was not trained,
+# allocated on the growth model over data size and parameter count (no measured group at that size).
+ALLOCATION_COLUMNS = ["method", "model_size", "extrapolated", "ability", "group", "rule", "count", "uniform",
+                      "data_gain", "stop_per_ability",
                       "lower", "upper", "shrinkage", "predicted", "predicted_low", "predicted_high", "expected",
                       "expected_low", "expected_high", "examples", "grid_examples"]
 COMPARISON_COLUMNS = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score",
@@ -85,6 +93,20 @@ POWER = 0.8
 def recipe_names(base: str, methods) -> dict[str, str]:
     """{method: recipe name}: the paper's keeps ``base``, another method's is ``{base}-{method}``."""
     return {m: base if m == "paper" else f"{base}-{m}" for m in methods}
+
+
+def untrained_recipe_name(base: str, model_size: str) -> str:
+    """The optimiser's recipe for a model size that was not trained: the name says it is an extrapolation."""
+    return f"{recipe_names(base, ['optimize'])['optimize']}-{model_size}-extrapolated"
+
+
+def untrained_distance(info: dict) -> str:
+    """Where an untrained model size lies against the largest trained one, in doublings of parameters
+    (``info``: ``doublings``, ``largest``, ``largest_params``, as ``pipeline.analyze`` records them)."""
+    d = info["doublings"]
+    return (f"{abs(d):.2f} doubling{'' if round(abs(d), 2) == 1 else 's'} of parameters "
+            f"{'beyond' if d >= 0 else 'below'} {info['largest']} ({info['largest_params']:,.0f}), the largest size "
+            "trained")
 
 
 def largest_remainder(quotas: dict[str, float], total: int) -> dict[str, int]:
@@ -171,7 +193,8 @@ def allocation_table(sensitivity: pd.DataFrame, allocation: dict[str, int], meth
 
 def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget: int, methods=("paper",), *,
            weighting: str = "gain", pool_sizes: dict | None = None, optimize: dict | None = None,
-           transfer: pd.DataFrame | None = None, training=None) -> tuple[dict[str, dict[str, int]], pd.DataFrame]:
+           transfer: pd.DataFrame | None = None, training=None, joint=None,
+           parameters: dict | None = None) -> tuple[dict[str, dict[str, int]], pd.DataFrame]:
     """{method: counts} and the allocation table (``ALLOCATION_COLUMNS``) of every method in ``methods``.
 
     ``sensitivity``: groups measured on ``model_sizes`` (the paper's rules); ``model_sizes``: the sizes
@@ -179,17 +202,26 @@ def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget
     optimiser's settings (``allocation.SETTINGS``); ``transfer``: the transfer matrix
     (``transfer.transfer_matrix``), used when ``optimize["transfer"]``; ``training``: the SFT settings
     (epochs, min_steps, batch_size) of each of ``model_sizes``, for the support in examples seen. A method
-    that cannot allocate (no growth curve to optimise on) is left out with a warning."""
+    that cannot allocate (no growth curve to optimise on) is left out with a warning.
+
+    ``joint``, ``parameters``: the growth model over data size and parameter count
+    (``extrapolation.GrowthModel``) and {model size: parameters}, for one model size that was not
+    trained (``allocation.score_model``); only ``optimize`` allocates there (the paper's rules need groups
+    measured at that size), and its rows are marked ``extrapolated``, without a group."""
     abilities = [a for a in abilities if a in set(sensitivity["ability"])]
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown guideline method(s) {', '.join(map(repr, unknown))}; expected {', '.join(METHODS)}")
     counts, tables = {}, []
     try:
-        curves_model = optimal.score_model(boot, abilities, model_sizes, len(abilities))
+        curves_model = optimal.score_model(boot, abilities, model_sizes, len(abilities), joint, parameters)
     except ValueError as e:
         curves_model = None
         reason = str(e)
+    extrapolated = isinstance(curves_model, optimal.JointModelScores)
+    if extrapolated and "paper" in methods:
+        raise ValueError(f"model size(s) {', '.join(map(str, model_sizes))} not trained: the paper's rules need groups "
+                         "measured at that size; only method optimize allocates there")
     for method in methods:
         if method == "paper":
             counts[method] = allocate(sensitivity, budget, weighting, pool_sizes)
@@ -208,11 +240,14 @@ def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget
             counts[method] = result.counts
             groups = sensitivity.set_index("ability")
             t = result.table.set_index("ability")
+            measured = not extrapolated  # no group, gain or stop point is measured at an untrained size
             table = pd.DataFrame({
-                "method": method, "ability": abilities, "group": [groups.loc[a, "group"] for a in abilities],
+                "method": method, "ability": abilities,
+                "group": [groups.loc[a, "group"] if measured else None for a in abilities],
                 "rule": [t.loc[a, "bound"] or "marginal" for a in abilities], "count": t["count"].to_numpy(),
-                "uniform": t["uniform"].to_numpy(), "data_gain": [groups.loc[a, "data_gain"] for a in abilities],
-                "stop_per_ability": [groups.loc[a, "stop_per_ability"] for a in abilities],
+                "uniform": t["uniform"].to_numpy(),
+                "data_gain": [groups.loc[a, "data_gain"] if measured else np.nan for a in abilities],
+                "stop_per_ability": [groups.loc[a, "stop_per_ability"] if measured else np.nan for a in abilities],
                 "lower": t["lower"].to_numpy(), "upper": t["upper"].to_numpy(),
                 "shrinkage": t["shrinkage"].to_numpy(), "expected": t["predicted"].to_numpy(),
                 "expected_low": t["predicted_low"].to_numpy(), "expected_high": t["predicted_high"].to_numpy()},
@@ -235,7 +270,8 @@ def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget
             table = pd.concat([table, pd.DataFrame([mean], columns=ALLOCATION_COLUMNS)], ignore_index=True)
         tables.append(table)
     out = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=ALLOCATION_COLUMNS)
-    return counts, out.astype({"count": "int64", "uniform": "int64"}) if len(out) else out
+    out = out.assign(model_size=",".join(map(str, model_sizes)), extrapolated=extrapolated)
+    return counts, out.astype({"count": "int64", "uniform": "int64", "extrapolated": bool}) if len(out) else out
 
 
 def recipe_definition(allocation: dict[str, int], pool: str = "full") -> dict:

@@ -16,7 +16,8 @@ has nothing to put in it, so that a workflow can declare them all):
     complexity      per-ability complexity proxies and transference (complexity.complexity_table)
     predictiveness  complexity.PREDICTIVENESS_COLUMNS: Spearman of features against sensitivities
     allocation      guideline.ALLOCATION_COLUMNS: each method's derived recipe beside the uniform split,
-                    with its predicted gain
+                    with its predicted gain; and the optimiser's recipe for each model size that was not
+                    trained (``extrapolated``), from the growth model over data size and parameter count
     recipes         guideline.COMPARISON_COLUMNS: recipe cells against the uniform baseline, with the gain
                     the curves predicted and what the test sets can resolve
     extrapolation   extrapolation.EXTRAPOLATION_COLUMNS: the joint growth model over data size and
@@ -24,15 +25,20 @@ has nothing to put in it, so that a workflow can declare them all):
                     and predictions for model sizes not trained
     extrapolation_validation  extrapolation.VALIDATION_COLUMNS: held-out figures per ability and form
 
-plus ``recipe.yaml`` (the derived recipes, one per method, for ``grid.recipe_definitions``) and
-``settings.json``.
+plus ``recipe.yaml`` (the derived recipes, one per method and one per untrained model size, for
+``grid.recipe_definitions``) and ``settings.json`` (``untrained``: per untrained model size, its recipe's
+name, how far it lies beyond the largest trained size in parameters, and what the growth model predicts
+there for the recipes of the trained sizes).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..data.schema import ABILITIES
@@ -40,6 +46,8 @@ from ..store import write_json_atomic, write_parquet_atomic
 from . import allocation, complexity, curves, extrapolation, guideline, sources, transfer
 from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
+
+log = logging.getLogger(__name__)
 
 TABLES = ["curves", "overall", "curve_fits", "sensitivity", "sources", "ceilings", "transfer", "transference",
           "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation"]
@@ -58,7 +66,8 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
             guideline_model_sizes=None, ability_needs: dict | None = None, methods=("paper",),
             optimize: dict | None = None, training: dict | None = None,
             recipe_name: str | None = None, params: dict | None = None, extrapolate_sizes: dict | None = None,
-            extrapolate_form: str = "auto", recipe_counts: dict | None = None, n_boot: int = 1000, seed: int = 0,
+            extrapolate_form: str = "auto", recipe_counts: dict | None = None, untrained_sizes=None,
+            untrained_training: dict | None = None, n_boot: int = 1000, seed: int = 0,
             level: float = 0.95,
             tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "") -> dict[str, pd.DataFrame]:
     """Every analysis table of a study, written under ``out_dir`` and returned by name.
@@ -78,7 +87,10 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     and model size (``extrapolation``); ``extrapolate_sizes``: model sizes to predict only (name ->
     parameters); ``extrapolate_form``: ``auto`` (the better validated) or one of
     ``extrapolation.FORMS``; ``recipe_counts``: per-ability items of recipe cells (recipe -> ability ->
-    count), so that held-out validation also orders recipes.
+    count), so that held-out validation also orders recipes. ``untrained_sizes``: sizes of
+    ``extrapolate_sizes`` to derive the optimiser's recipe for (an extrapolation, not validated:
+    ``guideline.untrained_recipe_name``), on the growth model fitted on every trained size, with
+    ``untrained_training`` (epochs, min_steps, batch_size) as the SFT settings such a size would train with.
     """
     out_dir = Path(out_dir)
     items = selected_items(predictions, scores)
@@ -111,9 +123,9 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
         boot, abilities, "curated", guide_sizes, len(abilities), tau_data, tau_model)
     # the same seed draws the same items: the loss replicates are paired with the score's
     loss = bootstrap(extrapolation.items_with_loss(items), n_boot=n_boot, seed=seed, level=level) if params else None
-    # The fourth value is the fitted model itself (extrapolation's API), for an analysis that predicts a
-    # model size the study did not train.
-    t["extrapolation"], t["extrapolation_validation"], extrap, _ = extrapolation.extrapolate(
+    # The fourth value is the fitted model itself (extrapolation's API): it allocates for a model size
+    # the study did not train.
+    t["extrapolation"], t["extrapolation_validation"], extrap, joint = extrapolation.extrapolate(
         boot, loss, params, extrapolate_sizes, form=extrapolate_form, abilities=abilities,
         recipe_counts=recipe_counts, n_abilities=len(abilities))
     methods = list(methods or ["paper"])
@@ -125,17 +137,30 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
         counts, t["allocation"] = guideline.derive(
             boot, guide, abilities, guide_sizes, budget, methods, weighting=weighting, pool_sizes=pool_sizes,
             optimize=optimize, transfer=t["transfer"], training=trainings)
-    t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes,
-                                             predictions=_predictions(boot, abilities, counts, names, budget))
+    untrained = {}
+    for size in (untrained_sizes if budget else None) or []:
+        c, table, untrained[size] = _derive_untrained(
+            boot, guide, abilities, str(size), budget, joint, extrapolate_sizes, extrap, base=recipe_name,
+            pool_sizes=pool_sizes, optimize=optimize, transfer=t["transfer"], training=untrained_training,
+            trained={names[m]: counts[m] for m in methods if counts.get(m)})
+        if c:
+            counts[untrained[size]["recipe"]] = c
+            t["allocation"] = pd.concat([t["allocation"], table], ignore_index=True)
+    t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes, predictions=_predictions(
+        boot, abilities, {m: counts[m] for m in methods if m in counts}, names, budget))
     for name in TABLES:
         write_parquet_atomic(t[name], out_dir / f"{name}.parquet")
     how = {"paper": "cut what does not respond to data, freeze what saturates, share the rest among the\n"
                     "responsive abilities by their data gain",
            "optimize": "the counts that maximise the mean score over the abilities that the growth curves\n"
                        "predict (growthpace.analysis.allocation)"}
-    guideline.write_recipe(out_dir / "recipe.yaml", {names[m]: counts[m] for m in methods if m in counts}, comment=(
+    extrapolated = {u["recipe"]: counts[u["recipe"]] for u in untrained.values() if u["recipe"] in counts}
+    guideline.write_recipe(out_dir / "recipe.yaml", {**{names[m]: counts[m] for m in methods if m in counts},
+                                                      **extrapolated}, comment=(
         f"Derived by growthpace.analysis.guideline from study {study!r}:\n"
         + "\n".join(f"{names[m]}: {how[m]}." for m in methods)
+        + "".join(f"\n{_untrained_how(size, u)}" for size, u in untrained.items()
+                  if u["recipe"] in counts)
         + "\nPaste under grid.recipe_definitions and list the name in grid.recipes to train and validate it."))
     write_json_atomic(out_dir / "settings.json", {
         "study": study, "abilities": abilities, "model_sizes": sizes, "n_boot": n_boot, "seed": seed,
@@ -145,10 +170,67 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
         "recipe_name": recipe_name, "n_seeds": int(items["seed"].nunique()),
         "has_base": bool((items["data_source"] == "base").any()),
         "has_single_ability": bool((items["data_source"] == transfer.SINGLE).any()),
-        "has_records": records is not None, "params": params or {}, "extrapolation": extrap, "ability_needs": ability_needs or {},
+        "has_records": records is not None, "params": params or {}, "extrapolation": extrap, "untrained": untrained,
+        "ability_needs": ability_needs or {},
         "scoring": ",".join(sorted(scores["scoring"].unique())) if "scoring" in scores else None,
         "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()}})
     return t
+
+
+def _derive_untrained(boot, sensitivity, abilities, size: str, budget: int, joint, targets: dict | None,
+                      extrap: dict, *, base: str, pool_sizes, optimize, transfer, training,
+                      trained: dict) -> tuple[dict, pd.DataFrame, dict]:
+    """The optimiser's recipe for ``size``, a model size that was not trained, on the growth model ``joint``
+    over data size and parameter count: (counts, allocation rows, info). The info says how far ``size`` lies
+    beyond the largest trained size (doublings of parameters), how long a step the held-out validation
+    checked, and what the growth model predicts at ``size`` for the recipes of the trained sizes
+    (``trained``: name -> counts); ``error`` says why there is no recipe (then no counts)."""
+    name = guideline.untrained_recipe_name(base, size)
+    targets = {str(k): float(v) for k, v in (targets or {}).items()}
+    info = {"recipe": name, "params": None, "largest": None, "largest_params": None, "doublings": None,
+            "validated": None, "form": extrap.get("form"), "fit_sizes": extrap.get("fit_sizes") or [],
+            "trained_recipes": {}, "error": None}
+    empty = ({}, pd.DataFrame(columns=guideline.ALLOCATION_COLUMNS), info)
+    if size not in targets:
+        info["error"] = f"{size!r} has no parameter count (analysis.extrapolate.model_sizes)"
+    elif joint is None:
+        info["error"] = f"no growth model over data size and parameter count ({extrap.get('error') or 'not fitted'})"
+    elif missing := [a for a in abilities if a not in joint.fits]:
+        info["error"] = f"the growth model has no fit for {', '.join(missing)} ({'; '.join(joint.notes)})"
+    if info["error"]:
+        log.warning("no recipe for untrained model size %s: %s", size, info["error"])
+        return empty
+    fitted = dict(joint.params)
+    largest = max(fitted, key=fitted.get)
+    info.update(params=float(targets[size]), largest=largest, largest_params=fitted[largest],
+                doublings=float(np.log2(targets[size] / fitted[largest])))
+    held = extrap.get("held_out")
+    below = [m for m in fitted if m != held and fitted[m] < fitted.get(held, 0)]
+    if held in fitted and below:
+        last = max(below, key=fitted.get)
+        info["validated"] = {"from": last, "to": held, "doublings": float(np.log2(fitted[held] / fitted[last]))}
+    parameters = {size: targets[size]}
+    try:
+        counts, table = guideline.derive(boot, sensitivity, abilities, [size], budget, ["optimize"],
+                                         pool_sizes=pool_sizes, optimize=optimize, transfer=transfer,
+                                         training=[training] if training else None, joint=joint, parameters=parameters)
+    except ValueError as e:  # the budget outside what the support and the pools allow
+        info["error"] = str(e)
+        log.warning("no recipe for untrained model size %s: %s", size, e)
+        return empty
+    model = allocation.score_model(boot, abilities, [size], len(abilities), joint, parameters)
+    for recipe, c in trained.items():
+        mean = allocation.predicted_gains(model, c, budget, boot.level).set_index("ability").loc["mean"]
+        info["trained_recipes"][recipe] = {k: float(mean[k]) for k in ("predicted", "predicted_low", "predicted_high")}
+    return counts.get("optimize", {}), table, info
+
+
+def _untrained_how(size: str, u: dict) -> str:
+    return "\n".join(textwrap.wrap(
+        f"{u['recipe']}: the counts that maximise the mean score that the growth model over data size and "
+        f"parameter count predicts for model size {size} ({u['params']:,.0f} parameters, {guideline.untrained_distance(u)}), "
+        "which the study did not train: an extrapolation, derived only and not validated in the closed loop.", 100))
+
 
 
 def _predictions(boot, abilities, counts: dict, names: dict, budget) -> dict:

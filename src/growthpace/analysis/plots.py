@@ -254,14 +254,18 @@ def recipe_plot(allocation: pd.DataFrame, comparison: pd.DataFrame, out: str | P
     if not allocation.empty:
         per = allocation.assign(method=allocation["method"] if "method" in allocation else "paper")
         uniform = per.drop_duplicates("ability").assign(split="uniform", items=lambda d: d["uniform"])
-        a = pd.concat([per.assign(split=per["method"], items=per["count"]), uniform], ignore_index=True)
+        split = per["method"]
+        if "extrapolated" in per:  # the optimiser's recipe for a model size that was not trained
+            untrained = per["extrapolated"].fillna(False).astype(bool)
+            split = split.where(~untrained, per["method"] + " for " + per["model_size"].astype(str) + " (extrapolated)")
+        a = pd.concat([per.assign(split=split, items=per["count"]), uniform], ignore_index=True)
         a["label"] = a["ability"].map(label)
         sns.barplot(data=a, y="label", x="items", hue="split", ax=left, orient="h")
         for bars in left.containers:
             left.bar_label(bars, fontsize=7, padding=2)
         left.set_ylabel("")
         left.set_xlabel("training items")
-        budget = int(per.groupby("method")["count"].sum().iloc[0])
+        budget = int(per.groupby(split)["count"].sum().iloc[0])  # every recipe spends the same budget
         left.set_title(f"Derived recipes 推导配方 vs uniform, budget {budget}")
     else:
         left.axis("off")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluate import authors
+from .guideline import untrained_distance
 from .plots import selected_test_scores
 from .sensitivity import GROUP_TEXT
 
@@ -118,9 +119,11 @@ CAPTIONS = {
     "recipes": (
         "Left: the per-ability allocation of each guideline method (paper: cut what does not respond, freeze\n"
         "what saturates, share the rest by data gain; optimize: the counts that maximise the mean score the\n"
-        "growth curves predict) beside the uniform split of the same budget. Right, when recipe cells were\n"
-        "trained: each recipe minus the uniform baseline at the same budget, per ability and on average, with\n"
-        "95% paired bootstrap intervals; a cross marks the gain the growth curves predicted.\n"),
+        "growth curves predict) beside the uniform split of the same budget; \"extrapolated\": the optimiser's\n"
+        "recipe for a model size that was not trained, on the growth model over data and model size (derived\n"
+        "only, never trained). Right, when recipe cells were trained: each recipe minus the uniform baseline\n"
+        "at the same budget, per ability and on average, with 95% paired bootstrap intervals; a cross marks\n"
+        "the gain the growth curves predicted.\n"),
     "extrapolation": (
         "Growth over data and model size, per ability: measured test scores (points, 95% bootstrap bars) of every\n"
         "trained model size with the joint model fitted on all of them (lines, 95% bands). The largest trained\n"
@@ -514,11 +517,59 @@ def _examples_text(per: pd.DataFrame, settings: dict) -> list[str]:
     return [text, ""]
 
 
+def _untrained_text(rows: pd.DataFrame, trained: pd.DataFrame, settings: dict) -> list[str]:
+    """The optimiser's recipe for a model size that was not trained, marked as the extrapolation it is."""
+    size = str(rows["model_size"].iloc[0])
+    u = (settings.get("untrained") or {}).get(size) or {}
+    per, mean = rows[rows["ability"] != "mean"], rows[rows["ability"] == "mean"]
+    o = settings.get("optimize") or {}
+    ext = o.get("extrapolate", 1)
+    where = (f"{size} has {u['params']:,.0f} parameters, {untrained_distance(u)}"
+             if u.get("doublings") is not None else f"{size} was not trained")
+    v = u.get("validated")
+    checked = (f"; the held-out validation above checked one step of {v['doublings']:.2f} doublings ({v['from']} to "
+               f"{v['to']}), so this step is {'longer' if abs(u['doublings']) > v['doublings'] else 'no longer'} "
+               "than the one validated" if v and u.get("doublings") is not None else
+               "; no held-out validation checked a step along the model-size axis")
+    moved = per[per["count"] != per["uniform"]]
+    text = (f"**A recipe for a model size that was not trained: an extrapolation.** {where}{checked}. With no {size} "
+            f"cells there are no curves to allocate on, so the optimiser maximises the mean score that the growth "
+            f"model over data size and parameter count ({u.get('form') or 'its'} form, fitted on "
+            f"{_names(u.get('fit_sizes') or [])}) predicts at {size}, with the same settings and support: counts "
+            f"between {per['lower'].min():.0f} and {per['upper'].max():.0f} per ability (within {ext:g} "
+            f"doubling{'' if ext == 1 else 's'} of the items and examples seen per ability that the grid measured, "
+            "and within the pools). It gives " + (_names(f"{x.ability} {x.count}" for x in moved.itertuples()) or
+                                                  "the uniform split")
+            + " (the others keep the uniform share)" * (0 < len(moved) < len(per)) + ".")
+    if len(mean):
+        m = mean.iloc[0]
+        text += (f" Predicted gain of the mean over the uniform split at {size}: {_ci_of(m, 'predicted')} by the "
+                 f"growth model, {_ci_of(m, 'expected')} by the shrunk model it maximised.")
+    others = u.get("trained_recipes") or {}
+    if others:
+        text += (" The growth model predicts the recipes derived for the trained sizes to change the mean at "
+                 f"{size} by " + _names(f"{name} {_ci_of(g, 'predicted')}" for name, g in others.items()) + ".")
+    text += (f" This is an extrapolation: no {size} cell was trained, so the recipe `{u.get('recipe', '')}` is derived "
+             f"only and cannot be validated against the uniform split in the closed loop; its intervals hold the "
+             "fitted points' noise, not the error of the growth model's form beyond the largest trained size.")
+    table = pd.DataFrame({"ability": per["ability"].to_numpy(), "uniform": per["uniform"].to_numpy()})
+    for method, g in trained.groupby("method", sort=False):
+        table[f"{method}: count"] = table["ability"].map(g.set_index("ability")["count"])
+    table[f"{size}: rule"] = per["rule"].to_numpy()
+    table[f"{size}: count"] = per["count"].to_numpy()
+    table[f"{size}: predicted gain"] = [_ci_of(x, "predicted") for _, x in per.iterrows()]
+    return [text, "", table.to_markdown(index=False), ""]
+
+
 def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
     alloc, r = t["allocation"], t["recipes"]
     lines = ["## Guideline: a recipe from the measurements", ""]
     if "method" not in alloc:  # tables written before there was a choice of method
         alloc = alloc.assign(method="paper")
+    # the optimiser's recipes for model sizes that were not trained, told apart as extrapolations
+    extrapolated = alloc["extrapolated"].fillna(False).astype(bool) if "extrapolated" in alloc else \
+        pd.Series(False, index=alloc.index)
+    untrained, alloc = alloc[extrapolated], alloc[~extrapolated]
     per = alloc[alloc["ability"] != "mean"]
     means = alloc[alloc["ability"] == "mean"].set_index("method")
     names = settings.get("recipe_names") or {"paper": settings.get("recipe_name")}
@@ -547,8 +598,16 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
                 table[f"{method}: predicted gain"] = [_ci_of(x, "predicted") for _, x in g.iterrows()]
         lines += ["", table.to_markdown(index=False), ""]
         lines += _examples_text(per, settings)
+        for _, rows in untrained.groupby("model_size", sort=False):
+            lines += _untrained_text(rows, per, settings)
+        for size, u in (settings.get("untrained") or {}).items():
+            if u.get("error"):
+                lines += [f"No recipe for model size {size}, which was not trained: {u['error'].rstrip('.')}.", ""]
+        written = [names[m] for m in per["method"].unique() if m in names]
+        written += [u["recipe"] for u in (settings.get("untrained") or {}).values()
+                    if u.get("recipe") and not u.get("error")]
         lines += [f"The recipes are written to `{recipe_path}` as `grid.recipe_definitions` entries "
-                  f"({', '.join(f'`{names[m]}`' for m in per['method'].unique() if m in names)})."]
+                  f"({', '.join(f'`{n}`' for n in written)})."]
     lines.append("")
     if r.empty:
         lines.append("No recipe cells were trained in this study, so no recipe is compared with the uniform baseline "
