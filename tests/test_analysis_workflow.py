@@ -277,3 +277,42 @@ def test_snakemake_report(loop_run, tmp_path):
 def test_second_run_has_nothing_to_do(loop_run):
     proc = snakemake(loop_run, "-n", configfile=CONFIG)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_the_demo_derives_a_recipe_for_its_untrained_size():
+    """config/config.yaml asks for l (predicted only): the analysis rule gets its parameter count and the
+    study's SFT settings; derive_recipe, whose recipe the guideline cells train, does not."""
+    cfg = load(ROOT / "config" / "config.yaml")
+    study.check_study(cfg)
+    assert study.guideline_settings(cfg)["untrained_model_sizes"] == ["l"]
+    assert study.untrained_spec(cfg) == {"model_sizes": {"l": 3824896.0},
+                                         "training": {"batch_size": 8, "epochs": 2, "min_steps": 160}}
+    without = copy.deepcopy(cfg)
+    without["analysis"]["guideline"]["untrained_model_sizes"] = []
+    assert study.analysis_spec(cfg) == study.analysis_spec(without)  # derive_recipe's params are unchanged
+    assert study.guideline_cells(cfg) == study.guideline_cells(without)
+    assert study.untrained_spec(load(SMOKE)) == {"model_sizes": {}, "training": {"batch_size": 8, "epochs": 2,
+                                                                                 "min_steps": 4}}
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda c: c["analysis"]["guideline"].update(untrained_model_sizes=["xl"]),
+     "analysis.guideline.untrained_model_sizes[0]: 'xl' has no parameter count; give it under "
+     "analysis.extrapolate.model_sizes (name -> parameters; given: l)"),
+    (lambda c: c["analysis"]["guideline"].update(untrained_model_sizes=["m"]),
+     "analysis.guideline.untrained_model_sizes[0]: 'm' is a model size the grid trains"),
+    (lambda c: c["grid"].update(model_sizes=["m"]),
+     "the growth model over data size and parameter count, which needs curated cells of two or more model sizes"),
+    (lambda c: c["analysis"]["guideline"].update(model_sizes=["l"]),
+     "analysis.guideline.model_sizes[0]: 'l' has no curated cells to compare the derived recipe with (curated model "
+     "sizes: xs, s, m); to derive, not train, a recipe for a model size that is not trained"),
+])
+def test_untrained_size_errors_name_the_key(edit, message):
+    cfg = copy.deepcopy(load(ROOT / "config" / "config.yaml"))
+    edit(cfg)
+    with pytest.raises(study.ConfigError, match=re.escape(message)):
+        study.check_study(cfg)
+    bad = copy.deepcopy(cfg)
+    bad["analysis"]["guideline"]["untrained_model_sizes"] = "l"
+    with pytest.raises(Exception, match="is not of type 'array'"):
+        validate(bad, SCHEMA)

@@ -338,14 +338,15 @@ def recipe_counts(subset_receipts: dict) -> dict[str, dict[str, int]]:
 
 def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str | Path, spec: dict,
                   base_receipts: dict | None = None, recipe_subsets: dict | None = None,
-                  extrapolate: dict | None = None) -> dict:
+                  extrapolate: dict | None = None, untrained: dict | None = None) -> dict:
     """The analysis tables of a study (``analysis.pipeline.analyze``, spec: ``study.analysis_spec``) from
     its tables: the grid's, plus the guideline cells' when given (concatenated: each cell's epoch was
     selected on its own). The suite gives the test records (complexity proxies) and the pool sizes, so
     that the derived recipe never asks a pool for more than it holds. ``base_receipts`` (model size ->
     receipt) give the parameter counts of the growth model over model size, ``recipe_subsets`` (recipe
     -> a subset receipt) the recipes' per-ability counts, ``extrapolate`` (``study.extrapolate_spec``)
-    the sizes to predict only and the form."""
+    the sizes to predict only and the form, ``untrained`` (``study.untrained_spec``) the sizes not trained
+    to derive the optimiser's recipe for, and the SFT settings they would train with."""
     from .analysis import pipeline
 
     scores_df = pd.concat([pd.read_parquet(p) for p in scores], ignore_index=True)
@@ -372,7 +373,10 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
         tau_model=spec["tau_model"], study=spec["study"], ability_needs=needs,
         params=model_parameters(base_receipts) if base_receipts else None,
         recipe_counts=recipe_counts(recipe_subsets) if recipe_subsets else None,
-        extrapolate_sizes=(extrapolate or {}).get("model_sizes"), extrapolate_form=(extrapolate or {}).get("form", "auto"))
+        extrapolate_sizes=(extrapolate or {}).get("model_sizes"),
+        extrapolate_form=(extrapolate or {}).get("form", "auto"),
+        untrained_sizes=list((untrained or {}).get("model_sizes") or []),
+        untrained_training=(untrained or {}).get("training"))
 
 
 # ------------------------------------------------------------------------------------- evaluation

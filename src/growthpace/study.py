@@ -185,7 +185,8 @@ def guideline_settings(config: dict) -> dict:
             "model_sizes": list(g.get("model_sizes") or model_sizes_for(config, "curated")),
             "weighting": g.get("weighting", "gain"),
             "methods": list(dict.fromkeys([method] if isinstance(method, str) else method)),
-            "optimize": dict(g.get("optimize") or {})}
+            "optimize": dict(g.get("optimize") or {}),
+            "untrained_model_sizes": [str(m) for m in g.get("untrained_model_sizes") or []]}
 
 
 def guideline_cells(config: dict) -> list[Cell]:
@@ -231,6 +232,18 @@ def extrapolate_spec(config: dict) -> dict:
     e = (config.get("analysis") or {}).get("extrapolate") or {}
     return canonical({"model_sizes": {str(k): float(v) for k, v in (e.get("model_sizes") or {}).items()},
                       "form": e.get("form", "auto")})
+
+
+def untrained_spec(config: dict) -> dict:
+    """``analysis.guideline.untrained_model_sizes``: the model sizes not trained (their parameter counts
+    from ``analysis.extrapolate.model_sizes``) that the analysis derives the optimiser's recipe for, and the
+    SFT settings such a size would train with (the study's ``training``: it has no ``models.sizes`` entry),
+    for the support in examples seen. Only the analysis rule takes it: nothing is trained for these sizes,
+    so the recipe that the guideline cells train does not depend on it."""
+    g, predict_only = guideline_settings(config), extrapolate_spec(config)["model_sizes"]
+    training = sft_settings(config, None)
+    return canonical({"model_sizes": {m: predict_only[m] for m in g["untrained_model_sizes"] if m in predict_only},
+                      "training": {k: training[k] for k in ("epochs", "min_steps", "batch_size")}})
 
 
 def recipe_cell_names(config: dict) -> dict[str, str]:
@@ -380,7 +393,31 @@ def _check_recipes(config: dict) -> None:
                                   f"suite's pools have data.demo.n_train = {min(demo[0].values())}")
 
 
+def _check_untrained(config: dict) -> None:
+    """A size of ``analysis.guideline.untrained_model_sizes`` is predict-only (a parameter count under
+    ``analysis.extrapolate.model_sizes``, which may not be a trained size), and the growth model over data
+    size and parameter count that predicts it needs two model sizes and two data sizes of curated cells."""
+    names = guideline_settings(config)["untrained_model_sizes"]
+    predict_only = extrapolate_spec(config)["model_sizes"]
+    for i, ms in enumerate(names):
+        if ms in model_sizes(config):
+            raise ConfigError(f"analysis.guideline.untrained_model_sizes[{i}]: {ms!r} is a model size the grid trains; "
+                              "its recipe is derived from its own curves (analysis.guideline.model_sizes)")
+        if ms not in predict_only:
+            raise ConfigError(f"analysis.guideline.untrained_model_sizes[{i}]: {ms!r} has no parameter count; give "
+                              f"it under analysis.extrapolate.model_sizes (name -> parameters; given: "
+                              f"{', '.join(predict_only) or 'none'})")
+    curated_sizes = model_sizes_for(config, "curated")
+    curated = (config["grid"].get("data_sizes") or {}).get("curated") or []
+    if names and (len(curated_sizes) < 2 or len(curated) < 2):
+        raise ConfigError("analysis.guideline.untrained_model_sizes: the recipe for a model size that is not trained "
+                          "is derived from the growth model over data size and parameter count, which needs curated "
+                          f"cells of two or more model sizes and data sizes (the grid has model sizes "
+                          f"{', '.join(curated_sizes) or 'none'} and curated data sizes {curated or 'none'})")
+
+
 def _check_guideline(config: dict) -> None:
+    _check_untrained(config)
     g = guideline_settings(config)
     if not g["enabled"]:
         return
@@ -397,7 +434,10 @@ def _check_guideline(config: dict) -> None:
     for i, ms in enumerate(g["model_sizes"]):
         if ms not in curated_sizes:
             raise ConfigError(f"analysis.guideline.model_sizes[{i}]: {ms!r} has no curated cells to compare the "
-                              f"derived recipe with (curated model sizes: {', '.join(curated_sizes)})")
+                              f"derived recipe with (curated model sizes: {', '.join(curated_sizes)}); to derive, "
+                              "not train, a recipe for a model size that is not trained, give its parameter count "
+                              "under analysis.extrapolate.model_sizes and list it under "
+                              "analysis.guideline.untrained_model_sizes")
     for i, name in enumerate(recipe_names(config)):
         if name in GUIDELINE_RECIPES:
             raise ConfigError(f"grid.recipes[{i}]: {name!r} names the derived recipe's cells while "
@@ -412,10 +452,12 @@ def _check_guideline(config: dict) -> None:
                           f"{sum(demo[0].values())} (data.demo.n_train = {min(demo[0].values())} per ability)")
 
 
-def sft_settings(config: dict, model_size: str) -> dict:
-    """Paper defaults < study ``training`` < the model size's ``sft`` overrides."""
+def sft_settings(config: dict, model_size: str | None) -> dict:
+    """Paper defaults < study ``training`` < the model size's ``sft`` overrides (``None``: a size with no
+    ``models.sizes`` entry, which trains with the study's settings)."""
     defaults = {f.name: f.default for f in fields(SFTSettings)}
-    merged = settings_for_size(defaults, config.get("training", {}), config["models"]["sizes"], model_size)
+    merged = ({**defaults, **config.get("training", {})} if model_size is None else
+              settings_for_size(defaults, config.get("training", {}), config["models"]["sizes"], model_size))
     return SFTSettings.from_dict(merged).__dict__
 
 

@@ -48,7 +48,9 @@ rule guideline_tables:
 
 
 # Also given the base models (their configs give the parameter counts of the growth model over model
-# size) and one training set of each recipe (its per-ability counts).
+# size) and one training set of each recipe (its per-ability counts); and the model sizes not trained
+# that it derives a recipe for (analysis.guideline.untrained_model_sizes: derived only, never trained,
+# so derive_recipe does not take them and the guideline cells do not depend on them).
 rule analysis:
     input:
         suite=rules.suite.output[0],
@@ -65,6 +67,7 @@ rule analysis:
         base=base_receipts(),
         recipe_subsets=recipe_subset_receipts(),
         extrapolate=study.extrapolate_spec(config),
+        untrained=study.untrained_spec(config),
     log:
         f"{RESULTS}/logs/analysis.log",
     conda:

@@ -16,4 +16,5 @@ stages.analyze_study(
     base_receipts=getattr(snakemake.params, "base", None),
     recipe_subsets=getattr(snakemake.params, "recipe_subsets", None),
     extrapolate=getattr(snakemake.params, "extrapolate", None),
+    untrained=getattr(snakemake.params, "untrained", None),
 )
