@@ -81,9 +81,8 @@ SATURATING = "saturating"
 # ``model_size``: the size(s) allocated for (comma-joined); ``extrapolated``: a size that was not trained,
 # allocated on the growth model over data size and parameter count (no measured group at that size).
 ALLOCATION_COLUMNS = ["method", "model_size", "extrapolated", "ability", "group", "rule", "count", "uniform",
-                      "data_gain", "stop_per_ability",
-                      "lower", "upper", "shrinkage", "predicted", "predicted_low", "predicted_high", "expected",
-                      "expected_low", "expected_high", "examples", "grid_examples"]
+                      "data_gain", "stop_per_ability", "lower", "upper", "shrinkage", "predicted", "predicted_low",
+                      "predicted_high", "expected", "expected_low", "expected_high", "examples", "grid_examples"]
 COMPARISON_COLUMNS = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score",
                       "diff", "ci_low", "ci_high", "predicted", "predicted_low", "predicted_high", "n_items",
                       "half_width", "items_needed", "items_needed_predicted"]
