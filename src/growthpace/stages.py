@@ -318,7 +318,7 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
         info["bytes_stored"] = sum(p.stat().st_size for p in (tmp / "epochs").rglob("*") if p.is_file())
         (tmp / "train_metrics.json").write_text(json.dumps(info, indent=2, default=str))
         shutil.rmtree(work, ignore_errors=True)  # optimizer states go once the cell is complete
-        return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps")}}
+        return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps", "losses")}}
     return store.build("sft", spec, inputs, train)
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .data.recipes import RecipeError, parse_recipe
 from .train.checks import settings_for_size
-from .train.settings import SFTSettings
+from .train.settings import LATER_DEFAULTS, SFTSettings
 
 SOURCES = ("curated", "synthetic")        # the plain grid's data sources (grid.data_sizes)
 RECIPE, SINGLE, BASE = "recipe", "single_ability", "base"
@@ -369,9 +369,17 @@ def _check_guideline(config: dict) -> None:
                           f"{sum(demo[0].values())} (data.demo.n_train = {min(demo[0].values())} per ability)")
 
 
+# Defaults of a model loaded from ``path`` (a real model, trained on GPUs): recompute activations in the
+# backward pass, and bf16 where the GPU has it.
+PATH_MODEL_DEFAULTS = {"gradient_checkpointing": True, "precision": "auto"}
+
+
 def sft_settings(config: dict, model_size: str) -> dict:
-    """Paper defaults < study ``training`` < the model size's ``sft`` overrides."""
+    """Paper defaults (and ``PATH_MODEL_DEFAULTS`` for a model from ``path``) < study ``training`` < the
+    model size's ``sft`` overrides."""
     defaults = {f.name: f.default for f in fields(SFTSettings)}
+    if "path" in (config["models"]["sizes"].get(model_size) or {}):
+        defaults.update(PATH_MODEL_DEFAULTS)
     merged = settings_for_size(defaults, config.get("training", {}), config["models"]["sizes"], model_size)
     return SFTSettings.from_dict(merged).__dict__
 
@@ -543,8 +551,13 @@ def leakage_mode(config: dict) -> str:
 
 
 def sft_spec(config: dict, model_size: str, seed: int) -> dict:
+    """The settings of a cell; those added later (``LATER_DEFAULTS``) only when they differ from their
+    defaults, so that cells trained before they existed keep their keys."""
     settings = sft_settings(config, model_size)
     settings["seed"] = int(seed)
+    for key, default in LATER_DEFAULTS.items():
+        if settings.get(key) == default:
+            del settings[key]
     return canonical({"settings": settings})
 
 

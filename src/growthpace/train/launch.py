@@ -85,6 +85,10 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     metrics_file.unlink(missing_ok=True)
     cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
     env = dict(os.environ)
+    # DeepSpeed compiles its ops (on a CPU, a shared-memory all-reduce) on first use into
+    # ~/.cache/torch_extensions; environments with other torch builds sharing that directory rebuild
+    # them in turn, minutes each. Ops built for this environment stay with it.
+    env.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     log.info("launching: %s", " ".join(cmd))
