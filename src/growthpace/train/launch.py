@@ -22,6 +22,12 @@ import threading
 from pathlib import Path
 
 LAUNCHERS = ("torchrun", "deepspeed")
+# glibc raises its mmap threshold each time a large block is freed, after which blocks of that size come
+# from the heap and stay resident once freed. Building a model under zero.Init allocates and frees every
+# full parameter (each process keeps only its partition), so without a fixed threshold a process's
+# resident memory ends as high as if it held the whole model (benchmarks/bench_memory.py). With it,
+# blocks of 4 MiB or more (weights, gathered parameters) go back to the system when freed.
+LOW_MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20)}
 log = logging.getLogger(__name__)
 
 
@@ -89,6 +95,8 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     # ~/.cache/torch_extensions; environments with other torch builds sharing that directory rebuild
     # them in turn, minutes each. Ops built for this environment stay with it.
     env.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
+    for name, value in LOW_MEMORY_ENV.items():
+        env.setdefault(name, value)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     log.info("launching: %s", " ".join(cmd))

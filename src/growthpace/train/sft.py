@@ -165,7 +165,7 @@ class SFTTrainer(Trainer):
     grouped by length over the global batch, so that every optimiser step sees the same items whatever
     the number of processes (Trainer groups by one process's share)."""
 
-    def __init__(self, *a, end_lr: float, global_batch: int, **kw):
+    def __init__(self, *a, end_lr: float, global_batch: int | None = None, **kw):
         super().__init__(*a, **kw)
         self.end_lr = end_lr
         self.global_batch = global_batch
@@ -174,6 +174,8 @@ class SFTTrainer(Trainer):
         from transformers.trainer_pt_utils import LengthGroupedSampler
 
         data = train_dataset if train_dataset is not None else self.train_dataset
+        if self.global_batch is None or self.args.train_sampling_strategy != "group_by_length":
+            return super()._get_train_sampler(train_dataset)
         # The global RNG draws the order, as Trainer's own sampler does: a resumed run restores its state.
         return LengthGroupedSampler(self.global_batch, lengths=data.lengths())
 
@@ -294,11 +296,12 @@ def peak_memory_bytes() -> tuple[int, str]:
 
 
 def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Path, work_dir: str | Path,
-              settings: SFTSettings) -> dict:
+              settings: SFTSettings, callbacks: list | None = None) -> dict:
     """Fine-tune the model in ``base_model_dir`` on ``records``; epoch snapshots go to ``out_dir/epochs``.
 
     Resumes from the last complete Trainer checkpoint in ``work_dir`` if one exists. Every process of
-    a launched run calls this; the returned metrics are meaningful on the main process.
+    a launched run calls this; the returned metrics are meaningful on the main process. ``callbacks``:
+    more ``TrainerCallback``s (measurements).
     """
     base_model_dir, out_dir, work_dir = Path(base_model_dir), Path(out_dir), Path(work_dir)
     tokenizer, added, data = prepare(base_model_dir, records, settings)
@@ -354,7 +357,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         data_collator=PadCollator(tokenizer.pad_token_id),
         global_batch=settings.batch_size,
         processing_class=tokenizer,
-        callbacks=[EpochSnapshots(snapshots), probe],
+        callbacks=[EpochSnapshots(snapshots), probe, *(callbacks or [])],
     )
     probe.trainer = trainer
     done = complete_checkpoints(work_dir)
