@@ -389,7 +389,7 @@ def epochs(config: dict, model_size: str) -> list[int]:
 
 
 # Resources of a job when a model size says nothing (a tiny model on one CPU core).
-DEFAULT_RESOURCES = {"gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60}
+DEFAULT_RESOURCES = {"gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "processes": 1}
 
 
 def job_resources(config: dict, model_size: str, stage: str) -> dict:
@@ -608,4 +608,7 @@ def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) 
     bench = benchmark_spec(config, cell, epoch)
     if bench:
         spec["benchmarks"] = bench
+    if cell is not None and cell.data_source == BASE and ev.get("base_prompt", "few_shot") == "few_shot":
+        # an untuned base model is prompted in plain text after solved training items (evaluate.prompts)
+        spec["few_shot"] = {"shots": ev.get("base_shots", 3), "seed": config["data"].get("subset_seed", 0)}
     return canonical(spec)

@@ -30,10 +30,10 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..data.schema import record_hash
-from ..models.chat import encode_continuations, encode_prompts
 from . import scorers
 from .engine import HFEngine
 from .predictions import PredictionLog, settings_hash
+from .prompts import ChatPrompts, FewShotPrompts, letter_token_ids  # noqa: F401 (letter_token_ids: re-exported)
 
 # Generation budget per item kind when a study does not set one.
 DEFAULT_MAX_NEW_TOKENS = {"single_choice": 8, "true_false": 8, "cloze": 12, "multi_select": 8, "math": 160}
@@ -49,19 +49,6 @@ PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", "kind", "outpu
                       "letter_logits", "batch_size", "settings_hash"]
 
 
-def letter_token_ids(tokenizer) -> dict[str, int]:
-    """Token ids of the letters A-D as the chat format encodes an assistant answer ``A`` (first token).
-
-    The authors looked up the bare pieces ``A``..``D``; a SentencePiece tokenizer encodes an answer
-    ``A`` as ``▁A``, which is what an SFT model learns to emit, so the encoding is used here.
-    """
-    out = {}
-    for letter in scorers.LETTERS:
-        ids = tokenizer(letter, add_special_tokens=False)["input_ids"]
-        out[letter] = ids[0]
-    return out
-
-
 def first_token_record(messages: list[dict], gold: str, type_: str, file: str, line: int) -> dict:
     """A record answered by its first-token A-D logits: ``messages`` is the prompt, ``gold`` a letter."""
     core = {"messages": [*messages, {"role": "assistant", "content": gold}], "type": type_,
@@ -70,11 +57,22 @@ def first_token_record(messages: list[dict], gold: str, type_: str, file: str, l
 
 
 def eval_settings(engine: HFEngine, max_new_tokens: dict[str, int] | None = None,
-                  letter_position: str = "first") -> dict:
-    """Everything that changes a prediction row (hashed into the rows' key)."""
-    return {"dtype": str(engine.dtype).removeprefix("torch."),
-            "max_new_tokens": {**DEFAULT_MAX_NEW_TOKENS, **(max_new_tokens or {})},
-            "letter_position": letter_position, "scoring_version": SCORING_VERSION}
+                  letter_position: str = "first", few_shot: dict | None = None) -> dict:
+    """Everything that changes a prediction row (hashed into the rows' key). ``few_shot``
+    (``{"shots": k, "seed": s}``): plain-text prompts with solved examples instead of the chat format."""
+    settings = {"dtype": str(engine.dtype).removeprefix("torch."),
+                "max_new_tokens": {**DEFAULT_MAX_NEW_TOKENS, **(max_new_tokens or {})},
+                "letter_position": letter_position, "scoring_version": SCORING_VERSION}
+    if few_shot is not None:  # absent for the chat format, so that its rows keep their keys
+        settings["prompt"] = {"format": "few_shot", **few_shot}
+    return settings
+
+
+def prompt_format(engine: HFEngine, budgets: dict[str, int], few_shot: dict | None, pools: dict | None):
+    if few_shot is None:
+        return ChatPrompts(engine.tokenizer)
+    room = engine.max_positions - max(budgets.values())  # the prompt leaves room for the longest answer
+    return FewShotPrompts(engine.tokenizer, pools or {}, few_shot["shots"], room, few_shot.get("seed", 0))
 
 
 def _kind(record: dict) -> str:
@@ -82,12 +80,13 @@ def _kind(record: dict) -> str:
 
 
 def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dict[str, int],
-                   letter_position: str = "first") -> list[dict]:
-    """One row per (eval set, record) item, in the order given."""
-    tok = engine.tokenizer
-    letters = letter_token_ids(tok)
+                   letter_position: str = "first", fmt=None) -> list[dict]:
+    """One row per (eval set, record) item, in the order given; ``fmt``: the prompt format
+    (``prompts.ChatPrompts`` by default)."""
+    fmt = fmt or ChatPrompts(engine.tokenizer)
+    letters = fmt.letter_ids()
     kinds = [_kind(r) for _, r in items]
-    prompts = encode_prompts(tok, [r["messages"] for _, r in items])
+    prompts = fmt.prompts([r for _, r in items])
     outputs: dict[int, dict] = {}
 
     first = [k for k, kind in enumerate(kinds) if kind == FIRST_TOKEN]
@@ -102,14 +101,15 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
                                [budgets[kinds[k]] for k in gen], letter_token_ids=letters,
                                letter_position=letter_position)
         for k, g in zip(gen, gens):
-            outputs[k] = {"output": g.text, "letter_logits": g.letter_logits, "batch_size": engine.last_batch_size}
+            outputs[k] = {"output": fmt.clean(g.text), "letter_logits": g.letter_logits,
+                          "batch_size": engine.last_batch_size}
 
     # One log-likelihood call for the ranked items' choices (gold first) and every other item's gold.
     rank = [k for k, kind in enumerate(kinds) if kind == "ranking"]
     owners = [k for k in rank for _ in items[k][1]["choices"]]
     texts = [c for k in rank for c in items[k][1]["choices"]]
     golds = [k for k, kind in enumerate(kinds) if kind != "ranking"]
-    candidates = encode_continuations(tok, texts + [items[k][1]["messages"][-1]["content"] for k in golds])
+    candidates = fmt.continuations(owners + golds, texts + [items[k][1]["messages"][-1]["content"] for k in golds])
     requests = [(prompts[k], cont) for k, cont in zip(owners + golds, candidates)]
     if requests:
         lls = engine.loglikelihood(requests)
@@ -162,16 +162,20 @@ def _json(value) -> str | None:
 def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
                   max_new_tokens: dict[str, int] | None = None, *, log: PredictionLog | None = None,
                   letter_position: str = "first", chunk_size: int = DEFAULT_CHUNK_SIZE,
-                  on_chunk: Callable[[int], None] | None = None) -> pd.DataFrame:
+                  on_chunk: Callable[[int], None] | None = None, few_shot: dict | None = None,
+                  shot_pools: dict[str, list[dict]] | None = None) -> pd.DataFrame:
     """Predictions for every record of ``eval_sets`` (one row each, in input order).
 
     With ``log``, rows already stored there are reused and new rows are stored chunk by chunk;
-    ``on_chunk(i)`` runs after chunk ``i`` is stored.
+    ``on_chunk(i)`` runs after chunk ``i`` is stored. ``few_shot`` (``{"shots": k, "seed": s}``):
+    prompt in plain text after k solved examples from ``shot_pools`` (``{ability: records}``;
+    ``prompts.FewShotPrompts``), as for an untuned base model, instead of the chat format.
     """
     if chunk_size < 1:
         raise ValueError(f"evaluation.chunk_size must be >= 1, got {chunk_size}")
-    settings = eval_settings(engine, max_new_tokens, letter_position)
+    settings = eval_settings(engine, max_new_tokens, letter_position, few_shot)
     budgets = settings["max_new_tokens"]
+    fmt = prompt_format(engine, budgets, few_shot, shot_pools)
     if log is not None and log.settings_hash != settings_hash(settings):
         raise ValueError(f"{log.dir}: the log's settings differ from this evaluation's settings")
     unique: dict[tuple[str, str], tuple[str, dict]] = {}
@@ -188,7 +192,7 @@ def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
     fresh: list[dict] = []
     for i, start in enumerate(range(0, len(pending), chunk_size)):
         chunk = [unique[key] for key in pending[start:start + chunk_size]]
-        rows = evaluate_items(engine, chunk, budgets, letter_position)
+        rows = evaluate_items(engine, chunk, budgets, letter_position, fmt)
         if log is not None:
             log.append(pd.DataFrame(rows, columns=ROW_COLUMNS))
         else:
