@@ -5,8 +5,9 @@ Each base model is evaluated on the suite's valid and test sets (and its out-of-
 
 - ``chat``: the speaker-token format of every fine-tuned checkpoint; a tokenizer without the speaker
   tokens gets them, with embedding rows drawn around the mean (what ``stages.evaluate_base`` did);
-- ``few_shot``: plain text, each item after ``--shots`` solved items of its ability and kind from the
-  training pool (``evaluate.prompts.FewShotPrompts``), as lm-eval and OpenCompass prompt base models.
+- ``plain``: plain text with ``--question`` / ``--answer`` markers, each item after ``--shots`` solved items
+  of its ability and kind from the training pool (``evaluate.prompts.PlainPrompts``), as lm-eval and
+  OpenCompass prompt base models (several shot counts may be given).
 
 Printed per model and format, over the generation items: how many outputs hold an answer the scorer
 reads in the text (``answered``: no logit fallback), the mean score and the random-guess expectation;
@@ -52,7 +53,7 @@ def answered(record: dict, output: str | None) -> bool:
     return bool(scorers.parse_cloze(out))
 
 
-def evaluate(model_dir: Path, suite_root: Path, fmt: str, shots: int) -> pd.DataFrame:
+def evaluate(model_dir: Path, suite_root: Path, fmt: str, shots: int, markers: dict) -> pd.DataFrame:
     from growthpace.data.loaders import load_doit_split
     from growthpace.data.schema import ABILITIES
     from growthpace.evaluate.engine import HFEngine
@@ -63,10 +64,10 @@ def evaluate(model_dir: Path, suite_root: Path, fmt: str, shots: int) -> pd.Data
     sets = {f"{a}_{split}": recs for split in ("valid", "test")
             for a, recs in load_doit_split(suite_root, split, list(ABILITIES)).items()}
     sets.update(load_ood_sets(suite_root, "test"))
-    few_shot = {"shots": shots, "seed": 0} if fmt == "few_shot" else None
-    pools = load_doit_split(suite_root, "1000", list(ABILITIES)) if few_shot else None
+    plain = {"shots": shots, "seed": 0, **markers} if fmt == "plain" else None
+    pools = load_doit_split(suite_root, "1000", list(ABILITIES)) if plain else None
     df = evaluate_sets(engine, sets, {"single_choice": 16, "true_false": 16, "math": 100},
-                       few_shot=few_shot, shot_pools=pools)
+                       plain=plain, shot_pools=pools)
     records = {(name, r["_hash"]): r for name, recs in sets.items() for r in recs}
     df["answered"] = [answered(records[(e, h)], o) if k not in ("ranking", "first_token") else None
                       for e, h, k, o in zip(df["eval_set"], df["item_hash"], df["kind"], df["output"])]
@@ -110,7 +111,10 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=Path("results/store"))
     parser.add_argument("--study", default="demo", help="results/{study}/receipts name the suite and base models")
     parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--shots", type=int, default=3)
+    parser.add_argument("--shots", type=int, nargs="+", default=[3])
+    parser.add_argument("--question", default="问：", help="marker of a question turn in the plain format")
+    parser.add_argument("--answer", default="答：", help="marker of an answer turn")
+    parser.add_argument("--models", nargs="*", default=None, help="only these (demo sizes, sp-SIZE)")
     parser.add_argument("--pretrain-sentencepiece", nargs="*", default=[], metavar="SIZE")
     parser.add_argument("--work", type=Path, default=None, help="where the SentencePiece stand-ins are kept")
     parser.add_argument("--threads", type=int, default=2)
@@ -125,11 +129,16 @@ def main() -> None:
         demo_config = yaml.safe_load(Path("config/config.yaml").read_text())
         work = args.work or Path(tempfile.mkdtemp(prefix="base-prompts-"))
         models.update(pretrain_sentencepiece(suite_root, work, args.pretrain_sentencepiece, demo_config))
+    if args.models:
+        models = {k: v for k, v in models.items() if k in args.models}
+    markers = {"question": args.question, "answer": args.answer}
+    formats = [("chat", 0)] + [("plain", k) for k in args.shots]
     rows, frames = [], []
     for name, model_dir in models.items():
-        for fmt in ("chat", "few_shot"):
+        for fmt, shots in formats:
             start = time.time()
-            df = evaluate(model_dir, suite_root, fmt, args.shots)
+            df = evaluate(model_dir, suite_root, fmt, shots, markers)
+            fmt = fmt if fmt == "chat" else f"{args.question}/{args.answer} {shots}-shot"
             df["model"], df["format"] = name, fmt
             frames.append(df)
             rows.append({"model": name, "format": fmt, **summary(df), "seconds": time.time() - start})

@@ -76,7 +76,8 @@ def test_base_model_is_prompted_in_plain_text(real_run):
     manifests = [json.loads(p.read_text()) for p in (workdir / "store" / "predictions").glob("*/manifest.json")]
     base = [m for m in manifests if m["key"] == preds["predictions_key"].iloc[0]]
     assert len(base) == 1
-    assert base[0]["settings"]["prompt"] == {"format": "few_shot", "shots": 3, "seed": 0}
+    assert base[0]["settings"]["prompt"] == {"format": "plain", "shots": 3, "seed": 0, "question": "问：",
+                                             "answer": "答："}
     trained = [m for m in manifests if m["key"] != preds["predictions_key"].iloc[0]]
     assert trained and all("prompt" not in m["settings"] for m in trained)  # tuned models: the chat format
 

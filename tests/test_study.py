@@ -283,12 +283,13 @@ def test_settings_of_models_from_a_path_and_keys_of_tiny_ones():
                              "engine", "zero_stage", "precision"}
 
 
-def test_base_models_are_prompted_few_shot_unless_chat_is_asked_for():
-    demo = load(ROOT / "config" / "config.yaml")
+def test_base_models_are_prompted_in_plain_text_unless_chat_is_asked_for():
+    demo, paper = load(ROOT / "config" / "config.yaml"), load(DOIT_PAPER)
     base, cell = study.Cell("m", study.BASE, 0, 0), study.Cell("m", "curated", 640, 0)
-    assert study.eval_spec(demo, base, 0)["few_shot"] == {"seed": 0, "shots": 3}
-    assert "few_shot" not in study.eval_spec(demo, cell, 1)  # tuned models: the chat format
-    demo["evaluation"].update(base_prompt="chat")
-    assert "few_shot" not in study.eval_spec(demo, base, 0)
-    demo["evaluation"].update(base_prompt="few_shot", base_shots=0)
-    assert study.eval_spec(demo, base, 0)["few_shot"]["shots"] == 0
+    # the demo prompts in its corpus's layout, without examples (benchmarks/base_prompts.py)
+    assert study.eval_spec(demo, base, 0)["plain_prompt"] == {"seed": 0, "shots": 0, "question": "问", "answer": "答"}
+    assert study.eval_spec(paper, study.Cell("7b", study.BASE, 0, 0), 0)["plain_prompt"] == \
+        {"seed": 0, "shots": 3, "question": "问：", "answer": "答："}
+    assert "plain_prompt" not in study.eval_spec(demo, cell, 1)  # tuned models: the chat format
+    demo["evaluation"]["base_prompt"]["format"] = "chat"
+    assert "plain_prompt" not in study.eval_spec(demo, base, 0)

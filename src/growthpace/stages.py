@@ -371,8 +371,9 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     (``{"cmmlu": {"dir", "shots"}, "agieval": {"dir", "settings", "tasks"}, "max_tokens"}``),
     ``letter_position``, ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``,
     ``add_chat_tokens`` (a base model whose tokenizer lacks the speaker tokens gets them, with its
-    embeddings resized as SFT would) and ``few_shot`` (``{"shots", "seed"}``: plain-text prompts after
-    solved items of the suite's training pools, ``evaluate.prompts.FewShotPrompts``, for a base model).
+    embeddings resized as SFT would) and ``plain_prompt`` (``{"shots", "seed", "question", "answer"}``:
+    plain-text prompts, after solved items of the suite's training pools, ``evaluate.prompts.PlainPrompts``,
+    for a base model).
 
     Rows go chunk by chunk to a prediction log keyed by (model, settings) under
     ``{store}/predictions/.rows/``, outside the artifact: a killed evaluation resumes from its last
@@ -414,15 +415,15 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
             sets.update(agieval.load_agieval(a["dir"], a.get("settings", ["zero-shot", "few-shot"]),
                                              a.get("tasks", agieval.CHINESE_MC_TASKS),
                                              tokenizer=engine.tokenizer, max_tokens=max_tokens))
-        few_shot = spec.get("few_shot")
-        pools = load_pool(suite, "curated", spec["abilities"]) if few_shot else None
-        settings = eval_settings(engine, spec.get("max_new_tokens"), letter_position, few_shot)
+        plain = spec.get("plain_prompt")
+        pools = load_pool(suite, "curated", spec["abilities"]) if plain and plain["shots"] else None
+        settings = eval_settings(engine, spec.get("max_new_tokens"), letter_position, plain)
         model_hash = hashlib.sha256(model_key.encode()).hexdigest()[:16]
         log = PredictionLog(store.root / "predictions" / ".rows" / f"{model_hash}-{settings_hash(settings)}",
                             model_key, settings)
         with log.lock():
             df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log, letter_position=letter_position,
-                               chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE), few_shot=few_shot,
+                               chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE), plain=plain,
                                shot_pools=pools)
         write_parquet_atomic(df, tmp / "predictions.parquet")
         return {"n": len(df), "settings": settings, "settings_hash": log.settings_hash, "rows_log": str(log.dir)}
@@ -455,13 +456,13 @@ def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cel
                   out: str | Path) -> pd.DataFrame:
     """Predictions of the untuned base model, labelled as its cell's epoch 0, written to ``out``.
 
-    With ``few_shot`` in the spec (``evaluation.base_prompt: few_shot``) the model is prompted in plain
-    text after solved items of the training pools, as it is. In the chat format, a base model whose
+    With ``plain_prompt`` in the spec (``evaluation.base_prompt.format: plain``) the model is prompted in
+    plain text, as it is (``evaluate.prompts.PlainPrompts``). In the chat format, a base model whose
     tokenizer lacks the speaker tokens (any real HF model) gets them added and its embeddings resized
     (seeded), as SFT does before its first step.
     """
     path = check_model_dir(base.path)
-    if "few_shot" not in spec and not has_chat_tokens(path):
+    if "plain_prompt" not in spec and not has_chat_tokens(path):
         spec = {**spec, "add_chat_tokens": True}
     preds = build_predictions(store, path, base.key, suite, spec)
     return _labelled(preds, cell, 0, out)

@@ -45,6 +45,8 @@ CELL_PATTERN = (r"(?:curated|synthetic)-\d+-seed\d+"
 # artifacts of a study that does not set them keep their keys). tests/test_study.py checks them.
 EVAL_DEFAULTS = {"letter_position": "first", "loglikelihood_strategy": "auto", "max_batch_tokens": None,
                  "chunk_size": 512}
+# evaluation.base_prompt (the schema fills the same defaults)
+BASE_PROMPT_DEFAULTS = {"format": "plain", "shots": 3, "question": "问：", "answer": "答："}
 
 
 class ConfigError(ValueError):
@@ -608,7 +610,9 @@ def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) 
     bench = benchmark_spec(config, cell, epoch)
     if bench:
         spec["benchmarks"] = bench
-    if cell is not None and cell.data_source == BASE and ev.get("base_prompt", "few_shot") == "few_shot":
-        # an untuned base model is prompted in plain text after solved training items (evaluate.prompts)
-        spec["few_shot"] = {"shots": ev.get("base_shots", 3), "seed": config["data"].get("subset_seed", 0)}
+    prompt = {**BASE_PROMPT_DEFAULTS, **(ev.get("base_prompt") or {})}
+    if cell is not None and cell.data_source == BASE and prompt["format"] == "plain":
+        # an untuned base model is prompted in plain text (evaluate.prompts.PlainPrompts)
+        spec["plain_prompt"] = {"shots": prompt["shots"], "question": prompt["question"], "answer": prompt["answer"],
+                                "seed": config["data"].get("subset_seed", 0)}
     return canonical(spec)

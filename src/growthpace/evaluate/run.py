@@ -33,7 +33,7 @@ from ..data.schema import record_hash
 from . import scorers
 from .engine import HFEngine
 from .predictions import PredictionLog, settings_hash
-from .prompts import ChatPrompts, FewShotPrompts, letter_token_ids  # noqa: F401 (letter_token_ids: re-exported)
+from .prompts import ChatPrompts, PlainPrompts, letter_token_ids  # noqa: F401 (letter_token_ids: re-exported)
 
 # Generation budget per item kind when a study does not set one.
 DEFAULT_MAX_NEW_TOKENS = {"single_choice": 8, "true_false": 8, "cloze": 12, "multi_select": 8, "math": 160}
@@ -57,22 +57,23 @@ def first_token_record(messages: list[dict], gold: str, type_: str, file: str, l
 
 
 def eval_settings(engine: HFEngine, max_new_tokens: dict[str, int] | None = None,
-                  letter_position: str = "first", few_shot: dict | None = None) -> dict:
-    """Everything that changes a prediction row (hashed into the rows' key). ``few_shot``
-    (``{"shots": k, "seed": s}``): plain-text prompts with solved examples instead of the chat format."""
+                  letter_position: str = "first", plain: dict | None = None) -> dict:
+    """Everything that changes a prediction row (hashed into the rows' key). ``plain``
+    (``{"shots", "seed", "question", "answer"}``): plain-text prompts instead of the chat format."""
     settings = {"dtype": str(engine.dtype).removeprefix("torch."),
                 "max_new_tokens": {**DEFAULT_MAX_NEW_TOKENS, **(max_new_tokens or {})},
                 "letter_position": letter_position, "scoring_version": SCORING_VERSION}
-    if few_shot is not None:  # absent for the chat format, so that its rows keep their keys
-        settings["prompt"] = {"format": "few_shot", **few_shot}
+    if plain is not None:  # absent for the chat format, so that its rows keep their keys
+        settings["prompt"] = {"format": "plain", **plain}
     return settings
 
 
-def prompt_format(engine: HFEngine, budgets: dict[str, int], few_shot: dict | None, pools: dict | None):
-    if few_shot is None:
+def prompt_format(engine: HFEngine, budgets: dict[str, int], plain: dict | None, pools: dict | None):
+    if plain is None:
         return ChatPrompts(engine.tokenizer)
     room = engine.max_positions - max(budgets.values())  # the prompt leaves room for the longest answer
-    return FewShotPrompts(engine.tokenizer, pools or {}, few_shot["shots"], room, few_shot.get("seed", 0))
+    markers = {k: plain[k] for k in ("question", "answer") if k in plain}
+    return PlainPrompts(engine.tokenizer, pools or {}, plain.get("shots", 0), room, plain.get("seed", 0), **markers)
 
 
 def _kind(record: dict) -> str:
@@ -162,20 +163,21 @@ def _json(value) -> str | None:
 def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
                   max_new_tokens: dict[str, int] | None = None, *, log: PredictionLog | None = None,
                   letter_position: str = "first", chunk_size: int = DEFAULT_CHUNK_SIZE,
-                  on_chunk: Callable[[int], None] | None = None, few_shot: dict | None = None,
+                  on_chunk: Callable[[int], None] | None = None, plain: dict | None = None,
                   shot_pools: dict[str, list[dict]] | None = None) -> pd.DataFrame:
     """Predictions for every record of ``eval_sets`` (one row each, in input order).
 
     With ``log``, rows already stored there are reused and new rows are stored chunk by chunk;
-    ``on_chunk(i)`` runs after chunk ``i`` is stored. ``few_shot`` (``{"shots": k, "seed": s}``):
-    prompt in plain text after k solved examples from ``shot_pools`` (``{ability: records}``;
-    ``prompts.FewShotPrompts``), as for an untuned base model, instead of the chat format.
+    ``on_chunk(i)`` runs after chunk ``i`` is stored. ``plain`` (``{"shots", "seed", "question",
+    "answer"}``): prompt in plain text, after ``shots`` solved examples from ``shot_pools``
+    (``{ability: records}``; ``prompts.PlainPrompts``), as for an untuned base model, instead of the
+    chat format.
     """
     if chunk_size < 1:
         raise ValueError(f"evaluation.chunk_size must be >= 1, got {chunk_size}")
-    settings = eval_settings(engine, max_new_tokens, letter_position, few_shot)
+    settings = eval_settings(engine, max_new_tokens, letter_position, plain)
     budgets = settings["max_new_tokens"]
-    fmt = prompt_format(engine, budgets, few_shot, shot_pools)
+    fmt = prompt_format(engine, budgets, plain, shot_pools)
     if log is not None and log.settings_hash != settings_hash(settings):
         raise ValueError(f"{log.dir}: the log's settings differ from this evaluation's settings")
     unique: dict[tuple[str, str], tuple[str, dict]] = {}
