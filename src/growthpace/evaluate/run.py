@@ -16,6 +16,9 @@ one more request, batched with the ranking requests. It is the SFT loss on held-
 continuous measure beside the score, and on the untuned base model a complexity proxy of each
 ability (``analysis.complexity``).
 
+Prompts are the chat format of the fine-tuned models, or plain text for an untuned base model
+(``prompts``: ``ChatPrompts``, ``PlainPrompts``).
+
 Items run in chunks (cheapest kind first, then by generation budget); each finished chunk goes to a
 ``PredictionLog`` when one is given, and items already in the log are skipped, so an interrupted
 evaluation resumes with no duplicated rows. The result has one row per record, ready for

@@ -4,6 +4,9 @@
 one process per GPU of the job, or one process on a CPU; each process runs ``python -m growthpace.train``
 (``worker_main``). The same call therefore trains on one CPU, one GPU or every GPU of a SLURM node.
 
+The launched processes get ``LOW_MEMORY_ENV`` (large freed blocks go back to the system) and a
+DeepSpeed op cache of this environment's own (``TORCH_EXTENSIONS_DIR``), unless the caller set them.
+
 If the calling process dies (a scheduler's SIGTERM, or SIGKILL), the launcher is told to stop, and a
 worker whose launcher is gone is killed, so that a re-run never trains the same cell twice at once;
 the re-run resumes from the last complete epoch checkpoint in the work directory.

@@ -8,12 +8,19 @@
 - Tiny data sizes still get at least ``min_steps`` optimiser steps (the authors' epoch override never
   fired; their 10-item runs took 15 steps): the data is repeated within each epoch, so every cell keeps
   the same number of epochs (and of checkpoints to evaluate) whatever its size.
-- Length-grouped batches (little padding).
+- Length-grouped batches (little padding), grouped over the global batch: every optimiser step sees the
+  same items whatever the number of processes, so 2 processes train the model 1 process trains
+  (``tests/test_train_distributed.py``).
+- Loading (``load_model``): after ``TrainingArguments`` exist, so that under ZeRO-3 transformers builds
+  the model inside DeepSpeed's ``zero.Init`` and no process ever holds all of it; otherwise shard by shard
+  in the training dtype, on a GPU straight to the process's device. Safetensors or PyTorch ``.bin``
+  weights, one file or sharded; gradient checkpointing is a setting.
 - One weights-only snapshot per epoch (``epochs/epoch-{k}/``, safetensors), hard-linked from the
   Trainer checkpoint of that epoch once it is complete. Trainer's checkpoints (with optimizer state)
   live in ``work_dir`` while the cell runs, for resume, and are deleted by the caller when it completes.
 - ``engine="deepspeed"`` needs a process group: start it under ``torchrun``/``deepspeed`` (see
-  ``launch``); a lone process without a launcher gets a one-process group of its own.
+  ``launch``); a lone process without a launcher gets a one-process group of its own. The group is made
+  before ``TrainingArguments`` (gloo on a CPU, NCCL on GPUs), or a CPU run would count one process.
 """
 
 from __future__ import annotations
