@@ -348,7 +348,8 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
     return pipeline.analyze(
         scores_df, predictions_df, out_dir, abilities=abilities, model_sizes=spec["model_sizes"], records=records,
         budget=budget, pool_sizes=pools, weighting=spec["weighting"], recipe_name=spec["recipe_name"],
-        guideline_model_sizes=spec.get("guideline_model_sizes"),
+        guideline_model_sizes=spec.get("guideline_model_sizes"), methods=spec.get("methods", ["paper"]),
+        optimize=spec.get("optimize"), training=spec.get("training"),
         n_boot=spec["n_boot"], seed=spec["seed"], level=spec["level"], tau_data=spec["tau_data"],
         tau_model=spec["tau_model"], study=spec["study"], ability_needs=needs)
 
@@ -369,7 +370,7 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
     optional ``ood`` (add the suite's C-Eval-style sets to the test split), ``benchmarks``
     (``{"cmmlu": {"dir", "shots"}, "agieval": {"dir", "settings", "tasks"}, "max_tokens"}``),
-    ``letter_position``, ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``,
+    ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``,
     ``add_chat_tokens`` (a base model whose tokenizer lacks the speaker tokens gets them, with its
     embeddings resized as SFT would) and ``plain_prompt`` (``{"shots", "seed", "question", "answer"}``:
     plain-text prompts, after solved items of the suite's training pools, ``evaluate.prompts.PlainPrompts``,
@@ -388,7 +389,6 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets
     from .study import missing_benchmark_paths
 
-    letter_position = spec.get("letter_position", "first")
     # Benchmark files are checked before a model is loaded or anything is evaluated.
     missing = missing_benchmark_paths(spec.get("benchmarks") or {})
     if missing:
@@ -414,17 +414,17 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
             a = bench["agieval"]
             sets.update(agieval.load_agieval(a["dir"], a.get("settings", ["zero-shot", "few-shot"]),
                                              a.get("tasks", agieval.CHINESE_MC_TASKS),
-                                             tokenizer=engine.tokenizer, max_tokens=max_tokens))
+                                             tokenizer=engine.tokenizer, max_tokens=max_tokens,
+                                             prompts=a.get("prompts")))
         plain = spec.get("plain_prompt")
         pools = load_pool(suite, "curated", spec["abilities"]) if plain and plain["shots"] else None
-        settings = eval_settings(engine, spec.get("max_new_tokens"), letter_position, plain)
+        settings = eval_settings(engine, spec.get("max_new_tokens"), plain)
         model_hash = hashlib.sha256(model_key.encode()).hexdigest()[:16]
         log = PredictionLog(store.root / "predictions" / ".rows" / f"{model_hash}-{settings_hash(settings)}",
                             model_key, settings)
         with log.lock():
-            df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log, letter_position=letter_position,
-                               chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE), plain=plain,
-                               shot_pools=pools)
+            df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log,
+                               chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE), plain=plain, shot_pools=pools)
         write_parquet_atomic(df, tmp / "predictions.parquet")
         return {"n": len(df), "settings": settings, "settings_hash": log.settings_hash, "rows_log": str(log.dir)}
     return store.build("predictions", spec, {"model": model_key, "suite": suite.key}, run)
