@@ -46,7 +46,7 @@ def machine(tmp_path, monkeypatch):
 
 
 def test_concurrent_jobs_get_disjoint_gpus_and_a_third_waits(tmp_path, machine):
-    a, b = start(tmp_path, "a", 2, 3.0, machine), start(tmp_path, "b", 2, 3.0, machine)
+    a, b = start(tmp_path, "a", 2, 3.0, machine), start(tmp_path, "b", 2, 10.0, machine)  # a ends first
     got_a, got_b = wait_for(tmp_path / "a.json"), wait_for(tmp_path / "b.json")
     assert len(got_a["claimed"]) == len(got_b["claimed"]) == 2
     assert set(got_a["claimed"]).isdisjoint(got_b["claimed"])
