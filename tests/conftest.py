@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -6,6 +7,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+PROCESS_GROUP_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+@pytest.fixture(autouse=True)
+def no_process_group_env_leak():
+    """A test that trains in the test process itself (``train_sft`` with DeepSpeed, no launcher) gives it
+    a one-process group: RANK, WORLD_SIZE, MASTER_PORT... in its environment, and a port it listens on.
+    Inherited by a snakemake run of a later test, those would send its training to the same port."""
+    before = {k: os.environ.get(k) for k in PROCESS_GROUP_ENV}
+    yield
+    for k, v in before.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def write_jsonl(path: Path, records) -> Path:

@@ -337,7 +337,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         use_cpu=not on_gpu,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        gradient_checkpointing=settings.gradient_checkpointing,
+        activation_checkpointing=settings.gradient_checkpointing,  # transformers' newer name for it
         seed=settings.seed,
         data_seed=settings.seed,
         dataloader_num_workers=0,
@@ -389,7 +389,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         "engine": settings.engine,
         "zero_stage": settings.zero_stage if settings.engine == "deepspeed" else None,
         "precision": precision,
-        "gradient_checkpointing": bool(getattr(trainer.model, "is_gradient_checkpointing", False)),
+        "gradient_checkpointing": bool(getattr(trainer.model, "is_activation_checkpointing", False)),
         "world_size": world,
         "device": "cuda" if on_gpu else "cpu",
         "n_items": len(data),
