@@ -9,21 +9,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-PROCESS_GROUP_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
-
-
 @pytest.fixture(autouse=True)
-def no_process_group_env_leak():
-    """A test that trains in the test process itself (``train_sft`` with DeepSpeed, no launcher) gives it
-    a one-process group: RANK, WORLD_SIZE, MASTER_PORT... in its environment, and a port it listens on.
-    Inherited by a snakemake run of a later test, those would send its training to the same port."""
-    before = {k: os.environ.get(k) for k in PROCESS_GROUP_ENV}
+def restore_environment():
+    """A test that trains in the test process itself (``train_sft``, no launcher) leaves settings in its
+    environment: a one-process group (RANK, WORLD_SIZE, MASTER_PORT, a port it listens on) and
+    accelerate's ACCELERATE_USE_DEEPSPEED. Inherited by the snakemake runs of later tests, they would send
+    a plain Trainer to DeepSpeed and a training to a port in use; so each test gets the environment back."""
+    before = dict(os.environ)
     yield
-    for k, v in before.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    os.environ.clear()
+    os.environ.update(before)
 
 
 def write_jsonl(path: Path, records) -> Path:
