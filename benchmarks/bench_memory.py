@@ -121,14 +121,14 @@ def worker(args) -> None:
 
 def launch(loading: str, job: Path, out: Path, nproc: int, extra_env: dict | None) -> list[dict]:
     """Run ``nproc`` workers under torchrun; ``extra_env`` None: the training launcher's environment."""
-    from growthpace.train.launch import LOW_MEMORY_ENV
+    from growthpace.train.launch import LOW_MEMORY_ENV, launch_env
 
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", str(HERE),
            "--worker", "--mode", loading, "--job", str(job), "--out", str(out)]
-    env = {k: v for k, v in os.environ.items() if k not in LOW_MEMORY_ENV}
-    env.update(OMP_NUM_THREADS="1", TORCH_EXTENSIONS_DIR=str(Path(sys.prefix) / "torch_extensions"),
-               **(LOW_MEMORY_ENV if extra_env is None else extra_env))
+    env = launch_env(threads=1)
+    if extra_env is not None:  # the environment of the loading before this project fixed it
+        env = {**{k: v for k, v in env.items() if k not in LOW_MEMORY_ENV}, **extra_env}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{loading} run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")

@@ -101,7 +101,7 @@ def worker(args) -> None:
 
 
 def train(model_dir: Path, train_file: Path, work: Path, settings: dict, nproc: int) -> list[dict]:
-    from growthpace.train.launch import LOW_MEMORY_ENV
+    from growthpace.train.launch import launch_env
 
     work.mkdir(parents=True, exist_ok=True)
     job = work / "job.json"
@@ -109,8 +109,7 @@ def train(model_dir: Path, train_file: Path, work: Path, settings: dict, nproc: 
                                "out_dir": str(work / "out"), "work_dir": str(work / "trainer"), "settings": settings}))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", str(HERE),
            "--worker", "--job", str(job), "--report-dir", str(work)]
-    env = {**LOW_MEMORY_ENV, **os.environ, "TORCH_EXTENSIONS_DIR": str(Path(sys.prefix) / "torch_extensions")}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=launch_env(), capture_output=True, text=True)
     (work / "train.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise RuntimeError(f"training failed (log: {work / 'train.log'}):\n{proc.stderr[-4000:]}")
@@ -216,7 +215,7 @@ def main() -> None:
     for stage in (2, 3):
         settings = {"engine": "deepspeed", "zero_stage": stage, "precision": "fp32" if cpu else "bf16",
                     "gradient_checkpointing": True, "epochs": 1, "batch_size": batch, "micro_batch_size": micro,
-                    "min_steps": 8 if cpu else 30, "max_len": 512, "lr": 1e-5, "end_lr": 1e-6}
+                    "min_steps": 8 if cpu else 30, "max_len": 512, "lr": 3e-4, "end_lr": 3e-5}
         start = time.perf_counter()
         ranks = train(model_dir, train_file, root / f"zero{stage}", settings, nproc)
         row = summarise_training(ranks, params, shape, peak["tflops"], nproc, batch)

@@ -79,6 +79,20 @@ def _log_stream():
         return None
 
 
+def launch_env(threads: int | None = None) -> dict:
+    """The environment of launched training processes: this one's, plus what the caller did not set."""
+    env = dict(os.environ)
+    # DeepSpeed compiles its ops (on a CPU, a shared-memory all-reduce) on first use into
+    # ~/.cache/torch_extensions; environments with other torch builds sharing that directory rebuild
+    # them in turn, minutes each. Ops built for this environment stay with it.
+    env.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
+    for name, value in LOW_MEMORY_ENV.items():
+        env.setdefault(name, value)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
 def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "torchrun",
              threads: int | None = None) -> dict:
     """Train one cell (``job``: base_model_dir, train_file, out_dir, work_dir, settings) in launched processes.
@@ -93,15 +107,7 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     os.replace(tmp, job_file)
     metrics_file.unlink(missing_ok=True)
     cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
-    env = dict(os.environ)
-    # DeepSpeed compiles its ops (on a CPU, a shared-memory all-reduce) on first use into
-    # ~/.cache/torch_extensions; environments with other torch builds sharing that directory rebuild
-    # them in turn, minutes each. Ops built for this environment stay with it.
-    env.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
-    for name, value in LOW_MEMORY_ENV.items():
-        env.setdefault(name, value)
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+    env = launch_env(threads)
     log.info("launching: %s", " ".join(cmd))
     proc = subprocess.Popen(cmd, env=env, stdout=_log_stream(), stderr=subprocess.STDOUT,
                             preexec_fn=_die_with_parent)
