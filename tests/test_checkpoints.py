@@ -131,3 +131,29 @@ def test_a_model_that_needs_remote_code_is_refused(llama_checkpoints, tmp_path):
     with pytest.raises(ModelDirError, match="model_type 'baichuan' needs the checkpoint's own code .*"
                                             r"trust_remote_code is off"):
         check_model_dir(model_dir)
+
+
+class Payload:
+    """A pickle that would create a file when loaded: what weights_only=True must refuse."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_bin_weights_are_read_without_running_pickled_code(llama_checkpoints, tmp_path):
+    from growthpace.evaluate.engine import HFEngine
+    from growthpace.train.sft import SFTSettings, load_model
+
+    model_dir = copy(llama_checkpoints["bin"], tmp_path / "m")
+    state = torch.load(model_dir / "pytorch_model.bin", weights_only=True)
+    marker = tmp_path / "pickled-code-ran"
+    torch.save({**state, "payload": Payload(marker)}, model_dir / "pytorch_model.bin")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    with pytest.raises(Exception, match="(?i)weights.only"):
+        load_model(model_dir, tok, 0, SFTSettings(), torch.float32, on_gpu=False)
+    with pytest.raises(Exception, match="(?i)weights.only"):
+        HFEngine(model_dir, progress=False)
+    assert not marker.exists()
