@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -6,6 +7,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def restore_environment():
+    """A test that trains in the test process itself (``train_sft``, no launcher) leaves settings in its
+    environment: a one-process group (RANK, WORLD_SIZE, MASTER_PORT, a port it listens on) and
+    accelerate's ACCELERATE_USE_DEEPSPEED. Inherited by the snakemake runs of later tests, they would send
+    a plain Trainer to DeepSpeed and a training to a port in use; so each test gets the environment back."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
 
 
 def write_jsonl(path: Path, records) -> Path:
@@ -41,6 +54,47 @@ def tiny_model_dir(tmp_path_factory, char_tokenizer):
     model.save_pretrained(out, safe_serialization=True)
     char_tokenizer.save_pretrained(out)
     return out
+
+
+# A LLaMA small enough for 2-process DeepSpeed tests on a CPU in seconds.
+LLAMA_SHAPE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+               "intermediate_size": 64}
+LLAMA_LAYOUTS = {"bin": ("bin", 1), "bin-sharded": ("bin", 3), "safetensors": ("safetensors", 1),
+                 "safetensors-sharded": ("safetensors", 3)}
+
+
+@pytest.fixture(scope="session")
+def demo_suite_dir(tmp_path_factory):
+    """A small generated demo suite (DoIT layout, with its pretraining corpus)."""
+    from growthpace.data import demo_suite
+
+    out = tmp_path_factory.mktemp("suite")
+    demo_suite.generate_suite(out, seed=0, n_train=4, n_valid=4, n_test=6, n_synthetic=40, n_ood=0, corpus_passes=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sp_tokenizer_dir(tmp_path_factory, demo_suite_dir):
+    """A LLaMA SentencePiece tokenizer trained here on the demo corpus, laid out as LLaMA releases ship it
+    (tokenizer.model, tokenizer_config.json, special_tokens_map.json; no tokenizer.json, no pad token)."""
+    from growthpace.data import demo_suite
+    from growthpace.models.llama import train_sentencepiece
+
+    out = tmp_path_factory.mktemp("sp")
+    train_sentencepiece(demo_suite.read_corpus(demo_suite_dir / "pretrain" / "corpus.txt"), out, vocab_size=1000)
+    return out
+
+
+@pytest.fixture(scope="session")
+def llama_checkpoints(tmp_path_factory, sp_tokenizer_dir):
+    """The same small LLaMA (fp16, as LLaMA's releases) in every layout real checkpoints ship:
+    ``{layout: directory}`` for one .bin file, sharded .bin files with an index, and the same in safetensors."""
+    from growthpace.models.llama import build_checkpoint
+
+    root = tmp_path_factory.mktemp("llama")
+    return {name: build_checkpoint(root / name, None, LLAMA_SHAPE, fmt=fmt, shards=shards, seed=0,
+                                   tokenizer_dir=sp_tokenizer_dir)
+            for name, (fmt, shards) in LLAMA_LAYOUTS.items()}
 
 
 def snakemake(workdir, *args, configfile=None, check=True):

@@ -3,6 +3,7 @@ real run without the data stops before any job, naming every missing path."""
 
 import re
 
+import pytest
 import yaml
 
 from .conftest import ROOT, snakemake
@@ -31,15 +32,67 @@ def job_stats(out: str) -> dict:
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M) if rule != "total"}
 
 
-def test_dag_builds_without_the_data(tmp_path):
-    proc = snakemake(tmp_path, "-n", configfile=PAPER)
-    jobs = job_stats(proc.stdout + proc.stderr)
+@pytest.fixture(scope="module")
+def paper_dry_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("paper")
+    proc = snakemake(tmp, "-n", configfile=PAPER)
+    return tmp, proc.stdout + proc.stderr
+
+
+def test_dag_builds_without_the_data(paper_dry_run):
+    tmp_path, out = paper_dry_run
+    jobs = job_stats(out)
     expected = {rule: n for rule, n in expected_jobs(yaml.safe_load(PAPER.read_text())).items() if n}
     assert jobs == expected
     # 6 curated sizes x 3 models + 7 synthetic sizes x 2 models + 5 recipes on 7b; 15 epochs each
     assert jobs["train_cell"] == 37 and jobs["evaluate_checkpoint"] == 555
     assert "tokenizer" not in jobs  # real models bring their own tokenizers
     assert not (tmp_path / "results").exists()
+
+
+class Job:
+    """What the SLURM executor plugin reads of a job: its resources (as attributes and by get) and threads."""
+
+    class Resources(dict):
+        __getattr__ = dict.__getitem__
+
+    def __init__(self, resources: dict, threads: int):
+        self.resources, self.threads = self.Resources(resources), threads
+
+
+def job_resources(out: str, rule: str, model_size: str) -> dict:
+    """The resources snakemake gave the first job of ``rule`` for ``model_size`` (from the dry run)."""
+    for block in out.split("\nrule ")[1:]:
+        if block.startswith(f"{rule}:") and f"model_size={model_size}," in block:
+            line = re.search(r"^\s+resources: (.*)$", block, re.M).group(1)
+            pairs = (kv.split("=", 1) for kv in line.split(", "))
+            return {k: int(v) if v.isdigit() else v for k, v in pairs}
+    raise AssertionError(f"no {rule} job for {model_size}")
+
+
+@pytest.mark.parametrize("model_size", ["7b", "13b", "33b"])
+def test_slurm_jobs_ask_for_one_node_and_the_sizes_gpus(paper_dry_run, model_size):
+    """The sbatch and srun options that snakemake-executor-plugin-slurm builds from each rule's
+    resources: a training job is one node with all of its size's GPUs (torchrun --standalone sees one
+    machine), one task with the job's CPUs; an evaluation job one node and one GPU."""
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+    from snakemake_executor_plugin_slurm_jobstep import get_gpu_setting, get_node_setting
+
+    _, out = paper_dry_run
+    sizes = yaml.safe_load(PAPER.read_text())["models"]["sizes"][model_size]["resources"]
+    params = {"run_uuid": "x", "slurm_logfile": "x.log", "comment_str": "x", "account": "-A lab", "partition": "-p gpu",
+              "workdir": "."}
+    for rule, stage in (("train_cell", "train"), ("evaluate_checkpoint", "evaluate")):
+        resources = job_resources(out, rule, model_size)
+        assert resources["nodes"] == 1 and resources["gpu"] == sizes[stage]["gpus"]
+        job = Job(resources, threads=sizes[stage]["cpus"])
+        sbatch = get_submit_command(job, params) + set_gres_string(job)
+        assert "--nodes=1" in sbatch.split() and f"--gpus={sizes[stage]['gpus']}" in sbatch.split()
+        assert f"--cpus-per-task={sizes[stage]['cpus']}" in sbatch.split()
+        assert f"--mem {sizes[stage]['mem_mb']}" in sbatch and "--ntasks-per-gpu" not in sbatch
+        # The job step inside the allocation: one task on that node, with every GPU of the job.
+        assert get_node_setting(job) == "--nodes=1" and get_gpu_setting(job) == f"--gpus={sizes[stage]['gpus']}"
 
 
 def test_dag_with_the_guideline_on(tmp_path):

@@ -163,3 +163,58 @@ def test_engine_rejects_bad_settings(tiny_model_dir):
         HFEngine(tiny_model_dir, batch_size=0)
     with pytest.raises(ValueError, match="loglikelihood_strategy"):
         HFEngine(tiny_model_dir, loglikelihood_strategy="fast")
+
+
+def back_offs(caplog) -> int:
+    n = sum("out of memory" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    return n
+
+
+def test_batch_size_found_once_is_kept(tiny_model_dir, tmp_path, caplog):
+    """The batch size found by backing off is kept per request kind: later request sets, and later
+    engines loading a model of the same shape with the same file, start from it instead of searching again."""
+    memory = tmp_path / "batch-sizes.json"
+    engine = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=40, progress=False, batch_size_file=memory)
+    ps = prompts(engine.tokenizer)
+    caplog.set_level("WARNING", logger="growthpace.evaluate.engine")
+    engine.generate(ps, 3)
+    assert back_offs(caplog) >= 1
+    found = engine.batch_sizes["generate"]
+    assert found < 16 and engine.last_batch_size == found
+    for _ in range(3):  # later request sets (chunks, eval sets) of the same kind do not search again
+        engine.generate(ps[::-1], 3)
+        assert back_offs(caplog) == 0
+    engine.loglikelihood(ranking_requests(engine.tokenizer), strategy="flat")  # another kind searches for itself
+    assert back_offs(caplog) >= 1 and engine.batch_sizes["loglikelihood_flat"] < 16
+    # A later job (a new engine, e.g. the next epoch's checkpoint) starts where the first ended.
+    again = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=40, progress=False, batch_size_file=memory)
+    assert again.batch_sizes == engine.batch_sizes
+    again.generate(ps, 3)
+    assert back_offs(caplog) == 0
+    # Another token budget (standing in for another device or model shape) is another key.
+    other = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=80, progress=False, batch_size_file=memory)
+    assert other.batch_sizes == {}
+    other.generate(ps, 3)
+    assert back_offs(caplog) >= 1
+
+
+def test_chunked_evaluation_searches_once(tiny_model_dir, caplog):
+    """Evaluated in many chunks, a request kind backs off from out-of-memory in its first chunk only;
+    forgetting the size after each chunk (what the engine did before) backs off in every chunk."""
+    from growthpace.evaluate.run import evaluate_sets
+
+    records = [{"messages": [{"role": "user", "content": "细胞" * (1 + i % 3) + "？答案：A或B"},
+                             {"role": "assistant", "content": "正确"}],
+                "type": "biology", "question_format": 0, "_hash": f"h{i}", "_line": i}
+               for i in range(24)]
+    caplog.set_level("WARNING", logger="growthpace.evaluate.engine")
+    counts = {}
+    for forget in (False, True):
+        engine = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=60, progress=False)
+        rows = evaluate_sets(engine, {"biology_valid": records}, chunk_size=4,
+                             on_chunk=(lambda i: engine.batch_sizes.clear()) if forget else None)
+        assert len(rows) == 24
+        counts[forget] = back_offs(caplog)
+    assert counts[True] >= 6  # 6 chunks, each searching again
+    assert counts[False] < counts[True] / 2

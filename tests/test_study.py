@@ -261,3 +261,35 @@ def test_missing_inputs_lists_every_path(tmp_path):
     assert len(agieval) == 8 and "gaokao-physics.jsonl" in agieval[-1]
     assert not [m for m in missing if "cmmlu" in m]
     assert len(missing) == 1 + 3 + 8
+
+
+def test_settings_of_models_from_a_path_and_keys_of_tiny_ones():
+    """Models from a path train with gradient checkpointing and precision auto unless a study says
+    otherwise; tiny models keep the settings (and so the artifact keys) they had before those existed."""
+    paper, demo = load(DOIT_PAPER), load(ROOT / "config" / "config.yaml")
+    for ms in ("7b", "13b", "33b"):
+        s = study.sft_settings(paper, ms)
+        assert s["gradient_checkpointing"] is True and s["precision"] == "bf16"  # doit-paper sets bf16
+        assert study.sft_spec(paper, ms, 0)["settings"]["gradient_checkpointing"] is True
+    del paper["training"]["precision"]
+    assert study.sft_settings(paper, "7b")["precision"] == "auto"
+    paper["models"]["sizes"]["7b"]["sft"]["gradient_checkpointing"] = False
+    assert "gradient_checkpointing" not in study.sft_spec(paper, "7b", 0)["settings"]
+    for ms in ("xs", "s", "m"):
+        spec = study.sft_spec(demo, ms, 0)["settings"]
+        assert "gradient_checkpointing" not in spec and spec["precision"] == "fp32"
+        assert set(spec) == {"lr", "end_lr", "adam_beta1", "adam_beta2", "weight_decay", "batch_size",
+                             "micro_batch_size", "epochs", "min_steps", "max_len", "seed", "max_grad_norm",
+                             "engine", "zero_stage", "precision"}
+
+
+def test_base_models_are_prompted_in_plain_text_unless_chat_is_asked_for():
+    demo, paper = load(ROOT / "config" / "config.yaml"), load(DOIT_PAPER)
+    base, cell = study.Cell("m", study.BASE, 0, 0), study.Cell("m", "curated", 640, 0)
+    # the demo prompts in its corpus's layout, without examples (benchmarks/base_prompts.py)
+    assert study.eval_spec(demo, base, 0)["plain_prompt"] == {"seed": 0, "shots": 0, "question": "问", "answer": "答"}
+    assert study.eval_spec(paper, study.Cell("7b", study.BASE, 0, 0), 0)["plain_prompt"] == \
+        {"seed": 0, "shots": 3, "question": "问：", "answer": "答："}
+    assert "plain_prompt" not in study.eval_spec(demo, cell, 1)  # tuned models: the chat format
+    demo["evaluation"]["base_prompt"]["format"] = "chat"
+    assert "plain_prompt" not in study.eval_spec(demo, base, 0)

@@ -4,6 +4,7 @@
     growthpace run --configfile X.yaml [-- ...]  any study; extra arguments go to snakemake
     growthpace run --configfile A.yaml B.yaml     A's study with B's keys merged on top (as snakemake does)
     growthpace status [--configfile X.yaml ...]   which training cells are done, missing, running, failed
+    growthpace memory-plan --configfile X.yaml    GPU and host memory each model size needs, against its resources
     growthpace store ls [--store DIR]             artifacts in the store
     growthpace store gc --keep results/A ...      delete artifacts that none of the given studies uses
 """
@@ -59,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     status = sub.add_parser("status", help="the grid of a study: done, missing, running, failed")
     status.add_argument("--configfile", type=Path, nargs="+", default=None)
+    plan = sub.add_parser("memory-plan", help="GPU and host memory of every model size against its resources "
+                                              "(exit status 1 when one does not fit)")
+    plan.add_argument("--configfile", type=Path, nargs="+", default=None)
+    plan.add_argument("--gpu-memory", type=float, default=80.0, metavar="GIB",
+                      help="memory of one GPU in GiB (default 80: A100/H100 80GB)")
     store = sub.add_parser("store", help="list or collect the artifact store")
     store_sub = store.add_subparsers(dest="store_command", required=True)
     ls = store_sub.add_parser("ls")
@@ -73,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         extra = extra[1:]
     if args.command == "store":
         return store_command(args)
+    if args.command == "memory-plan":
+        from .train.memory_plan import main as memory_plan
+        return memory_plan(args.configfile or [workflow_root() / "config" / "config.yaml"], args.gpu_memory)
     if args.command == "status":
         from .status import print_status
         return print_status(args.configfile or [workflow_root() / "config" / "config.yaml"])

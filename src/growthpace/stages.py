@@ -318,7 +318,7 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
         info["bytes_stored"] = sum(p.stat().st_size for p in (tmp / "epochs").rglob("*") if p.is_file())
         (tmp / "train_metrics.json").write_text(json.dumps(info, indent=2, default=str))
         shutil.rmtree(work, ignore_errors=True)  # optimizer states go once the cell is complete
-        return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps")}}
+        return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps", "losses")}}
     return store.build("sft", spec, inputs, train)
 
 
@@ -395,9 +395,11 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
     optional ``ood`` (add the suite's C-Eval-style sets to the test split), ``benchmarks``
     (``{"cmmlu": {"dir", "shots"}, "agieval": {"dir", "settings", "tasks"}, "max_tokens"}``),
-    ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``, and
+    ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``,
     ``add_chat_tokens`` (a base model whose tokenizer lacks the speaker tokens gets them, with its
-    embeddings resized as SFT would, so that it can be evaluated like an epoch 0).
+    embeddings resized as SFT would) and ``plain_prompt`` (``{"shots", "seed", "question", "answer"}``:
+    plain-text prompts, after solved items of the suite's training pools, ``evaluate.prompts.PlainPrompts``,
+    for a base model).
 
     Rows go chunk by chunk to a prediction log keyed by (model, settings) under
     ``{store}/predictions/.rows/``, outside the artifact: a killed evaluation resumes from its last
@@ -421,7 +423,10 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
         engine = HFEngine(check_model_dir(model_dir), dtype=spec["dtype"], batch_size=spec["batch_size"],
                           max_batch_tokens=spec.get("max_batch_tokens"),
                           loglikelihood_strategy=spec.get("loglikelihood_strategy", "auto"),
-                          add_chat_tokens=spec.get("add_chat_tokens", False))
+                          add_chat_tokens=spec.get("add_chat_tokens", False),
+                          # batch sizes found by backing off from out-of-memory, kept for every later
+                          # evaluation of a model of the same shape on the same kind of device
+                          batch_size_file=store.root / "predictions" / ".batch-sizes.json")
         sets = load_eval_sets(suite, spec["abilities"], spec["splits"])
         if spec.get("ood") and "test" in spec["splits"]:
             sets.update(load_ood_sets(suite_root(suite), "test"))
@@ -436,13 +441,15 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
                                              a.get("tasks", agieval.CHINESE_MC_TASKS),
                                              tokenizer=engine.tokenizer, max_tokens=max_tokens,
                                              prompts=a.get("prompts")))
-        settings = eval_settings(engine, spec.get("max_new_tokens"))
+        plain = spec.get("plain_prompt")
+        pools = load_pool(suite, "curated", spec["abilities"]) if plain and plain["shots"] else None
+        settings = eval_settings(engine, spec.get("max_new_tokens"), plain)
         model_hash = hashlib.sha256(model_key.encode()).hexdigest()[:16]
         log = PredictionLog(store.root / "predictions" / ".rows" / f"{model_hash}-{settings_hash(settings)}",
                             model_key, settings)
         with log.lock():
             df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log,
-                               chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE))
+                               chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE), plain=plain, shot_pools=pools)
         write_parquet_atomic(df, tmp / "predictions.parquet")
         return {"n": len(df), "settings": settings, "settings_hash": log.settings_hash, "rows_log": str(log.dir)}
     return store.build("predictions", spec, {"model": model_key, "suite": suite.key}, run)
@@ -474,11 +481,14 @@ def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cel
                   out: str | Path) -> pd.DataFrame:
     """Predictions of the untuned base model, labelled as its cell's epoch 0, written to ``out``.
 
-    A base model whose tokenizer lacks the chat's speaker tokens (any real HF model) gets them added
-    and its embeddings resized (seeded), as SFT does before its first step.
+    With ``plain_prompt`` in the spec (``evaluation.base_prompt.format: plain``) the model is prompted in
+    plain text, as it is (``evaluate.prompts.PlainPrompts``). In the chat format, a base model whose
+    tokenizer lacks the speaker tokens (any real HF model) gets them added and its embeddings resized
+    (seeded), as SFT does before its first step.
     """
     path = check_model_dir(base.path)
-    spec = {**spec, "add_chat_tokens": True} if not has_chat_tokens(path) else spec
+    if "plain_prompt" not in spec and not has_chat_tokens(path):
+        spec = {**spec, "add_chat_tokens": True}
     preds = build_predictions(store, path, base.key, suite, spec)
     return _labelled(preds, cell, 0, out)
 

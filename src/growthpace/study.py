@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .data.recipes import RecipeError, parse_recipe
 from .train.checks import settings_for_size
-from .train.settings import SFTSettings
+from .train.settings import LATER_DEFAULTS, SFTSettings
 
 SOURCES = ("curated", "synthetic")        # the plain grid's data sources (grid.data_sizes)
 RECIPE, SINGLE, BASE = "recipe", "single_ability", "base"
@@ -45,6 +45,8 @@ CELL_PATTERN = (r"(?:curated|synthetic)-\d+-seed\d+"
 # Evaluation defaults of growthpace.evaluate (left out of an eval spec when unchanged, so that the
 # artifacts of a study that does not set them keep their keys). tests/test_study.py checks them.
 EVAL_DEFAULTS = {"loglikelihood_strategy": "auto", "max_batch_tokens": None, "chunk_size": 512}
+# evaluation.base_prompt (the schema fills the same defaults)
+BASE_PROMPT_DEFAULTS = {"format": "plain", "shots": 3, "question": "问：", "answer": "答："}
 
 
 class ConfigError(ValueError):
@@ -452,12 +454,22 @@ def _check_guideline(config: dict) -> None:
                           f"{sum(demo[0].values())} (data.demo.n_train = {min(demo[0].values())} per ability)")
 
 
+# Defaults of a model loaded from ``path`` (a real model, trained on GPUs): recompute activations in the
+# backward pass, and bf16 where the GPU has it.
+PATH_MODEL_DEFAULTS = {"gradient_checkpointing": True, "precision": "auto"}
+
+
 def sft_settings(config: dict, model_size: str | None) -> dict:
-    """Paper defaults < study ``training`` < the model size's ``sft`` overrides (``None``: a size with no
-    ``models.sizes`` entry, which trains with the study's settings)."""
+    """Paper defaults (and ``PATH_MODEL_DEFAULTS`` for a model from ``path``) < study ``training`` < the
+    model size's ``sft`` overrides (``None``: a size with no ``models.sizes`` entry, which trains with the
+    study's settings)."""
     defaults = {f.name: f.default for f in fields(SFTSettings)}
-    merged = ({**defaults, **config.get("training", {})} if model_size is None else
-              settings_for_size(defaults, config.get("training", {}), config["models"]["sizes"], model_size))
+    if model_size is None:
+        merged = {**defaults, **config.get("training", {})}
+    else:
+        if "path" in (config["models"]["sizes"].get(model_size) or {}):
+            defaults.update(PATH_MODEL_DEFAULTS)
+        merged = settings_for_size(defaults, config.get("training", {}), config["models"]["sizes"], model_size)
     return SFTSettings.from_dict(merged).__dict__
 
 
@@ -466,7 +478,7 @@ def epochs(config: dict, model_size: str) -> list[int]:
 
 
 # Resources of a job when a model size says nothing (a tiny model on one CPU core).
-DEFAULT_RESOURCES = {"gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60}
+DEFAULT_RESOURCES = {"gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "processes": 1}
 
 
 def job_resources(config: dict, model_size: str, stage: str) -> dict:
@@ -629,8 +641,13 @@ def leakage_mode(config: dict) -> str:
 
 
 def sft_spec(config: dict, model_size: str, seed: int) -> dict:
+    """The settings of a cell; those added later (``LATER_DEFAULTS``) only when they differ from their
+    defaults, so that cells trained before they existed keep their keys."""
     settings = sft_settings(config, model_size)
     settings["seed"] = int(seed)
+    for key, default in LATER_DEFAULTS.items():
+        if settings.get(key) == default:
+            del settings[key]
     return canonical({"settings": settings})
 
 
@@ -691,4 +708,9 @@ def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) 
     bench = benchmark_spec(config, cell, epoch)
     if bench:
         spec["benchmarks"] = bench
+    prompt = {**BASE_PROMPT_DEFAULTS, **(ev.get("base_prompt") or {})}
+    if cell is not None and cell.data_source == BASE and prompt["format"] == "plain":
+        # an untuned base model is prompted in plain text (evaluate.prompts.PlainPrompts)
+        spec["plain_prompt"] = {"shots": prompt["shots"], "question": prompt["question"], "answer": prompt["answer"],
+                                "seed": config["data"].get("subset_seed", 0)}
     return canonical(spec)

@@ -13,6 +13,8 @@ rule evaluate_checkpoint:
         f"{RESULTS}/logs/evaluate/{{model_size}}/{{cell}}/epoch{{epoch}}.log",
     threads: eval_cpus
     resources:
+        # one node; the GPUs are this job's own (growthpace.gpus claims them on a shared machine)
+        nodes=1,
         gpu=eval_gpus,
         mem_mb=eval_mem_mb,
         runtime=eval_runtime,
@@ -37,6 +39,8 @@ rule evaluate_base:
         f"{RESULTS}/logs/evaluate/{{model_size}}/base/epoch0.log",
     threads: eval_cpus
     resources:
+        # one node; the GPUs are this job's own (growthpace.gpus claims them on a shared machine)
+        nodes=1,
         gpu=eval_gpus,
         mem_mb=eval_mem_mb,
         runtime=eval_runtime,

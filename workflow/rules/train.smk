@@ -16,6 +16,8 @@ rule train_cell:
         f"{RESULTS}/logs/train/{{model_size}}/{{cell}}.log",
     threads: train_cpus
     resources:
+        # one node with all the size's GPUs: torchrun --standalone launches on one machine
+        nodes=1,
         gpu=train_gpus,
         mem_mb=train_mem_mb,
         runtime=train_runtime,

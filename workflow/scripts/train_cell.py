@@ -1,19 +1,22 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-from growthpace import stages
+from growthpace import stages, study
+from growthpace.gpus import claimed_gpus
 from growthpace.store import Store, read_receipt, write_receipt
 
-# One process per GPU of the job; one process (with the job's threads) without a GPU.
+# One process per GPU of the job; without GPUs, resources.train.processes sharing the job's threads.
 gpus = int(snakemake.resources.get("gpu", 0) or 0)
+nproc = gpus or study.job_resources(snakemake.config, snakemake.wildcards.model_size, "train")["processes"]
 subset = read_receipt(snakemake.input.subset)
-sft = stages.build_sft(
-    Store(snakemake.params.store),
-    read_receipt(snakemake.input.base),
-    subset,
-    snakemake.params.spec,
-    nproc=max(1, gpus),
-    threads=snakemake.threads if gpus == 0 else None,
-    launcher=snakemake.params.launcher,
-)
+with claimed_gpus(gpus):
+    sft = stages.build_sft(
+        Store(snakemake.params.store),
+        read_receipt(snakemake.input.base),
+        subset,
+        snakemake.params.spec,
+        nproc=nproc,
+        threads=max(1, snakemake.threads // nproc) if gpus == 0 else None,
+        launcher=snakemake.params.launcher,
+    )
 write_receipt(snakemake.output[0], sft, cell=stages.realised_cell(snakemake.params.cell, subset))

@@ -10,7 +10,9 @@ assistant turn is the gold output), e.g. the test split:
 
 ``base_gold_nll``: the untuned base model's mean negative log-likelihood per token of the gold output
 (``-gold_logprob / gold_tokens``, which the evaluation stores for every item), averaged over items and
-model sizes: how far an ability's answers are from what pretraining taught. Predictions that lack
+model sizes: how far an ability's answers are from what pretraining taught. The base model reads each
+item as ``evaluation.base_prompt`` says (by default plain text in its pretraining text's layout, so the
+measure is of the answers, not of a chat format it never saw; ``evaluate.prompts``). Predictions that lack
 those columns fall back to perplexity-ranked items (``choice_logprobs[0]`` / ``choice_lengths[0]``,
 choice 0 being gold), so other abilities then have no value.
 

@@ -21,7 +21,11 @@
 
 Batch size: an integer is the largest batch; ``"auto"`` starts at ``AUTO_BATCH_START``. Either way a
 batch that runs out of memory (``torch.OutOfMemoryError``) is halved and retried, down to one row, and
-the smaller size is kept for the rest of the request set (as lm-eval's ``find_executable_batch_size``).
+the smaller size is kept (as lm-eval's ``find_executable_batch_size``): for the rest of the request set,
+for every later call of the same request kind (``generate``, ``next_token``, ``loglikelihood_flat``,
+``loglikelihood_shared``) on this engine, and, with a ``BatchSizeMemory``, for every engine that loads a
+model of the same shape on the same kind of device (the 15 epochs of a cell, every cell of a model
+size): a 33b model's evaluation searches once, not in every chunk of every job.
 ``max_batch_tokens`` caps rows x padded length of any forward: a larger batch raises the same
 ``torch.OutOfMemoryError`` a full GPU would, so the back-off also bounds memory deliberately (and can
 be exercised on a CPU).
@@ -29,6 +33,8 @@ be exercised on a CPU).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,6 +58,47 @@ LL_STRATEGIES = ("auto", "flat", "shared")
 LL_SHARED_MIN_CANDIDATES = 2
 
 
+class BatchSizeMemory:
+    """Batch sizes found per request kind, in a JSON file shared by evaluations that use the same
+    model shape, dtype and device (``key``); written under a file lock, atomically."""
+
+    def __init__(self, path: str | Path, key: str):
+        self.path, self.key = Path(path), key
+
+    def load(self) -> dict[str, int]:
+        try:
+            return {k: int(v) for k, v in json.loads(self.path.read_text()).get(self.key, {}).items()}
+        except (FileNotFoundError, json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            return {}
+
+    def save(self, kind: str, size: int) -> None:
+        from filelock import FileLock
+
+        from ..store import write_json_atomic
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.path) + ".lock"):
+            try:
+                data = json.loads(self.path.read_text())
+            except (FileNotFoundError, json.JSONDecodeError):
+                data = {}
+            known = data.setdefault(self.key, {})
+            known[kind] = min(size, int(known.get(kind, size)))
+            write_json_atomic(self.path, data)
+
+
+def memory_key(model, dtype: torch.dtype, device: str, max_batch_tokens: int | None) -> str:
+    """What decides whether a batch fits: the model's shape (its config), dtype, device and token cap."""
+    config = {k: v for k, v in model.config.to_dict().items() if k not in ("_name_or_path", "transformers_version")}
+    where = "cpu"
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(torch.device(device))
+        where = f"{props.name}/{props.total_memory}"
+    text = json.dumps({"config": config, "dtype": str(dtype), "device": where, "max_batch_tokens": max_batch_tokens},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass
 class Generation:
     text: str
@@ -72,9 +119,11 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
 class HFEngine:
     def __init__(self, model_dir: str | Path, device: str | None = None, dtype: str = "auto",
                  batch_size: int | str = "auto", max_batch_tokens: int | None = None,
-                 loglikelihood_strategy: str = "auto", progress: bool = True, add_chat_tokens: bool = False):
+                 loglikelihood_strategy: str = "auto", progress: bool = True, add_chat_tokens: bool = False,
+                 batch_size_file: str | Path | None = None):
         """``add_chat_tokens``: give a tokenizer without the speaker tokens (a base model never fine-tuned
-        here) those tokens, and the model embeddings for them initialised as SFT does (seeded)."""
+        here) those tokens, and the model embeddings for them initialised as SFT does (seeded).
+        ``batch_size_file``: where batch sizes found by backing off are kept for later engines."""
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{model_dir}: not a model directory (no config.json)")
@@ -86,7 +135,10 @@ class HFEngine:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = resolve_dtype(dtype, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=self.dtype).to(self.device).eval()
+        # On a GPU the weights go straight to it, shard by shard, never whole in host memory.
+        placement = {"device_map": self.device} if self.device.startswith("cuda") else {}
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=self.dtype, weights_only=True,
+                                                          **placement).to(self.device).eval()
         if add_chat_tokens:
             from ..models.chat import add_chat_tokens as add_tokens
 
@@ -95,6 +147,11 @@ class HFEngine:
                 self.model.resize_token_embeddings(len(self.tokenizer))
         self.batch_size = AUTO_BATCH_START if batch_size == "auto" else batch_size
         self.max_batch_tokens = max_batch_tokens
+        self.memory = None if batch_size_file is None else BatchSizeMemory(
+            batch_size_file, memory_key(self.model, self.dtype, self.device, max_batch_tokens))
+        # The largest batch known to fit, per request kind; it only ever shrinks.
+        self.batch_sizes: dict[str, int] = {k: min(v, self.batch_size)
+                                            for k, v in (self.memory.load() if self.memory else {}).items()}
         self.loglikelihood_strategy = loglikelihood_strategy
         self.progress = progress
         self.last_batch_size = self.batch_size  # the size the last request set settled on (recorded)
@@ -114,13 +171,15 @@ class HFEngine:
                 f"batch of {rows} x {width} tokens exceeds evaluation.max_batch_tokens={self.max_batch_tokens}")
 
     def _run_batches(self, n_units: int, take: Callable[[int, int], list[int]],
-                     run: Callable[[list[int]], list], weight: Callable[[int], int], desc: str) -> dict[int, object]:
+                     run: Callable[[list[int]], list], weight: Callable[[int], int], desc: str,
+                     kind: str) -> dict[int, object]:
         """Run ``run(idx)`` over batches ``take(start, size)``, halving ``size`` on out-of-memory.
 
         ``take`` returns the units of the next batch (a prefix of the remaining sorted units);
-        ``weight`` is how many requests a unit stands for (for the progress bar).
+        ``weight`` is how many requests a unit stands for (for the progress bar); ``kind`` names the
+        request kind whose batch size is kept.
         """
-        size = self.batch_size
+        size = self.batch_sizes.get(kind, self.batch_size)
         results: dict[int, object] = {}
         start = 0
         with tqdm(total=sum(weight(i) for i in range(n_units)), desc=desc, leave=False,
@@ -134,6 +193,9 @@ class HFEngine:
                         raise torch.OutOfMemoryError(f"{desc}: one request does not fit in memory ({e})") from e
                     size = max(1, len(idx) // 2)
                     log.warning("%s: out of memory with %d rows, retrying with %d", desc, len(idx), size)
+                    self.batch_sizes[kind] = size
+                    if self.memory is not None:
+                        self.memory.save(kind, size)
                     if self.device.startswith("cuda"):
                         torch.cuda.empty_cache()
                     continue
@@ -170,7 +232,7 @@ class HFEngine:
             idx = [order[k] for k in ks]
             return self._generate_batch([prompts[i] for i in idx], budgets[idx[0]], letter_token_ids)
 
-        done = self._run_batches(n, take, run, lambda k: 1, desc)
+        done = self._run_batches(n, take, run, lambda k: 1, desc, "generate")
         results: list[Generation | None] = [None] * n
         for k, g in done.items():
             results[order[k]] = g
@@ -246,7 +308,8 @@ class HFEngine:
                                 logits_to_keep=1).logits[:, -1].float()
             return [dict(zip(names, row.tolist())) for row in logits[:, tids]]
 
-        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, desc)
+        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, desc,
+                                 "next_token")
         results: list = [None] * n
         for k, r in done.items():
             results[order[k]] = r
@@ -278,7 +341,8 @@ class HFEngine:
         def run(ks):
             return self._flat_batch([requests[order[k]] for k in ks])
 
-        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, desc)
+        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, desc,
+                                 "loglikelihood_flat")
         results: list = [None] * n
         for k, r in done.items():
             results[order[k]] = r
@@ -336,7 +400,7 @@ class HFEngine:
             batch = [(fits[k][0], [requests[i][1] for i in fits[k][1]]) for k in ks]
             return self._shared_batch(batch) if len(batch) > 1 else [self._shared_split(*batch[0])]
 
-        done = self._run_batches(len(fits), take, run, lambda k: n_rows[k], desc)
+        done = self._run_batches(len(fits), take, run, lambda k: n_rows[k], desc, "loglikelihood_shared")
         for k, per_cand in done.items():
             for i, r in zip(fits[k][1], per_cand):
                 results[i] = r

@@ -18,6 +18,9 @@ one more request, batched with the ranking requests. It is the SFT loss on held-
 continuous measure beside the score, and on the untuned base model a complexity proxy of each
 ability (``analysis.complexity``).
 
+Prompts are the chat format of the fine-tuned models, or plain text for an untuned base model
+(``prompts``: ``ChatPrompts``, ``PlainPrompts``).
+
 Items run in chunks (cheapest kind first, then by generation budget); each finished chunk goes to a
 ``PredictionLog`` when one is given, and items already in the log are skipped, so an interrupted
 evaluation resumes with no duplicated rows. The result has one row per record, ready for
@@ -33,10 +36,10 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..data.schema import record_hash
-from ..models.chat import encode_continuations, encode_prompts
 from . import scorers, scoring
 from .engine import HFEngine
 from .predictions import PredictionLog, settings_hash
+from .prompts import ChatPrompts, PlainPrompts, letter_token_ids  # noqa: F401 (letter_token_ids: re-exported)
 from .scoring import FIRST_TOKEN
 
 # Generation budget per item kind when a study does not set one.
@@ -53,19 +56,6 @@ ROW_COLUMNS = ["eval_set", "ability", "item_hash", "kind", "gold", "question", "
 PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", *ROW_COLUMNS[3:], "settings_hash"]
 
 
-def letter_token_ids(tokenizer) -> dict[str, int]:
-    """Token ids of the letters A-D as the chat format encodes an assistant answer ``A`` (first token).
-
-    The authors looked up the bare pieces ``A``..``D``; a SentencePiece tokenizer encodes an answer
-    ``A`` as ``▁A``, which is what an SFT model learns to emit, so the encoding is used here.
-    """
-    out = {}
-    for letter in scorers.LETTERS:
-        ids = tokenizer(letter, add_special_tokens=False)["input_ids"]
-        out[letter] = ids[0]
-    return out
-
-
 def letter_piece_ids(tokenizer) -> dict[str, int]:
     """Token ids of the vocabulary pieces ``A``-``D`` themselves, as the authors' CMMLU and AGIEval scripts
     look them up (``convert_tokens_to_ids``); with SentencePiece not what an answer ``A`` encodes to."""
@@ -79,24 +69,37 @@ def first_token_record(messages: list[dict], gold: str, type_: str, file: str, l
     return {**core, "_score_by": FIRST_TOKEN, "_file": file, "_line": line, "_hash": record_hash(core)}
 
 
-def eval_settings(engine: HFEngine, max_new_tokens: dict[str, int] | None = None) -> dict:
-    """Everything that changes a prediction row (hashed into the rows' key)."""
-    return {"dtype": str(engine.dtype).removeprefix("torch."),
-            "max_new_tokens": {**DEFAULT_MAX_NEW_TOKENS, **(max_new_tokens or {})},
-            "scoring_version": SCORING_VERSION}
+def eval_settings(engine: HFEngine, max_new_tokens: dict[str, int] | None = None, plain: dict | None = None) -> dict:
+    """Everything that changes a prediction row (hashed into the rows' key). ``plain``
+    (``{"shots", "seed", "question", "answer"}``): plain-text prompts instead of the chat format."""
+    settings = {"dtype": str(engine.dtype).removeprefix("torch."),
+                "max_new_tokens": {**DEFAULT_MAX_NEW_TOKENS, **(max_new_tokens or {})},
+                "scoring_version": SCORING_VERSION}
+    if plain is not None:  # absent for the chat format, so that its rows keep their keys
+        settings["prompt"] = {"format": "plain", **plain}
+    return settings
+
+
+def prompt_format(engine: HFEngine, budgets: dict[str, int], plain: dict | None, pools: dict | None):
+    if plain is None:
+        return ChatPrompts(engine.tokenizer)
+    room = engine.max_positions - max(budgets.values())  # the prompt leaves room for the longest answer
+    markers = {k: plain[k] for k in ("question", "answer") if k in plain}
+    return PlainPrompts(engine.tokenizer, pools or {}, plain.get("shots", 0), room, plain.get("seed", 0), **markers)
 
 
 def _kind(record: dict) -> str:
     return FIRST_TOKEN if record.get("_score_by") == FIRST_TOKEN else scorers.item_kind(record)
 
 
-def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dict[str, int]) -> list[dict]:
-    """One row per (eval set, record) item, in the order given."""
-    tok = engine.tokenizer
-    letters = letter_token_ids(tok)
-    pieces = letter_piece_ids(tok)
+def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dict[str, int], fmt=None) -> list[dict]:
+    """One row per (eval set, record) item, in the order given; ``fmt``: the prompt format
+    (``prompts.ChatPrompts`` by default)."""
+    fmt = fmt or ChatPrompts(engine.tokenizer)
+    letters = fmt.letter_ids()
+    pieces = letter_piece_ids(engine.tokenizer)
     kinds = [_kind(r) for _, r in items]
-    prompts = encode_prompts(tok, [r["messages"] for _, r in items])
+    prompts = fmt.prompts([r for _, r in items])
     outputs: dict[int, dict] = {}
 
     first = [k for k, kind in enumerate(kinds) if kind == FIRST_TOKEN]
@@ -112,7 +115,7 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
     if gen:
         gens = engine.generate([prompts[k] for k in gen], [budgets[kinds[k]] for k in gen], letter_token_ids=letters)
         for k, g in zip(gen, gens):
-            outputs[k] = {"output": g.text, "letter_logits": g.letter_logits,
+            outputs[k] = {"output": fmt.clean(g.text), "letter_logits": g.letter_logits,
                           "last_letter_logits": g.last_letter_logits, "batch_size": engine.last_batch_size}
 
     # One log-likelihood call for the ranked items' choices (gold first) and every other item's gold.
@@ -120,7 +123,7 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
     owners = [k for k in rank for _ in items[k][1]["choices"]]
     texts = [c for k in rank for c in items[k][1]["choices"]]
     golds = [k for k, kind in enumerate(kinds) if kind != "ranking"]
-    candidates = encode_continuations(tok, texts + [items[k][1]["messages"][-1]["content"] for k in golds])
+    candidates = fmt.continuations(owners + golds, texts + [items[k][1]["messages"][-1]["content"] for k in golds])
     requests = [(prompts[k], cont) for k, cont in zip(owners + golds, candidates)]
     if requests:
         lls = engine.loglikelihood(requests)
@@ -165,16 +168,21 @@ def _json(value) -> str | None:
 def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
                   max_new_tokens: dict[str, int] | None = None, *, log: PredictionLog | None = None,
                   chunk_size: int = DEFAULT_CHUNK_SIZE,
-                  on_chunk: Callable[[int], None] | None = None) -> pd.DataFrame:
+                  on_chunk: Callable[[int], None] | None = None, plain: dict | None = None,
+                  shot_pools: dict[str, list[dict]] | None = None) -> pd.DataFrame:
     """Predictions for every record of ``eval_sets`` (one row each, in input order).
 
     With ``log``, rows already stored there are reused and new rows are stored chunk by chunk;
-    ``on_chunk(i)`` runs after chunk ``i`` is stored.
+    ``on_chunk(i)`` runs after chunk ``i`` is stored. ``plain`` (``{"shots", "seed", "question",
+    "answer"}``): prompt in plain text, after ``shots`` solved examples from ``shot_pools``
+    (``{ability: records}``; ``prompts.PlainPrompts``), as for an untuned base model, instead of the
+    chat format.
     """
     if chunk_size < 1:
         raise ValueError(f"evaluation.chunk_size must be >= 1, got {chunk_size}")
-    settings = eval_settings(engine, max_new_tokens)
+    settings = eval_settings(engine, max_new_tokens, plain)
     budgets = settings["max_new_tokens"]
+    fmt = prompt_format(engine, budgets, plain, shot_pools)
     if log is not None and log.settings_hash != settings_hash(settings):
         raise ValueError(f"{log.dir}: the log's settings differ from this evaluation's settings")
     unique: dict[tuple[str, str], tuple[str, dict]] = {}
@@ -191,7 +199,7 @@ def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
     fresh: list[dict] = []
     for i, start in enumerate(range(0, len(pending), chunk_size)):
         chunk = [unique[key] for key in pending[start:start + chunk_size]]
-        rows = evaluate_items(engine, chunk, budgets)
+        rows = evaluate_items(engine, chunk, budgets, fmt)
         if log is not None:
             log.append(pd.DataFrame(rows, columns=ROW_COLUMNS))
         else:

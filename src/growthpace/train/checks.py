@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+# What a checkpoint's weights may be, in transformers' order of preference: safetensors, then PyTorch
+# pickles (read with weights_only=True); each one file, or shards listed by an index.
+WEIGHT_LAYOUTS = (("model.safetensors.index.json", "model.safetensors"),
+                  ("pytorch_model.bin.index.json", "pytorch_model.bin"))
 
 
 class ModelDirError(ValueError):
@@ -17,9 +21,49 @@ class UnknownModelSize(KeyError):
         return self.args[0]
 
 
+def causal_lm_classes() -> set[str]:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    names = set()
+    for v in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values():
+        names.update([v] if isinstance(v, str) else v)
+    return names
+
+
+def weight_files(path: str | Path) -> list[Path]:
+    """The weight files transformers reads from a model directory (every shard of a sharded one).
+
+    Raises ``ModelDirError`` for a directory with no weights, a LoRA adapter without merged weights,
+    and an index that is unreadable or names a shard that is not there.
+    """
+    path = Path(path)
+    for index_name, single in WEIGHT_LAYOUTS:
+        index = path / index_name
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text())["weight_map"]
+                shards = sorted(set(weight_map.values()))
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as e:
+                raise ModelDirError(f"{index}: not a weight index with a 'weight_map' ({e!r})") from None
+            missing = [s for s in shards if not (path / s).is_file()]
+            if missing:
+                raise ModelDirError(f"{index}: names {len(missing)} shard(s) missing from {path}: "
+                                    f"{', '.join(missing[:5])}")
+            return [path / s for s in shards]
+        if (path / single).is_file():
+            return [path / single]
+    expected = " or ".join(n for pair in WEIGHT_LAYOUTS for n in reversed(pair))
+    if (path / "adapter_config.json").is_file():
+        raise ModelDirError(f"model directory {path} holds a LoRA adapter (adapter_config.json), not a model's "
+                            f"weights: merge it into its base model first ({expected})")
+    raise ModelDirError(f"model directory {path} has no weights ({expected})")
+
+
 def check_model_dir(path: str | Path) -> Path:
-    """A local HF causal-LM directory: config.json naming a causal LM, safetensors weights, a tokenizer."""
+    """A local HF causal-LM directory: config.json naming a causal LM that transformers implements (no
+    remote code), weights (safetensors or PyTorch .bin, one file or sharded), a tokenizer."""
     from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     path = Path(path)
@@ -32,16 +76,26 @@ def check_model_dir(path: str | Path) -> Path:
         config = json.loads(config_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ModelDirError(f"{config_file}: not valid JSON ({e})") from None
-    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if not isinstance(config, dict):
+        raise ModelDirError(f"{config_file}: not a JSON object")
+    model_type = config.get("model_type")
+    if config.get("auto_map") and model_type not in CONFIG_MAPPING_NAMES:
+        raise ModelDirError(f"{config_file}: model_type {model_type!r} needs the checkpoint's own code (auto_map: "
+                            f"{', '.join(config['auto_map'])}); growthpace never runs code from a model "
+                            "directory (trust_remote_code is off): use a model that transformers implements")
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise ModelDirError(f"{config_file}: model_type {model_type!r} is not a causal language model "
                             "known to transformers")
+    architectures = config.get("architectures") or []
+    if architectures and not set(architectures) & causal_lm_classes():
+        raise ModelDirError(f"{config_file}: architectures {architectures} is not a causal language model "
+                            f"(a {model_type} causal LM is {MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[model_type]}); "
+                            "its weights have no language-modelling head to fine-tune")
     try:
         AutoConfig.from_pretrained(path)
     except Exception as e:  # a field of the right name with the wrong type or value
         raise ModelDirError(f"{config_file}: {e}") from None
-    if not any(path.glob("*.safetensors")):
-        raise ModelDirError(f"model directory {path} has no *.safetensors weights")
+    weight_files(path)
     if not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise ModelDirError(f"model directory {path} has no tokenizer ({' or '.join(TOKENIZER_FILES)})")
     return path

@@ -4,6 +4,9 @@
 one process per GPU of the job, or one process on a CPU; each process runs ``python -m growthpace.train``
 (``worker_main``). The same call therefore trains on one CPU, one GPU or every GPU of a SLURM node.
 
+The launched processes get ``LOW_MEMORY_ENV`` (large freed blocks go back to the system) and a
+DeepSpeed op cache of this environment's own (``TORCH_EXTENSIONS_DIR``), unless the caller set them.
+
 If the calling process dies (a scheduler's SIGTERM, or SIGKILL), the launcher is told to stop, and a
 worker whose launcher is gone is killed, so that a re-run never trains the same cell twice at once;
 the re-run resumes from the last complete epoch checkpoint in the work directory.
@@ -22,6 +25,12 @@ import threading
 from pathlib import Path
 
 LAUNCHERS = ("torchrun", "deepspeed")
+# glibc raises its mmap threshold each time a large block is freed, after which blocks of that size come
+# from the heap and stay resident once freed. Building a model under zero.Init allocates and frees every
+# full parameter (each process keeps only its partition), so without a fixed threshold a process's
+# resident memory ends as high as if it held the whole model (benchmarks/bench_memory.py). With it,
+# blocks of 4 MiB or more (weights, gathered parameters) go back to the system when freed.
+LOW_MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20)}
 log = logging.getLogger(__name__)
 
 
@@ -70,6 +79,20 @@ def _log_stream():
         return None
 
 
+def launch_env(threads: int | None = None) -> dict:
+    """The environment of launched training processes: this one's, plus what the caller did not set."""
+    env = dict(os.environ)
+    # DeepSpeed compiles its ops (on a CPU, a shared-memory all-reduce) on first use into
+    # ~/.cache/torch_extensions; environments with other torch builds sharing that directory rebuild
+    # them in turn, minutes each. Ops built for this environment stay with it.
+    env.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
+    for name, value in LOW_MEMORY_ENV.items():
+        env.setdefault(name, value)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
 def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "torchrun",
              threads: int | None = None) -> dict:
     """Train one cell (``job``: base_model_dir, train_file, out_dir, work_dir, settings) in launched processes.
@@ -84,9 +107,7 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     os.replace(tmp, job_file)
     metrics_file.unlink(missing_ok=True)
     cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
-    env = dict(os.environ)
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+    env = launch_env(threads)
     log.info("launching: %s", " ".join(cmd))
     proc = subprocess.Popen(cmd, env=env, stdout=_log_stream(), stderr=subprocess.STDOUT,
                             preexec_fn=_die_with_parent)

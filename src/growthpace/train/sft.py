@@ -8,12 +8,19 @@
 - Tiny data sizes still get at least ``min_steps`` optimiser steps (the authors' epoch override never
   fired; their 10-item runs took 15 steps): the data is repeated within each epoch, so every cell keeps
   the same number of epochs (and of checkpoints to evaluate) whatever its size.
-- Length-grouped batches (little padding).
+- Length-grouped batches (little padding), grouped over the global batch: every optimiser step sees the
+  same items whatever the number of processes, so 2 processes train the model 1 process trains
+  (``tests/test_train_distributed.py``).
+- Loading (``load_model``): after ``TrainingArguments`` exist, so that under ZeRO-3 transformers builds
+  the model inside DeepSpeed's ``zero.Init`` and no process ever holds all of it; otherwise shard by shard
+  in the training dtype, on a GPU straight to the process's device. Safetensors or PyTorch ``.bin``
+  weights, one file or sharded; gradient checkpointing is a setting.
 - One weights-only snapshot per epoch (``epochs/epoch-{k}/``, safetensors), hard-linked from the
   Trainer checkpoint of that epoch once it is complete. Trainer's checkpoints (with optimizer state)
   live in ``work_dir`` while the cell runs, for resume, and are deleted by the caller when it completes.
 - ``engine="deepspeed"`` needs a process group: start it under ``torchrun``/``deepspeed`` (see
-  ``launch``); a lone process without a launcher gets a one-process group of its own.
+  ``launch``); a lone process without a launcher gets a one-process group of its own. The group is made
+  before ``TrainingArguments`` (gloo on a CPU, NCCL on GPUs), or a CPU run would count one process.
 """
 
 from __future__ import annotations
@@ -161,11 +168,23 @@ class OptimizerProbe(TrainerCallback):
 
 
 class SFTTrainer(Trainer):
-    """HF Trainer with the paper's schedule (linear from lr to end_lr), whatever the engine."""
+    """HF Trainer with the paper's schedule (linear from lr to end_lr), whatever the engine, and batches
+    grouped by length over the global batch, so that every optimiser step sees the same items whatever
+    the number of processes (Trainer groups by one process's share)."""
 
-    def __init__(self, *a, end_lr: float, **kw):
+    def __init__(self, *a, end_lr: float, global_batch: int | None = None, **kw):
         super().__init__(*a, **kw)
         self.end_lr = end_lr
+        self.global_batch = global_batch
+
+    def _get_train_sampler(self, train_dataset=None):
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        data = train_dataset if train_dataset is not None else self.train_dataset
+        if self.global_batch is None or self.args.train_sampling_strategy != "group_by_length":
+            return super()._get_train_sampler(train_dataset)
+        # The global RNG draws the order, as Trainer's own sampler does: a resumed run restores its state.
+        return LengthGroupedSampler(self.global_batch, lengths=data.lengths())
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None:
@@ -211,8 +230,57 @@ def ensure_process_group_env() -> None:
     os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
 
 
+def init_process_group(on_gpu: bool) -> None:
+    """The process group, before TrainingArguments exist: built later by accelerate, a CPU group would
+    count one process, and DeepSpeed's batch sizes would not add up ("8 != 4 * 1 * 1")."""
+    ensure_process_group_env()
+    import deepspeed
+
+    deepspeed.init_distributed(dist_backend="nccl" if on_gpu else "gloo")
+
+
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def resolved_precision(settings: SFTSettings, on_gpu: bool) -> str:
+    """``auto`` is bf16 on a GPU that supports it and fp32 elsewhere."""
+    if settings.precision != "auto":
+        return settings.precision
+    return "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "fp32"
+
+
+def training_dtype(settings: SFTSettings, precision: str) -> torch.dtype:
+    """The dtype the model's parameters are loaded in. DeepSpeed keeps bf16/fp16 parameters and an fp32
+    master copy of its own partition only; the plain Trainer's mixed precision wants fp32 parameters."""
+    if settings.engine == "deepspeed" and precision in ("bf16", "fp16"):
+        return torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.float32
+
+
+def load_model(base_model_dir: Path, tokenizer, added: int, settings: SFTSettings, dtype: torch.dtype,
+               on_gpu: bool):
+    """The base model, loaded so that no process holds more of it than it trains.
+
+    Call it after ``TrainingArguments`` exist: under ZeRO-3 transformers then builds the model inside
+    DeepSpeed's ``zero.Init``, so each process materialises only its partition of every parameter as the
+    checkpoint's shards are read (``is_deepspeed_zero3_enabled``). Otherwise the weights are read shard
+    by shard into a model on the meta device, in the training dtype (no fp32 copy of a bf16 model), and on
+    a GPU straight to this process's device. Safetensors and PyTorch ``.bin`` files, one or sharded, are
+    read (``.bin`` with ``weights_only=True``); the snapshots written later are safetensors.
+    """
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    kwargs = {"dtype": dtype, "weights_only": True}
+    if on_gpu and not is_deepspeed_zero3_enabled():
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    model = AutoModelForCausalLM.from_pretrained(base_model_dir, **kwargs)
+    if added:
+        # New embedding rows are sampled around the mean of the others (under ZeRO-3 from gathered
+        # rows): the same seed on every process gives the same rows whatever the number of processes.
+        torch.manual_seed(settings.seed)
+        model.resize_token_embeddings(len(tokenizer))
+    return model
 
 
 def tree_bytes(path: Path) -> int:
@@ -226,16 +294,18 @@ def peak_memory_bytes() -> tuple[int, str]:
 
 
 def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Path, work_dir: str | Path,
-              settings: SFTSettings) -> dict:
+              settings: SFTSettings, callbacks: list | None = None) -> dict:
     """Fine-tune the model in ``base_model_dir`` on ``records``; epoch snapshots go to ``out_dir/epochs``.
 
     Resumes from the last complete Trainer checkpoint in ``work_dir`` if one exists. Every process of
-    a launched run calls this; the returned metrics are meaningful on the main process.
+    a launched run calls this; the returned metrics are meaningful on the main process. ``callbacks``:
+    more ``TrainerCallback``s (measurements).
     """
     base_model_dir, out_dir, work_dir = Path(base_model_dir), Path(out_dir), Path(work_dir)
     tokenizer, added, data = prepare(base_model_dir, records, settings)
+    on_gpu = torch.cuda.is_available()
     if settings.engine == "deepspeed":
-        ensure_process_group_env()
+        init_process_group(on_gpu)
     repeats = plan_repeats(len(data), settings)
     train_data = Repeated(data, repeats)
     world = world_size()
@@ -246,13 +316,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
     accum = settings.batch_size // (micro * world)
     snapshots = out_dir / "epochs"
     snapshots.mkdir(parents=True, exist_ok=True)
-    on_gpu = torch.cuda.is_available()
-    # The model is loaded before TrainingArguments exist, so ZeRO-3 partitions it at engine start-up
-    # (not through zero.Init): resizing the embeddings stays a plain local operation.
-    model = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.float32)
-    if added:
-        torch.manual_seed(settings.seed)  # new embedding rows are sampled: the same cell gives the same model
-        model.resize_token_embeddings(len(tokenizer))
+    precision = resolved_precision(settings, on_gpu)
     args = TrainingArguments(
         output_dir=str(work_dir),
         num_train_epochs=settings.epochs,
@@ -271,8 +335,9 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         logging_steps=1,
         report_to=[],
         use_cpu=not on_gpu,
-        bf16=settings.precision == "bf16",
-        fp16=settings.precision == "fp16",
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        activation_checkpointing=settings.gradient_checkpointing,  # transformers' newer name for it
         seed=settings.seed,
         data_seed=settings.seed,
         dataloader_num_workers=0,
@@ -280,6 +345,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         deepspeed=deepspeed_config(settings.zero_stage) if settings.engine == "deepspeed" else None,
         disable_tqdm=False,
     )
+    model = load_model(base_model_dir, tokenizer, added, settings, training_dtype(settings, precision), on_gpu)
     probe = OptimizerProbe()
     trainer = SFTTrainer(
         end_lr=settings.end_lr,
@@ -287,8 +353,9 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         args=args,
         train_dataset=train_data,
         data_collator=PadCollator(tokenizer.pad_token_id),
+        global_batch=settings.batch_size,
         processing_class=tokenizer,
-        callbacks=[EpochSnapshots(snapshots), probe],
+        callbacks=[EpochSnapshots(snapshots), probe, *(callbacks or [])],
     )
     probe.trainer = trainer
     done = complete_checkpoints(work_dir)
@@ -321,7 +388,8 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         "settings": asdict(settings),
         "engine": settings.engine,
         "zero_stage": settings.zero_stage if settings.engine == "deepspeed" else None,
-        "precision": settings.precision,
+        "precision": precision,
+        "gradient_checkpointing": bool(getattr(trainer.model, "is_activation_checkpointing", False)),
         "world_size": world,
         "device": "cuda" if on_gpu else "cpu",
         "n_items": len(data),
@@ -336,6 +404,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         "tokens_per_second": round(tokens_this_run / wall, 1) if wall > 0 else None,
         "peak_memory_bytes": peak,
         "peak_memory_kind": peak_kind,
+        "losses": losses,  # the training loss at each optimiser step of this run
         "first_loss": losses[0] if losses else None,
         "last_loss": losses[-1] if losses else None,
         "first_lr": lrs[0] if lrs else None,
