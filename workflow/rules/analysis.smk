@@ -19,6 +19,7 @@ rule derive_recipe:
         settings=f"{ANALYSIS}/derived/settings.json",
     params:
         spec=study.analysis_spec(config),
+        external=PLAN.analysis_inputs(),
     log:
         f"{RESULTS}/logs/derive_recipe.log",
     conda:
@@ -56,6 +57,7 @@ rule analysis:
         settings=f"{ANALYSIS}/settings.json",
     params:
         spec=study.analysis_spec(config),
+        external=PLAN.analysis_inputs(),
     log:
         f"{RESULTS}/logs/analysis.log",
     conda:
