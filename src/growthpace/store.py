@@ -278,13 +278,15 @@ _TMP = re.compile(rf"^(?:\.work-)?\.tmp-({_KEY})-\d+$")
 _GC = re.compile(r"^\.gc-.+-\d+$")
 
 
-def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool = False) -> list[dict]:
+def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool = False,
+                    unfinished: bool = False) -> list[dict]:
     """Free what no given study uses and no unfinished build needs; return a row per item.
 
     Freed: every complete artifact no given study references (directly or as an input of one it
     references); the resume state of builds whose artifact is complete; temporary directories of killed
     builds; prediction chunk rows that are all in complete predictions artifacts. The resume state of an
-    unfinished build (an interrupted SFT run, an evaluation's chunks) is kept: a re-run resumes from it.
+    unfinished build (an interrupted SFT run, an evaluation's chunks) is kept, since a re-run resumes
+    from it, unless ``unfinished`` (the build will not be resumed: its study was changed or dropped).
 
     Each item is deleted holding the build lock of its key, as a build holds it, so nothing being
     built is touched: an item whose lock another process holds is returned with ``busy`` and left
@@ -311,9 +313,9 @@ def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool 
                 items.append({"what": "temporary", "kind": kind_dir.name, "key": m.group(1), "path": p})
             elif _GC.match(p.name):
                 items.append({"what": "temporary", "kind": kind_dir.name, "key": None, "path": p})
-            elif (m := _WORK.match(p.name)) and store.exists(kind_dir.name, m.group(1)):
+            elif (m := _WORK.match(p.name)) and (unfinished or store.exists(kind_dir.name, m.group(1))):
                 items.append({"what": "resume state", "kind": kind_dir.name, "key": m.group(1), "path": p})
-    items += _finished_rows(store)
+    items += _prediction_rows(store, unfinished)
     for item in items:
         item["bytes"] = _tree_bytes(item["path"]) if item["path"].is_dir() else 0
         lock = _lock_of(store, item)
@@ -352,8 +354,9 @@ def _delete(path: Path) -> None:
     shutil.rmtree(doomed)
 
 
-def _finished_rows(store: Store) -> list[dict]:
-    """Prediction chunk logs whose every row is in a complete predictions artifact that used the log."""
+def _prediction_rows(store: Store, unfinished: bool) -> list[dict]:
+    """Prediction chunk logs whose every row is in a complete predictions artifact that used the log
+    (with ``unfinished``: every chunk log)."""
     import pandas as pd
 
     rows_root = store.root / "predictions" / ".rows"
@@ -372,6 +375,6 @@ def _finished_rows(store: Store) -> list[dict]:
         for part in log_dir.glob("part-*.parquet"):
             df = pd.read_parquet(part, columns=["eval_set", "item_hash"])
             rows.update(zip(df["eval_set"], df["item_hash"]))
-        if rows <= done:
+        if unfinished or rows <= done:
             out.append({"what": "prediction rows", "kind": "predictions", "key": log_dir.name, "path": log_dir})
     return out
