@@ -4,18 +4,20 @@ to one record or one weight file changes exactly the keys of the artifacts that 
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 
 from growthpace import fingerprint, stages
 from growthpace.fingerprint import Fingerprints, tree_files
 from growthpace.store import Store
 
-from .conftest import ROOT
+from .conftest import ROOT, snakemake
 
 DOIT = ROOT / "tests" / "fixtures" / "doit"
 ABILITIES = ["biology", "history", "code", "creative_writing", "chinese", "understanding", "role_play",
@@ -192,3 +194,49 @@ def test_built_artifacts_record_their_fingerprint_and_are_rebuilt_after_a_fix(tm
     recorded = store.manifest("subset", c2.key)["fingerprint"]["files"]
     assert recorded["curated/1000/ethics_1000.json"] == hashlib.sha256(pool.read_bytes()).hexdigest()
     assert recorded["curated/1000/math_1000.json"] == manifest["fingerprint"]["files"]["curated/1000/math_1000.json"]
+
+
+# ------------------------------------------------------------------------- what snakemake re-runs
+def _job_stats(out: str) -> dict:
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M) if rule != "total"}
+
+
+@pytest.mark.workflow
+def test_snakemake_reruns_exactly_the_jobs_whose_external_inputs_changed(tmp_path, tiny_model_dir):
+    """A study on a DoIT directory and a local model directory: after an in-place fix of one pool
+    record, of one test record, of one weight file, the next run re-runs only the jobs that read it
+    (each rule has the digest of what it reads among its params)."""
+    root, model = tmp_path / "doit", tmp_path / "model"
+    shutil.copytree(DOIT, root)
+    shutil.copytree(tiny_model_dir, model)
+    cfg = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+    cfg.update(study="doit", store_dir=str(tmp_path / "store"))
+    cfg["data"] = {"source_dir": str(root), "abilities": ABILITIES, "leakage": "warn"}
+    cfg["grid"] = {"model_sizes": ["xs"], "data_sizes": {"curated": [10], "synthetic": [3]}}
+    cfg["models"]["sizes"] = {"xs": {"path": str(model)}}
+    cfg["evaluation"]["ood"] = True
+    config = tmp_path / "doit.yaml"
+    config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    results = Path("results") / "doit" / "receipts"
+    targets = [str(results / "subset" / "curated-10-seed0.json"), str(results / "subset" / "synthetic-3-seed0.json"),
+               str(results / "base" / "xs.json")]
+
+    def plan(*args):
+        proc = snakemake(tmp_path, *targets, *args, configfile=config)
+        return _job_stats(proc.stdout + proc.stderr)
+    assert plan() == {"suite": 1, "subset": 2, "base_model": 1}  # built now
+    assert plan("-n") == {}
+    fix_one_record(root / "curated" / "1000" / "math_1000.json")
+    assert plan() == {"subset": 1}  # the curated cell's training set only: a new artifact
+    # A test record: the leakage check of both subsets reads it; their training sets are unchanged,
+    # so both resolve from the store (locally).
+    fix_one_record(root / "curated" / "test" / "history_test.json")
+    assert plan() == {"reuse_subset": 2}
+    weights = next(model.glob("*.safetensors"))
+    tensors = load_file(weights)
+    tensors = {k: v + 1 for k, v in tensors.items()}
+    save_file(tensors, weights, metadata={"format": "pt"})
+    assert plan("-n") == {"base_model": 1}

@@ -52,6 +52,14 @@ def wildcard_constraint(first: str, rest: str, rows: list[dict]) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
+def only(pattern: str, rows: list[dict]) -> str:
+    """An output pattern (``a/{x}/{y}.json``) whose first wildcard matches only the jobs ``rows``
+    (their wildcards): ``a/{x,REGEX}/{y}.json``."""
+    m = re.search(r"\{(\w+)\}", str(pattern))
+    first, rest = m.group(1), str(pattern)[m.end():]
+    return f"{str(pattern)[:m.start()]}{{{first},{wildcard_constraint(first, rest, rows)}}}{rest}"
+
+
 class Plan:
     """Keys of a study's artifacts as far as they can be computed now (None where they cannot)."""
 
