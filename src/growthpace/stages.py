@@ -542,7 +542,7 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
 
     letter_position = spec.get("letter_position", "first")
     # Benchmark files are checked before a model is loaded or anything is evaluated.
-    missing = missing_benchmark_paths(spec.get("benchmarks") or {})
+    missing = [] if reuse_only else missing_benchmark_paths(spec.get("benchmarks") or {})
     if missing:
         raise FileNotFoundError("benchmark data missing:\n" + "\n".join(f"  - {m}" for m in missing))
 
