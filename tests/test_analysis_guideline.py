@@ -94,10 +94,14 @@ def test_largest_remainder_sums_to_the_total_and_stays_within_one(quotas, total)
 def test_recipe_is_a_valid_recipe_definition(tmp_path):
     alloc = guideline.allocate(PAPER_LIKE, 10000)
     path = tmp_path / "recipe.yaml"
-    guideline.write_recipe(path, "derived-10000", alloc, comment="derived\nfrom numbers")
+    other = {a: 10000 // len(alloc) for a in alloc}
+    guideline.write_recipe(path, {"derived-10000": alloc, "derived-10000-optimize": other, "none": {}},
+                           comment="derived\nfrom numbers")
     text = path.read_text()
     assert text.startswith("# derived\n# from numbers\n")
-    entry = yaml.safe_load(text)["derived-10000"]
+    recipes = yaml.safe_load(text)
+    assert list(recipes) == ["derived-10000", "derived-10000-optimize"]  # an empty allocation is left out
+    entry = recipes["derived-10000"]
     assert entry.pop("pool") == "full" and entry == alloc
     # What a study does with grid.recipe_definitions: counts plus options.
     recipe = parse_recipe({"name": "derived-10000", "counts": entry, "pool": "full"}, list(alloc))
@@ -106,7 +110,9 @@ def test_recipe_is_a_valid_recipe_definition(tmp_path):
 
 def test_allocation_table_sits_beside_the_uniform_split():
     alloc = guideline.allocate(PAPER_LIKE, 10000)
-    t = guideline.allocation_table(PAPER_LIKE, alloc).set_index("ability")
+    t = guideline.allocation_table(PAPER_LIKE, alloc)
+    assert list(t.columns) == guideline.ALLOCATION_COLUMNS and set(t["method"]) == {"paper"}
+    t = t.set_index("ability")
     assert t["uniform"].sum() == 10000 and t["count"].sum() == 10000
     assert t.loc["creative_writing", "rule"] == "freeze" and t.loc["ethics", "rule"] == "cut"
     assert t.loc["biology", "rule"] == "share"

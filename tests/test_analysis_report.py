@@ -216,9 +216,17 @@ def test_the_recipe_is_derived_from_the_curves_of_the_model_size_it_is_trained_o
     predictions, scores = tables_for(items_for(truth, 400))
     both = pipeline.analyze(scores, predictions, tmp_path / "all", model_sizes=MODELS, n_boot=200)
     large = pipeline.analyze(scores, predictions, tmp_path / "13b", model_sizes=MODELS, n_boot=200,
-                             guideline_model_sizes=["13b"])
-    rule = lambda t: dict(zip(t["allocation"]["ability"], t["allocation"]["rule"]))  # noqa: E731
+                             guideline_model_sizes=["13b"], methods=["paper", "optimize"])
+    paper = lambda t: t["allocation"].query("method == 'paper' and ability != 'mean'")  # noqa: E731
+    rule = lambda t: dict(zip(paper(t)["ability"], paper(t)["rule"]))  # noqa: E731
     assert rule(both)["understanding"] == "cut"
     assert rule(large)["understanding"] == "share"
     assert (large["sensitivity"]["group"] == both["sensitivity"]["group"]).all()  # the study's groups stay
-    assert set(large["allocation"]["group"]) <= {"data", "neither", "saturating"}  # one size: no model gain
+    assert set(paper(large)["group"]) <= {"data", "neither", "saturating"}  # one size: no model gain
+    # The optimiser, on 13b's curves too, gives understanding (rising) more than ethics (flat), within one
+    # doubling of the measured per-ability sizes, and writes its recipe beside the paper's.
+    opt = large["allocation"].query("method == 'optimize'").set_index("ability")
+    assert opt.loc["understanding", "count"] > 10 * opt.loc["ethics", "count"] and opt.loc["ethics", "lower"] == 10
+    assert opt.loc["mean", "count"] == 10000 and opt.loc["mean", "predicted"] > 0
+    recipes = yaml.safe_load((tmp_path / "13b" / "recipe.yaml").read_text())
+    assert set(recipes) == {"derived-10000", "derived-10000-optimize"}

@@ -47,23 +47,31 @@ def test_guideline_cells_stay_out_of_the_grid():
     cfg = load(CONFIG)
     study.check_study(cfg)
     cells = study.guideline_cells(cfg)
-    assert [(c.model_size, c.name) for c in cells] == [("xs", "recipe-guideline-seed0")]
+    # one cell per method: the paper's rules keep the name they had, the optimiser's adds its method
+    assert [(c.model_size, c.name) for c in cells] == [("xs", "recipe-guideline-seed0"),
+                                                       ("xs", "recipe-guideline-optimize-seed0")]
     assert not set(cells) & set(study.training_cells(cfg))
     assert not {c for c, _ in study.evaluations(cfg)} & set(cells)
     assert study.cell_index(cfg)[("xs", "recipe-guideline-seed0")] == cells[0]
-    assert [e for _, e in study.guideline_evaluations(cfg)] == [1, 2]
+    assert [e for _, e in study.guideline_evaluations(cfg)] == [1, 2, 1, 2]
+    assert all(study.is_guideline(c) for c in cells)
     assert all(re.fullmatch(study.CELL_PATTERN, c.name) for c in cells)
     # the subset spec only says "the derived recipe": the counts are read when the subset is built
     assert study.subset_spec(cfg, cells[0]) == {"abilities": cfg["data"]["abilities"], "cap": False,
                                                 "derived_recipe": "guideline", "seed": 0}
+    assert study.subset_spec(cfg, cells[1])["derived_recipe"] == "guideline-optimize"
     spec = study.analysis_spec(cfg)
     assert (spec["budget"], spec["recipe_name"], spec["n_boot"], spec["strict_pools"]) == (40, "guideline", 200, True)
+    assert spec["methods"] == ["paper", "optimize"] and spec["optimize"]["objective"] == "mean"
+    # how often a cell of the guideline's model size sees each item (the optimiser's support)
+    assert spec["training"] == {"xs": {"batch_size": 8, "epochs": 2, "min_steps": 4}}
 
 
 def test_guideline_defaults():
     cfg = load(SMOKE)
     assert cfg["analysis"]["n_boot"] == 1000 and cfg["analysis"]["guideline"]["enabled"] is False
     assert study.guideline_cells(cfg) == [] and study.analysis_spec(cfg)["recipe_name"] is None
+    assert study.guideline_settings(cfg)["methods"] == ["paper"] and "optimize" not in study.analysis_spec(cfg)
     cfg["analysis"]["guideline"]["enabled"] = True
     study.check_study(cfg)
     # budget: the largest curated size; model sizes: every one with curated cells
@@ -86,6 +94,10 @@ def test_guideline_defaults():
      "analysis.guideline.enabled: the recipe is derived from how each ability grows with curated data"),
     (lambda c: c["grid"].update(recipes=["guideline"], recipe_definitions={"guideline": {"math": 1}}),
      "grid.recipes[0]: 'guideline' names the derived recipe's cells"),
+    (lambda c: c["grid"].update(recipes=["guideline-optimize"], recipe_definitions={"guideline-optimize": {"math": 1}}),
+     "grid.recipes[0]: 'guideline-optimize' names the derived recipe's cells"),
+    (lambda c: c["analysis"]["guideline"].update(optimize={"transfer": True}),
+     "analysis.guideline.optimize.transfer: the transfer matrix comes from single-ability cells"),
 ])
 def test_guideline_errors_name_the_key(edit, message):
     cfg = copy.deepcopy(load(CONFIG))
@@ -132,6 +144,9 @@ def test_stages_derive_a_recipe_within_the_pools_and_train_on_it(tmp_path):
     counts = _counts(yaml.safe_load((tmp_path / "derived" / "recipe.yaml").read_text())["guideline"])
     assert sum(counts.values()) == 40 and all(counts[a] <= pools[a] for a in ABILITIES)
     assert counts["math"] == pools["math"] and counts["code"] == pools["code"]  # capped by their pools
+    optimized = _counts(yaml.safe_load((tmp_path / "derived" / "recipe.yaml").read_text())["guideline-optimize"])
+    assert sum(optimized.values()) == 40 and all(optimized[a] <= pools[a] for a in ABILITIES)
+    assert optimized["math"] == pools["math"] and optimized["code"] == pools["code"]
     cell = study.guideline_cells(cfg)[0]
     subset = stages.build_subset(store, suite, study.subset_spec(cfg, cell), recipe_file=tmp_path / "derived" / "recipe.yaml")
     assert Counter(r["type"] for r in load_jsonl(subset.path / "train.jsonl")) == {a: n for a, n in counts.items() if n}
@@ -141,7 +156,8 @@ def test_stages_derive_a_recipe_within_the_pools_and_train_on_it(tmp_path):
         stages.analyze_study(suite, [paths[1]], [paths[0]], tmp_path / "strict", {**spec, "budget": 160})
     loose = stages.analyze_study(suite, [paths[1]], [paths[0]], tmp_path / "loose",
                                  {**spec, "budget": 160, "strict_pools": False})
-    assert loose["allocation"]["count"].sum() == 160
+    per = loose["allocation"][loose["allocation"]["ability"] != "mean"]
+    assert per.groupby("method")["count"].sum().to_dict() == {"optimize": 160, "paper": 160}
 
 
 # ------------------------------------------------------------------------------- the closed loop
@@ -170,10 +186,19 @@ def _selected_test_means(predictions: pd.DataFrame, select_after: int) -> pd.Dat
 def test_recipes_table_is_the_guideline_against_curated_at_the_budget(loop_run):
     out = loop_run / "results" / "guideline"
     rec = pd.read_parquet(out / "analysis" / "recipes.parquet")
-    assert set(rec["recipe"]) == {"guideline"} and set(rec["baseline"]) == {"curated-40"}
+    assert set(rec["recipe"]) == {"guideline", "guideline-optimize"} and set(rec["baseline"]) == {"curated-40"}
+    # beside each: the gain the curves predicted for its counts, and what the test sets resolve
+    means = rec[rec["ability"] == "mean"].set_index("recipe")
+    # (a recipe equal to the uniform split shares its model: a difference of exactly 0, half-width 0)
+    assert means["predicted"].notna().all() and (means["half_width"] >= 0).all() and (means["n_items"] == 60).all()
+    alloc = pd.read_parquet(out / "analysis" / "allocation.parquet").query("ability == 'mean'").set_index("method")
+    assert means.loc["guideline", "predicted"] == alloc.loc["paper", "predicted"]
+    assert means.loc["guideline-optimize", "predicted"] == alloc.loc["optimize", "predicted"]
+    rec = rec[rec["recipe"] == "guideline"]
     assert set(rec["model_size"]) == {"xs"} and set(rec["data_size"]) == {40}
     select_after = load(CONFIG)["evaluation"]["select_after_epoch"]
     ours = _selected_test_means(pd.read_parquet(out / "tables" / "guideline" / "predictions.parquet"), select_after)
+    ours = ours[ours["recipe"] == "guideline"]
     grid = _selected_test_means(pd.read_parquet(out / "tables" / "predictions.parquet"), select_after)
     base = grid[(grid["data_source"] == "curated") & (grid["data_size"] == 40) & (grid["model_size"] == "xs")]
     expected = ours.set_index("ability")["score"].rename("recipe").to_frame().join(
@@ -192,10 +217,13 @@ def test_recipes_table_is_the_guideline_against_curated_at_the_budget(loop_run):
 def test_report_names_the_guideline_recipe_with_numbers(loop_run):
     out = loop_run / "results" / "guideline"
     text = (out / "report.md").read_text()
-    mean = pd.read_parquet(out / "analysis" / "recipes.parquet").query("ability == 'mean'").iloc[0]
+    recipes = pd.read_parquet(out / "analysis" / "recipes.parquet")
+    mean = recipes.query("ability == 'mean' and recipe == 'guideline'").iloc[0]
     line = next(x for x in text.splitlines() if x.startswith("- guideline (model xs, 40 items) against curated-40"))
     assert f"mean over abilities {mean['diff']:+.3f} [{mean['ci_low']:+.3f}, {mean['ci_high']:+.3f}]" in line
-    assert "`analysis/recipe.yaml`" in text and "(`guideline`)" in text
+    assert "`analysis/recipe.yaml`" in text and "(`guideline`, `guideline-optimize`)" in text
+    assert any(x.startswith("- guideline-optimize (model xs, 40 items) against curated-40") and "(predicted " in x
+               for x in text.splitlines())
     for name in plots.PLOTS:
         assert f"`plots/{name}.png`" in text
         assert (out / "plots" / f"{name}.png").stat().st_size > 5_000
@@ -213,9 +241,15 @@ def test_derived_subset_trains_the_recipe(loop_run):
     # built from the recipe read from that file (a recipe subset records its resolved counts)
     manifest = json.loads((loop_run / receipt["path"] / "manifest.json").read_text())
     assert manifest["counts"] == counts and manifest["pool_split"] == "full"
+    optimized = _counts(yaml.safe_load(derived)["guideline-optimize"])
+    receipt = json.loads((out / "receipts" / "subset" / "recipe-guideline-optimize-seed0.json").read_text())
+    train = loop_run / receipt["path"] / "train.jsonl"
+    assert Counter(json.loads(line)["type"] for line in train.open()) == {a: n for a, n in optimized.items() if n}
+    assert sum(optimized.values()) == 40 and max(optimized.values()) <= 8
     cells = pd.read_parquet(out / "tables" / "guideline" / "cells.parquet")
     assert cells[["model_size", "data_source", "data_size", "recipe", "n_items"]].to_dict("records") == [
-        {"model_size": "xs", "data_source": "recipe", "data_size": 40, "recipe": "guideline", "n_items": 40}]
+        {"model_size": "xs", "data_source": "recipe", "data_size": 40, "recipe": r, "n_items": 40}
+        for r in ("guideline", "guideline-optimize")]
     # the guideline cell is not in the grid's tables, which derived it
     assert (pd.read_parquet(out / "tables" / "cells.parquet")["recipe"] == "").all()
     # analysing grid + guideline cells gives the recipe derived from the grid alone
@@ -227,7 +261,8 @@ def test_derived_subset_trains_the_recipe(loop_run):
 @pytest.mark.workflow
 def test_status_lists_the_guideline_cell(loop_run):
     states = cell_states(load(CONFIG), loop_run)
-    assert [(s["recipe"], s["state"]) for s in states] == [("", "done"), ("", "done"), ("guideline", "done")]
+    assert [(s["recipe"], s["state"]) for s in states] == [("", "done"), ("", "done"), ("guideline", "done"),
+                                                          ("guideline-optimize", "done")]
 
 
 @pytest.mark.workflow

@@ -33,7 +33,9 @@ def test_config_alone_edits_the_default_demo(tmp_path):
     cfg = yaml.safe_load(DEMO.read_text())
     cells = sum(len(cfg["grid"]["model_sizes_by_source"].get(src, cfg["grid"]["model_sizes"])) * len(sizes)
                 for src, sizes in cfg["grid"]["data_sizes"].items())
-    assert demo["train_cell"] == cells + len(cfg["analysis"]["guideline"]["model_sizes"])
+    g = cfg["analysis"]["guideline"]
+    methods = [g["method"]] if isinstance(g.get("method", "paper"), str) else g["method"]
+    assert demo["train_cell"] == cells + len(g["model_sizes"]) * len(methods)  # one guideline cell per method
 
 
 def test_layered_study_is_the_demo_plus_single_ability_cells(tmp_path):

@@ -117,20 +117,24 @@ def test_next_token_logits_match_plain_forward(tiny_model_dir):
 
 
 def test_letter_logits_at_last_step(tiny_model_dir):
-    """``last`` reads the step that emitted each row's stop token (or its final step), like the authors."""
+    """The last-step logits are those of the step that emitted each row's stop token (or its final
+    step), as the authors read them; the first-step logits those right after the prompt."""
     engine = HFEngine(tiny_model_dir, batch_size=4, progress=False)
     tok = engine.tokenizer
     letters = {L: tok.convert_tokens_to_ids(L) for L in "ABCD"}
     ps = prompts(tok)
-    gens = engine.generate(ps, 6, letter_token_ids=letters, letter_position="last")
+    gens = engine.generate(ps, 6, letter_token_ids=letters)
     for p, g in zip(ps, gens):
         ids = p + g.token_ids  # the step after the last kept token emitted the stop (or hit the budget)
         if len(g.token_ids) == 6:
             ids = ids[:-1]
         with torch.no_grad():
             logits = engine.model(torch.tensor([ids])).logits[0, -1]
+        with torch.no_grad():
+            first = engine.model(torch.tensor([p])).logits[0, -1]
         for L, t in letters.items():
-            assert abs(g.letter_logits[L] - float(logits[t])) < 1e-4
+            assert abs(g.last_letter_logits[L] - float(logits[t])) < 1e-4
+            assert abs(g.letter_logits[L] - float(first[t])) < 1e-4
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_results(tiny_model_dir):

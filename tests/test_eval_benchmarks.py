@@ -16,7 +16,8 @@ from growthpace.evaluate.run import evaluate_sets
 from growthpace.models.chat import encode_prompt
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CMMLU_DIR, AGIEVAL_DIR = FIXTURES / "cmmlu", FIXTURES / "agieval"
+# AGIEval as released: data/v1/{task}.jsonl, data/few_shot_prompts.csv one folder up
+CMMLU_DIR, AGIEVAL_DIR = FIXTURES / "cmmlu", FIXTURES / "agieval" / "data" / "v1"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def engine(tmp_path_factory):
     from growthpace.models.tokenizer import train_char_tokenizer
 
     out = tmp_path_factory.mktemp("bench-model")
-    texts = [line for d in (CMMLU_DIR, AGIEVAL_DIR) for f in sorted(d.rglob("*.*"))
+    texts = [line for d in (CMMLU_DIR, FIXTURES / "agieval") for f in sorted(d.rglob("*.*"))
              for line in f.read_text(encoding="utf-8").splitlines()]
     tok = train_char_tokenizer(texts + ["以下是关于的单项选择题，请直接给出正确答案的选项。题目答案是问题选项从到我们应选择"], out)
     arch = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -109,10 +110,37 @@ def test_cmmlu_errors_name_the_directory_or_file(tmp_path):
                                                        encoding="utf-8")
     with pytest.raises(RecordError, match=r"ancient_chinese.csv:2: Answer"):
         cmmlu.load_cmmlu(root)
+    (root / "test" / "ancient_chinese.csv").write_text(",Question,A,B,C,D,Answer\n0,问,甲,乙,丙,丁,AB\n",
+                                                       encoding="utf-8")
+    with pytest.raises(RecordError, match=r"ancient_chinese.csv: rows: no usable question \(1 several answer"):
+        cmmlu.load_cmmlu(root)
+    (root / "test" / "ancient_chinese.csv").write_bytes(",Question,A,B,C,D,Answer\n0,“习”的意思是：,学习,温习,练习,习惯,B\n"
+                                                        .encode("gbk"))
+    with pytest.raises(ValueError, match=r"ancient_chinese.csv: not UTF-8 .*looks like GB18030"):
+        cmmlu.load_cmmlu(root)
     (root / "test" / "ancient_chinese.csv").unlink()
     (root / "dev" / "high_school_biology.csv").unlink()
     with pytest.raises(FileNotFoundError, match=r"dev/high_school_biology.csv"):
         cmmlu.load_cmmlu(root, shots=[5])
+
+
+def test_cmmlu_drops_multi_letter_and_empty_answers_and_logs_them(tmp_path, caplog):
+    root = tmp_path / "c"
+    shutil.copytree(CMMLU_DIR, root)
+    test = root / "test" / "ancient_chinese.csv"
+    n = len(cmmlu.read_csv(test))
+    with test.open("a", encoding="utf-8") as f:
+        f.write("90,两个答案的题目,甲,乙,丙,丁,AB\n91,没有答案的题目,甲,乙,丙,丁,\n92,逗号分开的答案,甲,乙,丙,丁,\"A,C\"\n")
+    dev = root / "dev" / "ancient_chinese.csv"
+    with dev.open("a", encoding="utf-8") as f:
+        f.write("93,两个答案的例题,甲,乙,丙,丁,BD\n")
+    with caplog.at_level("INFO", logger="growthpace.evaluate.cmmlu"):
+        sets = cmmlu.load_cmmlu(root, shots=[0, 5], subjects=["ancient_chinese"])
+    assert len(sets["cmmlu_0shot_ancient_chinese_test"]) == n  # never an unreachable gold
+    assert all(r["messages"][-1]["content"] in "ABCD" for r in sets["cmmlu_5shot_ancient_chinese_test"])
+    text = caplog.text
+    assert f"dropped 3 of {n + 3} questions (1 empty answer, 2 several answer letters)" in text
+    assert "dropped 1 dev questions as demos (1 several answer letters)" in text
     (root / "test" / "astrology.csv").write_text(",Question,A,B,C,D,Answer\n0,问,甲,乙,丙,丁,A\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown CMMLU subjects.*astrology"):
         cmmlu.load_cmmlu(root, shots=[0])
@@ -123,6 +151,7 @@ def test_agieval_keeps_single_answer_four_option_items_with_the_papers_prompts()
     sets = agieval.load_agieval(AGIEVAL_DIR, ["zero-shot", "few-shot"], ["logiqa-zh", "jec-qa-kd"])
     kd = sets["agieval_zero-shot_jec-qa-kd_test"]
     assert [r["_line"] for r in kd] == [1, 3]  # line 2 has two answers, line 4 three options
+    assert [r["_line"] for r in sets["agieval_zero-shot_logiqa-zh_test"]] == [1, 2, 3]  # 4: "AB", 5: empty
     assert [r["messages"][-1]["content"] for r in kd] == ["C", "A"]
     zero = sets["agieval_zero-shot_logiqa-zh_test"][2]["messages"]
     assert zero == [{"role": "user", "content": "小王比小李高，小李比小张高。问题：以下哪项一定正确？ 选项：(A)小张最高 (B)小李最矮 "
@@ -134,17 +163,47 @@ def test_agieval_keeps_single_answer_four_option_items_with_the_papers_prompts()
     assert few[0]["content"] == ("问题 1.    我国的根本政治制度是：\n从以下选项中选择:    (A)人民代表大会制度 (B)民族区域自治制度 "
                                  "(C)基层群众自治制度 (D)政治协商制度\n答案：从A到D, 我们应选择")
     assert few[1]["content"] == "A" and few[3]["content"] == "B"
-    assert few[4]["content"].startswith("问题 3.    根据我国《宪法》")
+    # numbered in the order kept (the authors: 1 and 3, their places in the CSV, and the question 3)
+    assert few[2]["content"].startswith("问题 2.    民法典") and few[4]["content"].startswith("问题 3.    根据我国《宪法》")
+    logiqa = sets["agieval_few-shot_logiqa-zh_test"][0]["messages"]
+    # four demos: sample 5's label is the string "AB"; sample 4 has three options, worded as the authors do
+    assert [m["content"] for m in logiqa[1:8:2]] == ["B", "B", "A", "C"]
+    assert logiqa[6]["content"].startswith("问题 4.   甲说乙在说谎") and logiqa[6]["content"].endswith("答案：从A到C, 我们应选择")
+    assert logiqa[8]["content"].startswith("问题 5.  ") and logiqa[8]["content"].endswith("答案：从A到D, 我们应选择")
+
+
+def test_agieval_reads_the_released_layout_a_flat_copy_or_a_prompts_key(tmp_path, caplog):
+    released = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["jec-qa-kd"])
+    assert agieval.prompts_path(AGIEVAL_DIR) == FIXTURES / "agieval" / "data" / "few_shot_prompts.csv"
+    flat = tmp_path / "flat"
+    shutil.copytree(AGIEVAL_DIR, flat)
+    shutil.copy(FIXTURES / "agieval" / "data" / "few_shot_prompts.csv", flat)
+    elsewhere = tmp_path / "demos.csv"
+    shutil.copy(FIXTURES / "agieval" / "data" / "few_shot_prompts.csv", elsewhere)
+    bare = tmp_path / "bare" / "v1"
+    shutil.copytree(AGIEVAL_DIR, bare)
+    for got in (agieval.load_agieval(flat, ["few-shot"], ["jec-qa-kd"]),
+                agieval.load_agieval(bare, ["few-shot"], ["jec-qa-kd"], prompts=elsewhere)):
+        assert [r["messages"] for r in got["agieval_few-shot_jec-qa-kd_test"]] == \
+            [r["messages"] for r in released["agieval_few-shot_jec-qa-kd_test"]]
+    with pytest.raises(FileNotFoundError, match="bare/few_shot_prompts.csv"):
+        agieval.load_agieval(bare, ["few-shot"], ["jec-qa-kd"])
+    with caplog.at_level("INFO", logger="growthpace.evaluate.agieval"):
+        agieval.load_agieval(AGIEVAL_DIR, ["zero-shot", "few-shot"], ["logiqa-zh", "jec-qa-kd"])
+    assert "logiqa-zh.jsonl: dropped 2 of 5 items (1 empty label, 1 several answer letters)" in caplog.text
+    assert "jec-qa-kd.jsonl: dropped 2 of 4 items (1 not four options, 1 several answer letters)" in caplog.text
+    assert "jec-qa-kd: dropped 2 demos (1 empty label, 1 several answer letters)" in caplog.text
+    assert "logiqa-zh: dropped 1 demos (1 several answer letters)" in caplog.text
 
 
 def test_agieval_few_shot_demos_are_trimmed_to_fit(engine):
     tok = engine.tokenizer
     full = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"])["agieval_few-shot_logiqa-zh_test"][0]
     n = len(encode_prompt(tok, full["messages"]))
-    assert len(full["messages"]) == 8
+    assert len(full["messages"]) == 10
     fit = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"], tokenizer=tok, max_tokens=n - 1 + 48)
     msgs = fit["agieval_few-shot_logiqa-zh_test"][0]["messages"]
-    assert len(msgs) == 6  # the last demo went
+    assert len(msgs) == 8  # the last demo went
     assert len(encode_prompt(tok, msgs)) <= n - 1
     tiny = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"], tokenizer=tok, max_tokens=60)
     assert len(tiny["agieval_few-shot_logiqa-zh_test"][0]["messages"]) == 2  # no demo fits: the question alone
@@ -168,16 +227,28 @@ def test_agieval_errors_name_the_file(tmp_path):
     shutil.copytree(AGIEVAL_DIR, root)
     with pytest.raises(FileNotFoundError, match="gaokao-history.jsonl"):
         agieval.load_agieval(root, tasks=["gaokao-history"])
+    logiqa = (root / "logiqa-zh.jsonl").read_text(encoding="utf-8")
     with (root / "logiqa-zh.jsonl").open("a", encoding="utf-8") as f:
         f.write('{"passage": null, "question": "缺少选项", "label": "A"}\n')
-    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl:4: options: missing"):
+    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl:6: options: missing"):
+        agieval.load_agieval(root, tasks=["logiqa-zh"])
+    (root / "logiqa-zh.jsonl").write_text(logiqa + '{"passage": null, "question": "不在选项中的答案", '
+                                          '"options": ["(A)甲", "(B)乙", "(C)丙", "(D)丁"], "label": "E"}\n',
+                                          encoding="utf-8")
+    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl:6: label: expected one of A, B, C, D .*got 'E'"):
+        agieval.load_agieval(root, tasks=["logiqa-zh"])
+    only_bad = "\n".join(line for line in logiqa.splitlines() if '"label": ""' in line or '"AB"' in line)
+    (root / "logiqa-zh.jsonl").write_text(only_bad + "\n", encoding="utf-8")
+    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl: items: no single-answer four-option item \(1 empty"):
+        agieval.load_agieval(root, tasks=["logiqa-zh"])
+    (root / "logiqa-zh.jsonl").write_text(logiqa, encoding="utf-16")
+    with pytest.raises(ValueError, match=r"logiqa-zh.jsonl: not UTF-8 .*looks like UTF-16"):
         agieval.load_agieval(root, tasks=["logiqa-zh"])
     (root / "jec-qa-kd.jsonl").write_text("{not json\n", encoding="utf-8")
     with pytest.raises(RecordError, match=r"jec-qa-kd.jsonl:1: json"):
         agieval.load_agieval(root, tasks=["jec-qa-kd"])
     with pytest.raises(RecordError, match=r"few_shot_prompts.csv:1: header: no column for task 'gaokao-chinese-x'"):
-        agieval.read_demos(root / "few_shot_prompts.csv", "gaokao-chinese-x")
-    (root / "few_shot_prompts.csv").unlink()
+        agieval.read_demos(agieval.prompts_path(AGIEVAL_DIR), "gaokao-chinese-x")
     (root / "jec-qa-kd.jsonl").write_text((AGIEVAL_DIR / "jec-qa-kd.jsonl").read_text(encoding="utf-8"),
                                           encoding="utf-8")
     with pytest.raises(FileNotFoundError, match="few_shot_prompts.csv"):

@@ -167,3 +167,41 @@ def test_every_item_carries_its_gold_log_likelihood(demo):
         want = logp.gather(1, torch.tensor(cont)[:, None]).sum().item()
         assert row.gold_tokens == len(cont)
         assert row.gold_logprob == pytest.approx(want, abs=1e-3)
+
+
+def test_rows_are_rescored_from_their_evidence_alone(demo, tmp_path):
+    """A row keeps what both scoring modes read; grading it again from the row equals grading the full
+    record with the same output and logits, and writes a table that names its mode."""
+    from growthpace.analysis.tables import scores_table
+    from growthpace.evaluate import authors, scorers, scoring
+
+    suite, model_dir = demo
+    sets = eval_sets(suite)
+    engine = HFEngine(model_dir, batch_size=4, progress=False)
+    df = evaluate_sets(engine, sets, BUDGETS)
+    generated = df[df["kind"] != "ranking"]
+    assert generated["letter_logits"].notna().all() and generated["last_letter_logits"].notna().all()
+    assert df["piece_letter_logits"].isna().all()  # only first-token (benchmark) items have them
+    records = {(name, r["_hash"]): r for name, rs in sets.items() for r in rs}
+    for mode, grade in (("careful", scorers.score_item), ("authors", authors.score_item)):
+        again = scoring.rescore(df, mode)
+        assert (again["scoring"] == mode).all() and len(again) == len(df)
+        for row in again.itertuples():
+            r = records[(row.eval_set, row.item_hash)]
+            logits = scoring._loads(row.letter_logits if mode == "careful" else row.last_letter_logits)
+            kw = {"letter_logits": logits} if mode == "careful" else {"last_letter_logits": logits}
+            lps, lens = scoring._loads(row.choice_logprobs), scoring._loads(row.choice_lengths)
+            want = grade(r, output=row.output, choice_logprobs=lps, choice_lengths=lens, **kw)
+            parsed = None if pd.isna(row.parsed) else row.parsed
+            assert (row.kind, parsed, row.score) == (want["kind"], None if want["parsed"] is None else
+                                                      str(want["parsed"]), want["score"])
+            assert row.expected == pytest.approx(want["expected"])
+        if mode == "careful":  # the rows were written with the careful verdicts
+            assert again[["parsed", "score", "expected"]].equals(df[["parsed", "score", "expected"]])
+        table = scores_table(again.assign(model_size="xs", data_source="curated", data_size=10, seed=0, recipe="",
+                                          epoch=1))
+        assert (table["scoring"] == mode).all()
+    with pytest.raises(ValueError, match="evaluate again"):
+        scoring.rescore(df.drop(columns=["gold"]), "authors")
+    with pytest.raises(ValueError, match="evaluation.scoring"):
+        scoring.rescore(df, "lenient")

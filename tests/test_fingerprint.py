@@ -240,3 +240,28 @@ def test_snakemake_reruns_exactly_the_jobs_whose_external_inputs_changed(tmp_pat
     tensors = {k: v + 1 for k, v in tensors.items()}
     save_file(tensors, weights, metadata={"format": "pt"})
     assert plan("-n") == {"base_model": 1}
+
+
+def test_benchmark_predictions_are_keyed_by_every_file_they_read(tmp_path):
+    from growthpace.evaluate.agieval import prompts_path
+
+    fixtures = ROOT / "tests" / "fixtures"
+    agieval = tmp_path / "agieval"
+    shutil.copytree(fixtures / "agieval", agieval)
+    v1 = agieval / "data" / "v1"
+    for given in ({"dir": str(v1)}, {"dir": str(v1), "prompts": str(agieval / "data" / "few_shot_prompts.csv")}):
+        assert stages.agieval_prompts(given) == prompts_path(given["dir"], given.get("prompts"))
+    spec = {"benchmarks": {"cmmlu": {"dir": str(fixtures / "cmmlu")}, "agieval": {"dir": str(v1)}}}
+    files = stages.benchmark_files(spec)
+    assert sorted(files) == ["agieval-prompts:few_shot_prompts.csv", "agieval:jec-qa-kd.jsonl",
+                             "agieval:logiqa-zh.jsonl", "cmmlu:dev/ancient_chinese.csv", "cmmlu:dev/high_school_biology.csv",
+                             "cmmlu:test/ancient_chinese.csv", "cmmlu:test/high_school_biology.csv"]
+    fp = Fingerprints(tmp_path / "cache")
+    before = fp.fingerprint(files).digest
+    shutil.copy(agieval / "data" / "few_shot_prompts.csv", v1 / "few_shot_prompts.csv")  # demos beside the tasks now
+    assert stages.agieval_prompts(spec["benchmarks"]["agieval"]) == prompts_path(str(v1))
+    after = stages.benchmark_files(spec)
+    assert "agieval:few_shot_prompts.csv" in after and "agieval-prompts:few_shot_prompts.csv" not in after
+    assert fp.fingerprint(after).digest != before
+    zero_shot = {"benchmarks": {"agieval": {"dir": str(v1), "settings": ["zero-shot"]}}}
+    assert not any(k.startswith("agieval-prompts") for k in stages.benchmark_files(zero_shot))

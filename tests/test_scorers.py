@@ -530,3 +530,154 @@ def test_score_item_three_options_ignores_d():
                                          ([0.25, 0.25, 0.5], 1 / 3), ([0] * 100, 0.0), ([1] * 100, 1.0)])
 def test_mean_scores(scores, mean):
     assert S.mean_scores(scores) == pytest.approx(mean)
+
+
+# ======================================================================= answer styles of real models
+# Each class below is an answer style that models write and that a careful grader reads one way.
+# benchmarks/answer_styles.py prints every case's verdict under the scorer of another checkout
+# (before/after tables).
+STYLE_SINGLE_CHOICE = [
+    # (output, gold, parsed): a letter on the first line, then an explanation naming other options
+    ("C\n解析：B项说法错误，A项与题意不符，故不选。", "C", "C"),
+    ("C\n解析：A项错误；B项正确的说法应为细胞核；D项错误。", "C", "C"),
+    ("C。\n解析：选项B中的说法是错的，故选C。", "C", "C"),
+    ("(B)\n因为A项是细胞壁，C项和D项都不含遗传物质。", "B", "B"),
+    ("D\nA项：错误。B项：错误。C项：错误。", "D", "D"),
+    ("c\n解析：a 和 b 都不对", "C", "C"),
+    ("B. 细胞核\n解析：A项正确的说法是细胞壁起保护作用，与题意无关。", "B", "B"),
+    # still ambiguous: the later lines are options or letters themselves
+    ("A\nB\nC\nD", "A", "E"),
+    ("A. 细胞壁\nB. 细胞核", "B", "E"),
+    # an answer phrase on the first line still decides
+    ("A. 细胞壁不对，故选B\n解析：B项正确", "B", "B"),
+]
+
+
+@pytest.mark.parametrize("output,gold,parsed", STYLE_SINGLE_CHOICE)
+def test_style_single_choice_first_line(output, gold, parsed):
+    assert S.score_single_choice(output, gold, None, 4) == (parsed, float(parsed == gold))
+    assert S.score_item(choice_rec(gold), output=output)["parsed"] == parsed
+
+
+STYLE_TRUE_FALSE = [
+    ("Yes", "T"), ("yes", "T"), ("YES", "T"), ("Yes.", "T"), ("yes, it is correct", "T"),
+    ("No", "F"), ("no", "F"), ("NO", "F"), ("No.", "F"), ("no, that is wrong", "F"), ("It is not correct.", "F"),
+    ("Not wrong", "T"), ("Yes, 正确", "T"), ("No, 错误", "F"),
+    ("Yes and no", "E"), ("No, it is correct", "E"), ("Nothing", "E"), ("Yesterday", "E"), ("Noon", "E"),
+]
+
+
+@pytest.mark.parametrize("output,expected", STYLE_TRUE_FALSE)
+def test_style_true_false_english(output, expected):
+    assert S.parse_true_false(output) == expected
+    gold = {"T": "正确", "F": "错误"}.get(expected, "正确")
+    assert S.score_item(tf_rec(gold), output=output)["score"] == float(expected != "E")
+
+
+STYLE_CLOZE = [
+    # (output, gold, parsed, score): a CJK answer with spaces between its characters
+    ("春 风", "春风", "春风", 1.0),
+    ("春  风", "春风", "春风", 1.0),
+    ("答案：春 风", "春风", "春风", 1.0),
+    ("“春 风”", "春风", "春风", 1.0),
+    ("春 风。", "春风", "春风", 1.0),
+    ("春　风", "春风", "春风", 1.0),           # an ideographic space
+    ("长 安 城", "长安城", "长安城", 1.0),
+    ("春 风", "春", "春风", 0.0),
+    ("春风 又绿江南岸", "春风", "春风", 1.0),   # words, not spaced characters
+    ("秋 风", "春风", "秋风", 0.0),
+]
+
+
+@pytest.mark.parametrize("output,gold,parsed,score", STYLE_CLOZE)
+def test_style_cloze_spaced(output, gold, parsed, score):
+    assert S.parse_cloze(output) == parsed
+    res = S.score_item(cloze_rec(gold), output=output)
+    assert (res["kind"], res["parsed"], res["score"]) == ("cloze", parsed, score)
+
+
+STYLE_MULTI_SELECT = [
+    # (output, gold, parsed): the answer letters on the first line, an explanation after
+    ("AC\n解析：A项排队是对的，C项让座是对的，B项插队不对，D项也不对。", "AC", "AC"),
+    ("A、C\n解析：B和D都是错误的做法。", "AC", "AC"),
+    ("答案：BD\n解析：A项错误，C项错误。", "BD", "BD"),
+    ("ABD\nC项中的做法不对。", "ABD", "ABD"),
+    ("A,C\nB. 插队不对\nD. 乱扔垃圾不对", "AC", "AC"),
+    ("C\n因为A、B、D都不对", "C", "C"),
+    # the old rule still holds when the first line is not an answer
+    ("分析：排队和让座都是对的。\n所以答案是AC", "AC", "AC"),
+    ("解析：排队和让座都对。\n答案：AC\n以上。", "AC", "AC"),
+    ("排队是对的\n\nBD", "AC", "BD"),
+]
+
+
+@pytest.mark.parametrize("output,gold,parsed", STYLE_MULTI_SELECT)
+def test_style_multi_select_first_line(output, gold, parsed):
+    assert "".join(sorted(S.parse_multi_select(output))) == parsed
+    res = S.score_item(ethics_rec(gold), output=output)
+    assert (res["parsed"], res["score"]) == (parsed, float(parsed == gold))
+
+
+STYLE_MATH = {
+    # class: [(model output, gold answer, score)]
+    "value": [
+        ("3^{4}", "81", 1.0), ("所以结果是 $3^{4}$", "81", 1.0), (r"\boxed{3^4}", "81", 1.0),
+        (r"\frac{2}{\sqrt{3}}", r"\frac{2\sqrt{3}}{3}", 1.0), (r"答案：$\dfrac{2\sqrt3}{3}$", r"\frac{2}{\sqrt{3}}", 1.0),
+        (r"\boxed{2^{10}}", "1024", 1.0), (r"\boxed{\sqrt{12}}", r"2\sqrt{3}", 1.0),
+        ("3^{4}", "64", 0.0), (r"\frac{2}{\sqrt{3}}", r"\frac{\sqrt{3}}{2}", 0.0),
+    ],
+    "list": [
+        ("答案：2,-5", "-5,2", 1.0), ("答案：-5，2", "2,-5", 1.0), ("答案：-5、2", "2,-5", 1.0),
+        (r"\boxed{-5, 2}", "2, -5", 1.0), ("解得x=2或x=-5", "2,-5", 1.0), ("答案：2,5", "-5,2", 0.0),
+        ("答案：2", "2,-5", 0.0),
+    ],
+    "assignments": [
+        ("x_1=2, x_2=-5", "2,-5", 1.0), ("x_1=2，x_2=-5", "-5,2", 1.0), (r"\boxed{x_{1}=2,x_{2}=-5}", "2,-5", 1.0),
+        ("解得 $x_1=2$，$x_2=-5$", "2,-5", 1.0), ("x_1=2, x_2=5", "2,-5", 0.0),
+    ],
+    "roots": [
+        ("答案：sqrt(3)", r"\sqrt{3}", 1.0), ("答案：√3", r"\sqrt{3}", 1.0), ("所以 x = 2√3", r"2\sqrt{3}", 1.0),
+        ("答案：√(3)", r"\sqrt{3}", 1.0), ("答案：√2", r"\sqrt{3}", 0.0),
+    ],
+    "intervals": [
+        ("答案：(0, 4)", "(0,4)", 1.0), ("答案：[2,5]", "[2,5]", 1.0), ("取值范围是 [2,5]", "[2,5]", 1.0),
+        ("所以 a 的取值范围是 (0, 4)。", "(0,4)", 1.0), ("所以 x∈(-∞, 2]", r"(-\infty,2]", 1.0),
+        ("答案：[2,5]", "(2,5)", 0.0), ("取值范围是 [2,5)", "[2,5]", 0.0), ("答案：(0,4)", "(4,0)", 0.0),
+    ],
+    "choice": [
+        ("(C)", r"\text{(C)}", 1.0), ("答案：(C)", r"\text{(C)}", 1.0), ("故选 (C)", r"\text{(C)}", 1.0),
+        ("答案：(B)", r"\text{(C)}", 0.0),
+    ],
+    "text": [
+        ("不存在", "不存在", 1.0), ("答案：不存在", "不存在", 1.0), ("所以这样的实数 a 不存在。", "不存在", 1.0),
+        (r"\boxed{\text{不存在}}", "不存在", 1.0), ("答案：存在", "不存在", 0.0),
+        ("不存在这样的x，所以答案是3", "不存在", 0.0), ("所以这样的点不存在", "存在", 0.0),
+    ],
+}
+STYLE_MATH_CASES = [(cls, *case) for cls, cases in STYLE_MATH.items() for case in cases]
+
+
+@pytest.mark.parametrize("cls,output,gold,score", STYLE_MATH_CASES)
+def test_style_math(cls, output, gold, score):
+    assert S.score_math(output, gold)[1] == score
+    assert S.score_item(math_rec(gold), output=output)["score"] == score
+
+
+def test_symbolic_check_has_a_time_limit_and_never_raises():
+    """A tower of powers would take sympy forever: the time limit ends the check, the verdict is 'different'."""
+    assert S.math_equiv("9^{9^{9^{9}}}", "1") is False
+    for pred, gold in [(r"\frac{1}{0}", "1"), (r"\sqrt{-1}^{\frac", "2"), ("((((", "1"), ("x^{", "x^{")]:
+        assert S.math_equiv(pred, gold) in (True, False)
+
+
+def test_symbolic_check_is_skipped_outside_the_main_thread():
+    """SIGALRM (math-verify's time limit) exists only in the main thread; elsewhere the normaliser decides."""
+    import threading
+
+    S._symbolic_equiv_main.cache_clear()
+    got = []
+    worker = threading.Thread(target=lambda: got.append((S.math_equiv("3^{4}", "81"), S.math_equiv("1,2", "2,1"))))
+    worker.start()
+    worker.join()
+    assert got == [(False, True)]
+    assert S.math_equiv("3^{4}", "81") is True

@@ -155,8 +155,8 @@ def test_schema_defaults_for_new_keys():
     assert cfg["data"]["leakage"] == "error"
     assert cfg["grid"]["recipes"] == [] and cfg["grid"]["evaluate_base"] is False
     ev = cfg["evaluation"]
-    assert (ev["ood"], ev["letter_position"], ev["loglikelihood_strategy"], ev["max_batch_tokens"]) == \
-        (True, "first", "auto", None)
+    assert (ev["ood"], ev["scoring"], ev["loglikelihood_strategy"], ev["max_batch_tokens"]) == \
+        (True, "careful", "auto", None)
     bad = copy.deepcopy(cfg)
     bad["evaluation"]["batch_size"] = "big"
     with pytest.raises(Exception, match="big"):
@@ -190,13 +190,13 @@ def test_eval_spec_options_ood_and_benchmark_scope():
     demo["evaluation"].update(ood=True, splits=["valid"])
     assert "ood" not in study.eval_spec(demo)  # out-of-domain sets exist only with the test split
 
-    smoke["evaluation"].update(letter_position="last", batch_size="auto", chunk_size=64, max_batch_tokens=4096,
+    smoke["evaluation"].update(scoring="authors")  # grades stored rows: the predictions keep their keys
+    assert study.eval_spec(smoke) == base
+    smoke["evaluation"].update(batch_size="auto", chunk_size=64, max_batch_tokens=4096,
                                loglikelihood_strategy="flat")
     spec = study.eval_spec(smoke)
-    assert {k: spec[k] for k in ("letter_position", "batch_size", "chunk_size", "max_batch_tokens",
-                                 "loglikelihood_strategy")} == \
-        {"letter_position": "last", "batch_size": "auto", "chunk_size": 64, "max_batch_tokens": 4096,
-         "loglikelihood_strategy": "flat"}
+    assert {k: spec[k] for k in ("batch_size", "chunk_size", "max_batch_tokens", "loglikelihood_strategy")} == \
+        {"batch_size": "auto", "chunk_size": 64, "max_batch_tokens": 4096, "loglikelihood_strategy": "flat"}
 
     paper = load(DOIT_PAPER)
     index = study.cell_index(paper)
@@ -252,7 +252,7 @@ def test_missing_inputs_lists_every_path(tmp_path):
     for ms in ("7b", "13b", "33b"):
         cfg["models"]["sizes"][ms]["path"] = str(model)
     cfg["evaluation"]["benchmarks"]["cmmlu"]["dir"] = str(ROOT / "tests" / "fixtures" / "cmmlu")
-    cfg["evaluation"]["benchmarks"]["agieval"]["dir"] = str(ROOT / "tests" / "fixtures" / "agieval")
+    cfg["evaluation"]["benchmarks"]["agieval"]["dir"] = str(ROOT / "tests" / "fixtures" / "agieval" / "data" / "v1")
     missing = study.missing_inputs(cfg)
     assert missing[0] == f"data.source_dir: {doit}/curated/full/math_full.json (no such file)"
     assert f"models.sizes.7b.path: {model}/config.json (not a model directory)" in missing

@@ -83,3 +83,34 @@ def test_bad_config_key_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "grid.model_sizes[1]: 'xl' is not defined under models.sizes" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_scoring_authors_grades_the_stored_predictions_again(smoke_run, tmp_path):
+    """evaluation.scoring: authors recomputes the tables and what follows from them, and nothing is
+    evaluated or trained again; the tables, summary and report name the mode."""
+    import shutil
+
+    work = tmp_path / "smoke"
+    shutil.copytree(smoke_run, work, symlinks=True)
+    config = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+    config["evaluation"]["scoring"] = "authors"
+    (work / "authors.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake(work, "-n", "--quiet", "rules", configfile=work / "authors.yaml").stdout
+    assert "tables" in plan and "report_md" in plan
+    for rule in ("evaluate_checkpoint", "train_cell", "base_model", "suite", "subset"):
+        assert rule not in plan, plan
+    snakemake(work, configfile=work / "authors.yaml")
+    out = work / "results" / "smoke"
+    scores = pd.read_parquet(out / "tables" / "scores.parquet")
+    preds = pd.read_parquet(out / "tables" / "predictions.parquet")
+    careful = pd.read_parquet(smoke_run / "results" / "smoke" / "tables" / "predictions.parquet")
+    assert (scores["scoring"] == "authors").all() and (preds["scoring"] == "authors").all()
+    assert (careful["scoring"] == "careful").all()
+    # the same rows (same outputs), other verdicts: the authors' single-choice fallback reads the last step
+    keys = ["model_size", "data_source", "data_size", "seed", "epoch", "eval_set", "item_hash"]
+    both = careful.merge(preds, on=keys, suffixes=("_careful", "_authors"))
+    assert len(both) == len(careful) and (both["output_careful"].fillna("") == both["output_authors"].fillna("")).all()
+    assert (both["score_careful"] != both["score_authors"]).any()
+    assert "Scoring: authors" in (out / "summary.md").read_text()
+    assert "As the authors' scorer reports them" in (out / "summary.md").read_text()
+    assert "Scoring: authors" in (out / "report.md").read_text()

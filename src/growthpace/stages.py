@@ -482,7 +482,8 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
     return pipeline.analyze(
         scores_df, predictions_df, out_dir, abilities=abilities, model_sizes=spec["model_sizes"], records=records,
         budget=budget, pool_sizes=pools, weighting=spec["weighting"], recipe_name=spec["recipe_name"],
-        guideline_model_sizes=spec.get("guideline_model_sizes"),
+        guideline_model_sizes=spec.get("guideline_model_sizes"), methods=spec.get("methods", ["paper"]),
+        optimize=spec.get("optimize"), training=spec.get("training"),
         n_boot=spec["n_boot"], seed=spec["seed"], level=spec["level"], tau_data=spec["tau_data"],
         tau_model=spec["tau_model"], study=spec["study"], ability_needs=needs)
 
@@ -509,14 +510,29 @@ def predictions_files(root: Path, spec: dict) -> dict[str, Path]:
 
 
 def benchmark_files(spec: dict) -> dict[str, Path]:
-    """The benchmark directories of an evaluation with ``spec``, every file of each (labelled
-    ``cmmlu:...``, ``agieval:...``): a benchmark's predictions are keyed by its directory's content."""
+    """The benchmark files of an evaluation with ``spec``: every file of each benchmark directory
+    (labelled ``cmmlu:...``, ``agieval:...``; a benchmark's predictions are keyed by its directory's
+    content), and AGIEval's demos file where it lies outside its directory (``agieval-prompts:``)."""
     bench = spec.get("benchmarks") or {}
     files: dict[str, Path] = {}
     for name in ("cmmlu", "agieval"):
         if name in bench:
             files.update(labelled(bench[name]["dir"], tree_files(bench[name]["dir"]), f"{name}:"))
+    if "few-shot" in (bench.get("agieval") or {}).get("settings", ["zero-shot", "few-shot"]):
+        prompts = agieval_prompts(bench["agieval"])
+        if prompts.is_file() and prompts.parent != Path(bench["agieval"]["dir"]):
+            files[f"agieval-prompts:{prompts.name}"] = prompts
     return files
+
+
+def agieval_prompts(agieval: dict) -> Path:
+    """Where ``evaluate.agieval.prompts_path`` finds the demos (a test checks that the two agree; that
+    module imports torch, which planning a study must not wait for)."""
+    root = Path(agieval["dir"])
+    if agieval.get("prompts"):
+        return Path(agieval["prompts"])
+    return root / "few_shot_prompts.csv" if (root / "few_shot_prompts.csv").is_file() else \
+        root.parent / "few_shot_prompts.csv"
 
 
 def predictions_request(root: Path, model_key: str, spec: dict, fp: Fingerprints) -> Request:
@@ -530,7 +546,7 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
     optional ``ood`` (add the suite's C-Eval-style sets to the test split), ``benchmarks``
     (``{"cmmlu": {"dir", "shots"}, "agieval": {"dir", "settings", "tasks"}, "max_tokens"}``),
-    ``letter_position``, ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``, and
+    ``loglikelihood_strategy``, ``max_batch_tokens``, ``chunk_size``, and
     ``add_chat_tokens`` (a base model whose tokenizer lacks the speaker tokens gets them, with its
     embeddings resized as SFT would, so that it can be evaluated like an epoch 0).
 
@@ -540,7 +556,6 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     """
     from .study import missing_benchmark_paths
 
-    letter_position = spec.get("letter_position", "first")
     # Benchmark files are checked before a model is loaded or anything is evaluated.
     missing = [] if reuse_only else missing_benchmark_paths(spec.get("benchmarks") or {})
     if missing:
@@ -571,13 +586,14 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
             a = bench["agieval"]
             sets.update(agieval.load_agieval(a["dir"], a.get("settings", ["zero-shot", "few-shot"]),
                                              a.get("tasks", agieval.CHINESE_MC_TASKS),
-                                             tokenizer=engine.tokenizer, max_tokens=max_tokens))
-        settings = eval_settings(engine, spec.get("max_new_tokens"), letter_position)
+                                             tokenizer=engine.tokenizer, max_tokens=max_tokens,
+                                             prompts=a.get("prompts")))
+        settings = eval_settings(engine, spec.get("max_new_tokens"))
         model_hash = hashlib.sha256(model_key.encode()).hexdigest()[:16]
         log = PredictionLog(store.root / "predictions" / ".rows" / f"{model_hash}-{settings_hash(settings)}",
                             model_key, settings)
         with log.lock():
-            df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log, letter_position=letter_position,
+            df = evaluate_sets(engine, sets, spec.get("max_new_tokens"), log=log,
                                chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE))
         write_parquet_atomic(df, tmp / "predictions.parquet")
         return {"n": len(df), "settings": settings, "settings_hash": log.settings_hash, "rows_log": str(log.dir)}

@@ -79,9 +79,9 @@ def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
 def print_status(configfiles: list[str | Path], workdir: str | Path = ".") -> int:
     config = load_config(*configfiles)
     rows = cell_states(config, workdir)
-    guideline = sum(r["recipe"] == study.GUIDELINE and r["data_source"] == study.RECIPE for r in rows)
+    guideline = sum(r["recipe"] in study.GUIDELINE_RECIPES and r["data_source"] == study.RECIPE for r in rows)
     print(f"study {config['study']!r}: {len(rows)} training cells"
-          + (f" ({guideline} of them train the derived recipe, analysis.guideline)" if guideline else ""))
+          + (f" ({guideline} of them train the derived recipes, analysis.guideline)" if guideline else ""))
     print(f"{'model_size':<11} {'data_source':<14} {'data_size':>9} {'seed':>4}  {'state':<10} {'evaluated':<9} recipe")
     for r in rows:
         size = r["data_size"] if r["data_source"] != study.RECIPE else "-"  # known once the recipe is resolved

@@ -44,7 +44,7 @@ CODE_VERSIONS = {
     "tokenizer": 1,
     "base_model": 2,
     "sft": 1,
-    "predictions": 1,
+    "predictions": 2,  # 2: rows keep their scoring evidence (evaluate.run.SCORING_VERSION 3)
 }
 
 MANIFEST = "manifest.json"

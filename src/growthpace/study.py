@@ -18,8 +18,9 @@ grid key                      data_source         data_size                     
 
 ``recipe`` is the recipe's name (``only-{ability}-{n}`` for single-ability cells) and ``""`` for plain
 grid cells. A *guideline cell* (``analysis.guideline``) is a recipe cell ``recipe-guideline-seed{seed}``
-whose recipe is derived from the grid's own measurements (``analysis/derived/recipe.yaml``); it is not
-a cell of the grid (``training_cells``), since the grid's tables are what derive it (``guideline_cells``). A *base cell* (``grid.evaluate_base``) is the untuned base model of a model size, evaluated
+(the paper's rules) or ``recipe-guideline-{method}-seed{seed}`` (another method: ``optimize``) whose
+recipe is derived from the grid's own measurements (``analysis/derived/recipe.yaml``); it is not a cell
+of the grid (``training_cells``), since the grid's tables are what derive it (``guideline_cells``). A *base cell* (``grid.evaluate_base``) is the untuned base model of a model size, evaluated
 like an epoch 0: data_source ``base``, data_size 0, name ``base``; it trains nothing. An *evaluation
 cell* is (training cell, epoch) or (base cell, 0): every eval set of the study.
 """
@@ -43,8 +44,7 @@ CELL_PATTERN = (r"(?:curated|synthetic)-\d+-seed\d+"
                 r"|only-[a-z_]+-\d+-seed\d+")
 # Evaluation defaults of growthpace.evaluate (left out of an eval spec when unchanged, so that the
 # artifacts of a study that does not set them keep their keys). tests/test_study.py checks them.
-EVAL_DEFAULTS = {"letter_position": "first", "loglikelihood_strategy": "auto", "max_batch_tokens": None,
-                 "chunk_size": 512}
+EVAL_DEFAULTS = {"loglikelihood_strategy": "auto", "max_batch_tokens": None, "chunk_size": 512}
 
 
 class ConfigError(ValueError):
@@ -158,29 +158,43 @@ def subset_cells(config: dict) -> dict[str, Cell]:
 
 # ------------------------------------------------------------------------------------ guideline
 GUIDELINE = "guideline"  # recipe name of the cells that train the recipe derived from the grid
+GUIDELINE_METHODS = ("paper", "optimize")  # growthpace.analysis.guideline.METHODS
 # The derived recipe draws from curated/full (the demo suite's curated/1000 is its whole pool), like the
 # paper's reconstruct: a responsive ability may get more than the uniform split's share.
 GUIDELINE_POOL = "full"
 
 
+def guideline_recipe(method: str) -> str:
+    """The recipe name of a guideline method's cells: the paper's rules keep ``guideline`` (the name from
+    before there was a choice), another method adds its name (``guideline-optimize``)."""
+    return GUIDELINE if method == "paper" else f"{GUIDELINE}-{method}"
+
+
+GUIDELINE_RECIPES = tuple(guideline_recipe(m) for m in GUIDELINE_METHODS)
+
+
 def guideline_settings(config: dict) -> dict:
     """``analysis.guideline`` with its defaults: budget = the largest curated size, model sizes = those
-    of the curated cells (the derived recipe is compared with ``curated-{budget}`` of each)."""
+    of the curated cells (the derived recipe is compared with ``curated-{budget}`` of each), methods =
+    ``method`` as a list."""
     g = (config.get("analysis") or {}).get("guideline") or {}
     curated = (config["grid"].get("data_sizes") or {}).get("curated") or []
+    method = g.get("method", "paper")
     return {"enabled": bool(g.get("enabled", False)),
             "budget": g.get("budget") or (max(curated) if curated else None),
             "model_sizes": list(g.get("model_sizes") or model_sizes_for(config, "curated")),
-            "weighting": g.get("weighting", "gain")}
+            "weighting": g.get("weighting", "gain"),
+            "methods": list(dict.fromkeys([method] if isinstance(method, str) else method)),
+            "optimize": dict(g.get("optimize") or {})}
 
 
 def guideline_cells(config: dict) -> list[Cell]:
-    """The cells that train the derived recipe (one per guideline model size and seed), when enabled."""
+    """The cells that train the derived recipes (one per method, guideline model size and seed), when enabled."""
     g = guideline_settings(config)
     if not g["enabled"]:
         return []
-    return sorted(Cell(ms, RECIPE, 0, seed, GUIDELINE) for ms in g["model_sizes"]
-                  for seed in config["grid"].get("seeds", [0]))
+    return sorted(Cell(ms, RECIPE, 0, seed, guideline_recipe(method)) for method in g["methods"]
+                  for ms in g["model_sizes"] for seed in config["grid"].get("seeds", [0]))
 
 
 def guideline_evaluations(config: dict) -> list[tuple[Cell, int]]:
@@ -188,21 +202,28 @@ def guideline_evaluations(config: dict) -> list[tuple[Cell, int]]:
 
 
 def is_guideline(cell: Cell) -> bool:
-    return cell.data_source == RECIPE and cell.recipe == GUIDELINE
+    return cell.data_source == RECIPE and cell.recipe in GUIDELINE_RECIPES
 
 
 def analysis_spec(config: dict) -> dict:
     """What ``stages.analyze_study`` computes (``analysis.*``). The same spec derives the recipe from the
     grid and analyses grid + guideline cells, so both write the same allocation; with the guideline on,
-    pools too small for the budget are an error (without it, the suggested recipe ignores the pools)."""
+    pools too small for the budget are an error (without it, the suggested recipe ignores the pools).
+    With the optimiser, ``training`` gives the optimiser steps of each guideline model size (epochs,
+    min_steps, batch_size: how often a cell of each size sees each item)."""
     a, g = config.get("analysis") or {}, guideline_settings(config)
-    return canonical({
+    spec = {
         "study": config["study"], "abilities": config["data"]["abilities"], "model_sizes": model_sizes(config),
         "n_boot": a.get("n_boot", 1000), "seed": a.get("seed", 0), "level": a.get("level", 0.95),
         "tau_data": a.get("tau_data", 0.01), "tau_model": a.get("tau_model", 0.01),
         "budget": g["budget"], "weighting": g["weighting"], "pool": GUIDELINE_POOL,
-        "guideline_model_sizes": g["model_sizes"],
-        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"]})
+        "guideline_model_sizes": g["model_sizes"], "methods": g["methods"],
+        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"]}
+    if "optimize" in g["methods"]:
+        spec["optimize"] = g["optimize"]
+        spec["training"] = {ms: {k: sft_settings(config, ms)[k] for k in ("epochs", "min_steps", "batch_size")}
+                            for ms in g["model_sizes"]}
+    return canonical(spec)
 
 
 def lookup(index: dict, key, what: str):
@@ -360,9 +381,13 @@ def _check_guideline(config: dict) -> None:
             raise ConfigError(f"analysis.guideline.model_sizes[{i}]: {ms!r} has no curated cells to compare the "
                               f"derived recipe with (curated model sizes: {', '.join(curated_sizes)})")
     for i, name in enumerate(recipe_names(config)):
-        if name == GUIDELINE:
-            raise ConfigError(f"grid.recipes[{i}]: {GUIDELINE!r} names the derived recipe's cells while "
+        if name in GUIDELINE_RECIPES:
+            raise ConfigError(f"grid.recipes[{i}]: {name!r} names the derived recipe's cells while "
                               "analysis.guideline.enabled; give the recipe another name")
+    if "optimize" in g["methods"] and g["optimize"].get("transfer"):
+        if not single_ability_recipes(config) or not config["grid"].get("evaluate_base", False):
+            raise ConfigError("analysis.guideline.optimize.transfer: the transfer matrix comes from single-ability "
+                              "cells against the base model; give grid.single_ability and grid.evaluate_base: true")
     demo = _demo_pools(config)
     if demo is not None and sum(demo[0].values()) < g["budget"]:
         raise ConfigError(f"analysis.guideline.budget: {g['budget']} items, but the demo suite's pools hold "
@@ -415,7 +440,7 @@ def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> 
             if any(k > 0 for k in bench["cmmlu"].get("shots", [0, 5])):
                 _is_dir(root / "dev", f"{key}.cmmlu.dir", out)
     if "agieval" in bench:
-        from .evaluate.agieval import CHINESE_MC_TASKS, PROMPTS_FILE
+        from .evaluate.agieval import CHINESE_MC_TASKS, prompts_path
 
         a = bench["agieval"]
         root = Path(a["dir"])
@@ -423,7 +448,8 @@ def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> 
             for task in a.get("tasks") or CHINESE_MC_TASKS:
                 _is_file(root / f"{task}.jsonl", f"{key}.agieval.dir", out)
             if "few-shot" in a.get("settings", ["zero-shot", "few-shot"]):
-                _is_file(root / PROMPTS_FILE, f"{key}.agieval.dir", out)
+                where = f"{key}.agieval.prompts" if a.get("prompts") else f"{key}.agieval.dir"
+                _is_file(prompts_path(root, a.get("prompts")), where, out)
     return out
 
 
@@ -526,7 +552,7 @@ def subset_spec(config: dict, cell: Cell) -> dict:
     seed = data.get("subset_seed", 0) + int(cell.seed)
     cap = data.get("cap_to_pool", False)
     if is_guideline(cell):  # the counts are read from the derived recipe when the subset is built
-        return canonical({"derived_recipe": GUIDELINE, "abilities": data["abilities"], "seed": seed, "cap": cap})
+        return canonical({"derived_recipe": cell.recipe, "abilities": data["abilities"], "seed": seed, "cap": cap})
     if cell.data_source in SOURCES:
         spec = {"source": cell.data_source, "data_size": int(cell.data_size), "seed": seed, "cap": cap}
         if cell.data_source == "curated":  # the synthetic pool is one pool whatever the study's abilities
@@ -574,6 +600,16 @@ def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
     if b.get("max_tokens") is not None:
         spec["max_tokens"] = b["max_tokens"]
     return spec
+
+
+def scoring_spec(config: dict) -> dict:
+    """The tables' scoring mode (``evaluation.scoring``) and its verdicts' version: a rule parameter, so
+    that a new mode or a change of verdicts recomputes the tables from the stored predictions, and
+    nothing is evaluated again (the mode is not part of ``eval_spec``)."""
+    from .evaluate.scoring import VERSIONS, check_mode
+
+    mode = check_mode((config.get("evaluation") or {}).get("scoring", "careful"))
+    return {"mode": mode, "version": VERSIONS[mode]}
 
 
 def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) -> dict:

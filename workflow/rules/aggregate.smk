@@ -8,6 +8,7 @@ rule tables:
         cells=f"{RESULTS}/tables/cells.parquet",
     params:
         select_after=config["evaluation"]["select_after_epoch"],
+        scoring=study.scoring_spec(config),
     log:
         f"{RESULTS}/logs/tables.log",
     conda:

@@ -1,5 +1,6 @@
 # The study's analysis (growthpace.analysis), and the closed loop of analysis.guideline: a recipe derived
-# from the grid's tables, trained as recipe-guideline-seed{seed} cells and compared with the uniform
+# from the grid's tables by each method, trained as recipe-guideline-seed{seed} cells (the paper's rules)
+# and recipe-guideline-{method}-seed{seed} cells (method optimize), and compared with the uniform
 # curated-{budget} cell of the same model size:
 #
 #   tables (grid) -> derive_recipe -> subset/train_cell/evaluate_checkpoint (guideline cells)
@@ -38,6 +39,7 @@ rule guideline_tables:
         cells=f"{RESULTS}/tables/guideline/cells.parquet",
     params:
         select_after=config["evaluation"]["select_after_epoch"],
+        scoring=study.scoring_spec(config),
     log:
         f"{RESULTS}/logs/guideline_tables.log",
     conda:

@@ -10,4 +10,5 @@ tables.write_tables(
     out_predictions=snakemake.output.predictions,
     out_scores=snakemake.output.scores,
     out_cells=snakemake.output.cells,
+    scoring=snakemake.params.scoring["mode"],
 )

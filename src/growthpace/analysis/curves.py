@@ -145,17 +145,29 @@ def fit_shapes(x: np.ndarray, Y: np.ndarray, se: np.ndarray) -> tuple[dict, np.n
     return fits, scores, chosen
 
 
+def shape_values(model: str, params: dict, x) -> np.ndarray:
+    """Values of a fitted shape at ``x = log2(size)``: ``params`` holds its parameters, each a scalar or an
+    array over fits (replicates), which become the rows (NaN when no shape was fitted). Flat: ``level``;
+    linear: ``intercept``, ``slope``; saturating: ``intercept``, ``slope``, ``xs`` (log2 of the saturation point)."""
+    x = np.asarray(x, dtype=float)
+    p = {k: np.asarray(v, dtype=float)[..., None] for k, v in params.items()}
+    if model == "flat":
+        return p["level"] + 0 * x
+    if model == "linear":
+        return p["intercept"] + p["slope"] * x
+    if model == "saturating":
+        return p["intercept"] + p["slope"] * np.minimum(x, p["xs"])
+    return np.full(np.broadcast_shapes(next(iter(p.values())).shape if p else (), x.shape), np.nan)
+
+
 def predict(fit: dict | pd.Series, sizes) -> np.ndarray:
     """The fitted shape of a ``fit_curves`` row at ``sizes`` (NaN when no shape was fitted)."""
     x = np.log2(np.asarray(sizes, dtype=float))
-    model = fit["model"]
-    if model == "flat":
-        return np.full_like(x, fit["flat_level"])
-    if model == "linear":
-        return fit["intercept"] + fit["slope"] * x
-    if model == "saturating":
-        return fit["sat_intercept"] + fit["sat_slope"] * np.minimum(x, np.log2(fit["sat_point"]))
-    return np.full_like(x, np.nan)
+    params = {"flat": {"level": fit["flat_level"]},
+              "linear": {"intercept": fit["intercept"], "slope": fit["slope"]},
+              "saturating": {"intercept": fit["sat_intercept"], "slope": fit["sat_slope"],
+                             "xs": np.log2(fit["sat_point"]) if fit["model"] == "saturating" else np.nan}}
+    return shape_values(fit["model"], params.get(fit["model"], {}), x).reshape(x.shape)
 
 
 # -------------------------------------------------------------------------------------- stop point

@@ -1,6 +1,17 @@
 """The data-construction guideline: a per-ability allocation of a fixed budget, written as a recipe,
 and recipe cells measured against the uniform baseline at the same budget.
 
+Two methods (``METHODS``; ``derive`` runs those asked for):
+
+- ``paper``: ``allocate``, the paper's rules by thresholds on the measured groups (below);
+- ``optimize``: ``allocation.optimise``, the counts that maximise the predicted mean score over the
+  abilities, from each ability's fitted growth curve at the target model size (marginal gain per item,
+  diminishing returns, bootstrap replicates and shrinkage against over-fitting the noise, optional
+  lower-quantile objective, tolerance per ability and transfer; see ``growthpace.analysis.allocation``).
+
+The paper's recipe keeps the name it had before there was a choice (``guideline``, or ``derived-{budget}``
+outside the closed loop); another method's recipe adds the method (``guideline-optimize``).
+
 ``allocate`` applies the paper's rules (v1 section 5) to measured groups (``sensitivity``):
 
 1. cut    an ability that does not respond to data (group ``neither`` or ``model``) gets its stop
@@ -25,26 +36,55 @@ together hold less than the budget).
 cell ``baseline`` of the same model size and realised total or, failing that, the curated grid cell
 of that total (a recipe cell with neither is left out). Per evaluated set (abilities, out-of-domain
 sets and benchmarks alike), and for the mean over the given abilities: recipe minus baseline, with
-the paired bootstrap interval over items (``bootstrap``).
+the paired bootstrap interval over items (``bootstrap``). Beside it: what the growth curves of the
+recipe's model size predicted (``allocation.predicted_gains``, for the recipes whose counts are given:
+those derived here), and what the test sets can resolve: ``half_width`` of the interval, ``n_items`` behind
+it, and ``items_needed``, the test items (all sets scaled alike) at which an interval of the same level
+would exclude 0 with 80 % power if the true difference were the measured one (``items_needed_predicted``:
+the predicted one), from the normal approximation n (z_{level} + z_{0.80})^2 sd^2 / d^2, sd^2 = n times the
+bootstrap variance of the difference. With one seed these intervals hold the test items' sampling error,
+not the training run's.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from . import allocation as optimal
 from .bootstrap import Boot, interval, order_model_sizes
 
+log = logging.getLogger(__name__)
+
+METHODS = ("paper", "optimize")
 RESPONSIVE = ("data+model", "data")
 SATURATING = "saturating"
-ALLOCATION_COLUMNS = ["ability", "group", "rule", "count", "uniform", "data_gain", "stop_per_ability"]
+# One row per (method, ability), and per method a row ``mean`` (count = the budget) with the predicted gain
+# over the uniform split: ``predicted*`` by the curves (either method), ``expected*`` by the model the
+# optimiser maximised (shrunk, with transfer where asked). ``rule``: cut/freeze/share for the paper's rules;
+# for the optimiser, what holds the count: ``marginal`` (marginal gains equal), ``lower``/``upper`` (the
+# curves' support), ``pool``, ``tolerance``.
+# ``examples``: how many examples of the ability the recipe's training shows (count x passes at the budget),
+# ``grid_examples``: the fewest that any grid cell of the curves showed it (below it the curves are blind).
+ALLOCATION_COLUMNS = ["method", "ability", "group", "rule", "count", "uniform", "data_gain", "stop_per_ability",
+                      "lower", "upper", "shrinkage", "predicted", "predicted_low", "predicted_high", "expected",
+                      "expected_low", "expected_high", "examples", "grid_examples"]
 COMPARISON_COLUMNS = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score",
-                      "diff", "ci_low", "ci_high"]
+                      "diff", "ci_low", "ci_high", "predicted", "predicted_low", "predicted_high", "n_items",
+                      "half_width", "items_needed", "items_needed_predicted"]
+POWER = 0.8
+
+
+def recipe_names(base: str, methods) -> dict[str, str]:
+    """{method: recipe name}: the paper's keeps ``base``, another method's is ``{base}-{method}``."""
+    return {m: base if m == "paper" else f"{base}-{m}" for m in methods}
 
 
 def largest_remainder(quotas: dict[str, float], total: int) -> dict[str, int]:
@@ -116,17 +156,86 @@ def allocate(sensitivity: pd.DataFrame, budget: int, weighting: str = "gain",
     return largest_remainder(quota, int(budget))
 
 
-def allocation_table(sensitivity: pd.DataFrame, allocation: dict[str, int]) -> pd.DataFrame:
+def allocation_table(sensitivity: pd.DataFrame, allocation: dict[str, int], method: str = "paper") -> pd.DataFrame:
     """The allocation beside the uniform split of the same budget, with the rule applied to each ability."""
     budget = sum(allocation.values())
     uniform = largest_remainder({a: budget / len(allocation) for a in allocation}, budget) if allocation else {}
     rows = []
     for r in sensitivity.itertuples(index=False):
         if r.ability in allocation:
-            rows.append({"ability": r.ability, "group": r.group, "rule": rule_of(r.group),
+            rows.append({"method": method, "ability": r.ability, "group": r.group, "rule": rule_of(r.group),
                          "count": allocation[r.ability], "uniform": uniform[r.ability],
                          "data_gain": r.data_gain, "stop_per_ability": r.stop_per_ability})
     return pd.DataFrame(rows, columns=ALLOCATION_COLUMNS)
+
+
+def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget: int, methods=("paper",), *,
+           weighting: str = "gain", pool_sizes: dict | None = None, optimize: dict | None = None,
+           transfer: pd.DataFrame | None = None, training=None) -> tuple[dict[str, dict[str, int]], pd.DataFrame]:
+    """{method: counts} and the allocation table (``ALLOCATION_COLUMNS``) of every method in ``methods``.
+
+    ``sensitivity``: groups measured on ``model_sizes`` (the paper's rules); ``model_sizes``: the sizes
+    whose curves the optimiser maximises and both methods' gains are predicted by; ``optimize``: the
+    optimiser's settings (``allocation.SETTINGS``); ``transfer``: the transfer matrix
+    (``transfer.transfer_matrix``), used when ``optimize["transfer"]``; ``training``: the SFT settings
+    (epochs, min_steps, batch_size) of each of ``model_sizes``, for the support in examples seen. A method
+    that cannot allocate (no growth curve to optimise on) is left out with a warning."""
+    abilities = [a for a in abilities if a in set(sensitivity["ability"])]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown guideline method(s) {', '.join(map(repr, unknown))}; expected {', '.join(METHODS)}")
+    counts, tables = {}, []
+    try:
+        curves_model = optimal.score_model(boot, abilities, model_sizes, len(abilities))
+    except ValueError as e:
+        curves_model = None
+        reason = str(e)
+    for method in methods:
+        if method == "paper":
+            counts[method] = allocate(sensitivity, budget, weighting, pool_sizes)
+            table = allocation_table(sensitivity, counts[method], method)
+            expected = None
+        else:
+            if curves_model is None:
+                log.warning("guideline method %s: no allocation (%s)", method, reason)
+                continue
+            o = {**optimal.SETTINGS, **(optimize or {})}
+            weights = optimal.transfer_weights(transfer, abilities, model_sizes[-1]) if o["transfer"] else None
+            result = optimal.optimise(curves_model, abilities, budget, pool_sizes, objective=o["objective"],
+                                      quantile=o["quantile"], tolerance=o["tolerance"], shrink=o["shrink"],
+                                      transfer=weights, extrapolate=o["extrapolate"], training=training,
+                                      level=boot.level)
+            counts[method] = result.counts
+            groups = sensitivity.set_index("ability")
+            t = result.table.set_index("ability")
+            table = pd.DataFrame({
+                "method": method, "ability": abilities, "group": [groups.loc[a, "group"] for a in abilities],
+                "rule": [t.loc[a, "bound"] or "marginal" for a in abilities], "count": t["count"].to_numpy(),
+                "uniform": t["uniform"].to_numpy(), "data_gain": [groups.loc[a, "data_gain"] for a in abilities],
+                "stop_per_ability": [groups.loc[a, "stop_per_ability"] for a in abilities],
+                "lower": t["lower"].to_numpy(), "upper": t["upper"].to_numpy(),
+                "shrinkage": t["shrinkage"].to_numpy(), "expected": t["predicted"].to_numpy(),
+                "expected_low": t["predicted_low"].to_numpy(), "expected_high": t["predicted_high"].to_numpy()},
+                columns=ALLOCATION_COLUMNS)
+            expected = result.predicted
+        if curves_model is not None and counts[method] and training:
+            first = training[0] if isinstance(training, list | tuple) else training
+            table["examples"] = table["ability"].map(counts[method]) * optimal.passes(budget, first)
+            table["grid_examples"] = table["ability"].map(
+                lambda a: optimal.grid_examples(curves_model, a, first, len(abilities))[0])
+        if curves_model is not None and counts[method]:
+            pred = optimal.predicted_gains(curves_model, counts[method], budget, boot.level).set_index("ability")
+            for c in ("predicted", "predicted_low", "predicted_high"):
+                table[c] = table["ability"].map(pred[c])
+            mean = {"method": method, "ability": "mean", "count": sum(counts[method].values()), "uniform": budget,
+                    **{c: pred.loc["mean", c] for c in ("predicted", "predicted_low", "predicted_high")}}
+            if expected is not None:
+                mean.update(expected=expected["value"], expected_low=expected["ci_low"],
+                            expected_high=expected["ci_high"])
+            table = pd.concat([table, pd.DataFrame([mean], columns=ALLOCATION_COLUMNS)], ignore_index=True)
+        tables.append(table)
+    out = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=ALLOCATION_COLUMNS)
+    return counts, out.astype({"count": "int64", "uniform": "int64"}) if len(out) else out
 
 
 def recipe_definition(allocation: dict[str, int], pool: str = "full") -> dict:
@@ -134,27 +243,41 @@ def recipe_definition(allocation: dict[str, int], pool: str = "full") -> dict:
     return {**{a: int(n) for a, n in allocation.items()}, "pool": pool}
 
 
-def write_recipe(path: str | Path, name: str, allocation: dict[str, int], pool: str = "full",
+def write_recipe(path: str | Path, recipes: dict[str, dict[str, int]], pool: str = "full",
                  comment: str = "") -> None:
+    """``recipes`` ({name: counts}) as ``grid.recipe_definitions`` entries in one YAML file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"# {line}" for line in comment.splitlines()] if comment else []
     # No allocation (no measured sensitivity): an empty mapping, so that the file still parses.
-    body = {name: recipe_definition(allocation, pool)} if allocation else {}
+    body = {name: recipe_definition(counts, pool) for name, counts in recipes.items() if counts}
     text = "\n".join(lines + [yaml.safe_dump(body, sort_keys=False)])
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def compare_recipes(boot: Boot, abilities, baseline: str = "baseline", model_sizes=None) -> pd.DataFrame:
-    """Every recipe cell against the uniform baseline at its budget (see the module doc)."""
+def items_needed(sd_item: float, diff: float, level: float, power: float = POWER) -> float:
+    """Test items at which a two-sided ``level`` interval excludes 0 with ``power`` when the true
+    difference is ``diff`` and one item's paired difference has standard deviation ``sd_item``."""
+    if not np.isfinite(diff) or not np.isfinite(sd_item) or diff == 0:
+        return float("nan")
+    z = NormalDist().inv_cdf((1 + level) / 2) + NormalDist().inv_cdf(power)
+    return float(math.ceil((z * sd_item / abs(diff)) ** 2))
+
+
+def compare_recipes(boot: Boot, abilities, baseline: str = "baseline", model_sizes=None,
+                    predictions: dict | None = None) -> pd.DataFrame:
+    """Every recipe cell against the uniform baseline at its budget (see the module doc).
+    ``predictions``: {(recipe, model size): ``allocation.predicted_gains`` table} to set beside it."""
     abilities = list(abilities)
     mean = boot.mean_over(abilities)
     u = boot.units
     recipes = u[(u["data_source"] == "recipe") & (u["recipe"] != baseline)][["model_size", "data_size", "recipe"]]
     rows = []
     for r in recipes.drop_duplicates().itertuples(index=False):
+        pred = (predictions or {}).get((r.recipe, r.model_size))
+        pred = pred.set_index("ability") if pred is not None else None
         for b, names in ((boot, sorted(u["ability"].unique())), (mean, ["mean"])):
             for ability in names:
                 i = b.pos(ability, r.model_size, "recipe", r.data_size, r.recipe)
@@ -163,11 +286,22 @@ def compare_recipes(boot: Boot, abilities, baseline: str = "baseline", model_siz
                     j, label = b.pos(ability, r.model_size, "curated", r.data_size, ""), f"curated-{r.data_size}"
                 if i is None or j is None:
                     continue
-                lo, hi = interval(b.reps[:, i] - b.reps[:, j], b.level)
+                d = b.reps[:, i] - b.reps[:, j]
+                lo, hi = interval(d, b.level)
+                n = int(b.units.loc[i, "n_items"])
+                sd_item = float(np.nanstd(d, ddof=1) * math.sqrt(n)) if len(d) > 1 else float("nan")
+                diff = float(b.point[i] - b.point[j])
+                p = pred.loc[ability] if pred is not None and ability in pred.index else None
+                predicted = float(p["predicted"]) if p is not None else float("nan")
                 rows.append({"recipe": r.recipe, "model_size": r.model_size, "data_size": int(r.data_size),
                              "baseline": label, "ability": ability, "recipe_score": float(b.point[i]),
-                             "baseline_score": float(b.point[j]), "diff": float(b.point[i] - b.point[j]),
-                             "ci_low": float(lo), "ci_high": float(hi)})
+                             "baseline_score": float(b.point[j]), "diff": diff,
+                             "ci_low": float(lo), "ci_high": float(hi), "predicted": predicted,
+                             "predicted_low": float(p["predicted_low"]) if p is not None else float("nan"),
+                             "predicted_high": float(p["predicted_high"]) if p is not None else float("nan"),
+                             "n_items": n, "half_width": float(hi - lo) / 2,
+                             "items_needed": items_needed(sd_item, diff, b.level),
+                             "items_needed_predicted": items_needed(sd_item, predicted, b.level)})
     df = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     if df.empty:
         return df

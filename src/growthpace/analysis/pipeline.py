@@ -15,10 +15,13 @@ has nothing to put in it, so that a workflow can declare them all):
     transference    transfer.TRANSFERENCE_COLUMNS: self, incoming and outgoing transfer per ability
     complexity      per-ability complexity proxies and transference (complexity.complexity_table)
     predictiveness  complexity.PREDICTIVENESS_COLUMNS: Spearman of features against sensitivities
-    allocation      guideline.ALLOCATION_COLUMNS: the derived recipe beside the uniform split
-    recipes         guideline.COMPARISON_COLUMNS: recipe cells against the uniform baseline
+    allocation      guideline.ALLOCATION_COLUMNS: each method's derived recipe beside the uniform split,
+                    with its predicted gain
+    recipes         guideline.COMPARISON_COLUMNS: recipe cells against the uniform baseline, with the gain
+                    the curves predicted and what the test sets can resolve
 
-plus ``recipe.yaml`` (the derived recipe, for ``grid.recipe_definitions``) and ``settings.json``.
+plus ``recipe.yaml`` (the derived recipes, one per method, for ``grid.recipe_definitions``) and
+``settings.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import pandas as pd
 
 from ..data.schema import ABILITIES
 from ..store import write_json_atomic, write_parquet_atomic
-from . import complexity, curves, guideline, sources, transfer
+from . import allocation, complexity, curves, guideline, sources, transfer
 from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
 
@@ -48,7 +51,8 @@ def in_domain_abilities(present) -> list[str]:
 def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path, *, abilities=None,
             model_sizes=None, records=None, tokenizer=None, proxies: pd.DataFrame | None = None,
             budget: int | None = None, pool_sizes: dict | None = None, weighting: str = "gain",
-            guideline_model_sizes=None, ability_needs: dict | None = None,
+            guideline_model_sizes=None, ability_needs: dict | None = None, methods=("paper",),
+            optimize: dict | None = None, training: dict | None = None,
             recipe_name: str | None = None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
             tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "") -> dict[str, pd.DataFrame]:
     """Every analysis table of a study, written under ``out_dir`` and returned by name.
@@ -61,6 +65,9 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     is trained on; default: all), since a group measured over all sizes can hide what the trained size
     does (an ability flat on small models may still respond on the large one); ``ability_needs``: what
     each ability needs by construction (a generated suite), which the report sets beside its group.
+    ``methods``: the guideline's methods (``guideline.METHODS``), ``optimize`` the optimiser's settings,
+    ``training``: {model size: SFT settings (epochs, min_steps, batch_size)} of the guideline's model sizes;
+    ``recipe_name``: the paper's recipe's name (another method's adds ``-{method}``).
     """
     out_dir = Path(out_dir)
     items = selected_items(predictions, scores)
@@ -91,26 +98,54 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     guide_sizes = [m for m in sizes if m in set(map(str, guideline_model_sizes or sizes))] or sizes
     guide = t["sensitivity"] if guide_sizes == sizes else sensitivity(
         boot, abilities, "curated", guide_sizes, len(abilities), tau_data, tau_model)
-    allocation = guideline.allocate(guide, budget, weighting, pool_sizes) if budget else {}
-    t["allocation"] = guideline.allocation_table(guide, allocation)
-    t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes)
+    methods = list(methods or ["paper"])
     recipe_name = recipe_name or (f"derived-{budget}" if budget else "derived")
+    names = guideline.recipe_names(recipe_name, methods)
+    counts, t["allocation"] = {}, pd.DataFrame(columns=guideline.ALLOCATION_COLUMNS)
+    if budget:
+        trainings = [training[m] for m in guide_sizes if m in (training or {})]
+        counts, t["allocation"] = guideline.derive(
+            boot, guide, abilities, guide_sizes, budget, methods, weighting=weighting, pool_sizes=pool_sizes,
+            optimize=optimize, transfer=t["transfer"], training=trainings)
+    t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes,
+                                             predictions=_predictions(boot, abilities, counts, names, budget))
     for name in TABLES:
         write_parquet_atomic(t[name], out_dir / f"{name}.parquet")
-    guideline.write_recipe(out_dir / "recipe.yaml", recipe_name, allocation, comment=(
-        f"Derived by growthpace.analysis.guideline from study {study!r}: cut what does not respond to data,\n"
-        "freeze what saturates, share the rest among the responsive abilities by their data gain.\n"
-        "Paste under grid.recipe_definitions and list the name in grid.recipes to train and validate it."))
+    how = {"paper": "cut what does not respond to data, freeze what saturates, share the rest among the\n"
+                    "responsive abilities by their data gain",
+           "optimize": "the counts that maximise the mean score over the abilities that the growth curves\n"
+                       "predict (growthpace.analysis.allocation)"}
+    guideline.write_recipe(out_dir / "recipe.yaml", {names[m]: counts[m] for m in methods if m in counts}, comment=(
+        f"Derived by growthpace.analysis.guideline from study {study!r}:\n"
+        + "\n".join(f"{names[m]}: {how[m]}." for m in methods)
+        + "\nPaste under grid.recipe_definitions and list the name in grid.recipes to train and validate it."))
     write_json_atomic(out_dir / "settings.json", {
         "study": study, "abilities": abilities, "model_sizes": sizes, "n_boot": n_boot, "seed": seed,
         "level": level, "tau_data": tau_data, "tau_model": tau_model, "budget": budget, "weighting": weighting,
-        "guideline_model_sizes": guide_sizes,
+        "guideline_model_sizes": guide_sizes, "methods": methods, "recipe_names": names,
+        "optimize": {**allocation.SETTINGS, **(optimize or {})} if "optimize" in methods else None,
         "recipe_name": recipe_name, "n_seeds": int(items["seed"].nunique()),
         "has_base": bool((items["data_source"] == "base").any()),
         "has_single_ability": bool((items["data_source"] == transfer.SINGLE).any()),
         "has_records": records is not None, "ability_needs": ability_needs or {},
+        "scoring": ",".join(sorted(scores["scoring"].unique())) if "scoring" in scores else None,
         "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()}})
     return t
+
+
+def _predictions(boot, abilities, counts: dict, names: dict, budget) -> dict:
+    """{(recipe, model size): the gains the curves of that size predict} for each derived recipe."""
+    out = {}
+    sizes = boot.units.loc[boot.units["data_source"] == "curated", "model_size"].unique()
+    for ms in sizes:
+        try:
+            model = allocation.CurveScores.from_boot(boot, abilities, [ms], len(abilities))
+        except ValueError:  # no curve at this size
+            continue
+        for method, c in counts.items():
+            if c:
+                out[(names[method], ms)] = allocation.predicted_gains(model, c, budget, boot.level)
+    return out
 
 
 def load_tables(out_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict]:

@@ -250,17 +250,19 @@ def recipe_plot(allocation: pd.DataFrame, comparison: pd.DataFrame, out: str | P
     if allocation.empty and comparison.empty:
         return _placeholder(out, "Recipe", "No sensitivity to derive a recipe from and no recipe cells.")
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained")
+    allocation = allocation[allocation["ability"] != "mean"]
     if not allocation.empty:
-        a = allocation.melt(id_vars=["ability", "rule"], value_vars=["count", "uniform"], var_name="split",
-                            value_name="items")
-        a["split"] = a["split"].map({"count": "derived", "uniform": "uniform"})
+        per = allocation.assign(method=allocation["method"] if "method" in allocation else "paper")
+        uniform = per.drop_duplicates("ability").assign(split="uniform", items=lambda d: d["uniform"])
+        a = pd.concat([per.assign(split=per["method"], items=per["count"]), uniform], ignore_index=True)
         a["label"] = a["ability"].map(label)
         sns.barplot(data=a, y="label", x="items", hue="split", ax=left, orient="h")
         for bars in left.containers:
             left.bar_label(bars, fontsize=7, padding=2)
         left.set_ylabel("")
         left.set_xlabel("training items")
-        left.set_title(f"Derived recipe 推导配方 vs uniform, budget {int(allocation['count'].sum())}")
+        budget = int(per.groupby("method")["count"].sum().iloc[0])
+        left.set_title(f"Derived recipes 推导配方 vs uniform, budget {budget}")
     else:
         left.axis("off")
     if comparison.empty:
@@ -279,6 +281,8 @@ def recipe_plot(allocation: pd.DataFrame, comparison: pd.DataFrame, out: str | P
             y = h["ability"].map(order.index) + off
             right.errorbar(h["diff"], y, xerr=[h["diff"] - h["ci_low"], h["ci_high"] - h["diff"]], fmt="o",
                            capsize=3, color=palette[who], label=who)
+            if "predicted" in h and h["predicted"].notna().any():
+                right.scatter(h["predicted"], y, marker="x", color=palette[who], zorder=3)
         right.set_yticks(range(len(order)), [label(a) for a in order])
         right.invert_yaxis()
         right.axvline(0, color="black", linewidth=0.8)

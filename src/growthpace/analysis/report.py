@@ -7,10 +7,23 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from ..evaluate import authors
 from .plots import selected_test_scores
 from .sensitivity import GROUP_TEXT
+
+SCORING_TEXT = {
+    "careful": "careful (the verdicts a careful grader gives; `evaluation.scoring: authors` gives the DoIT "
+               "authors' verdicts from the same stored predictions)",
+    "authors": "authors (the verdicts of the DoIT authors' evaluation code, its parsing bugs included, for "
+               "comparison with the paper; `evaluation.scoring: careful` gives a careful grader's)",
+}
+
+
+def scoring_sentence(mode: str | None) -> str:
+    return f"Scoring: {SCORING_TEXT.get(mode or 'careful', mode)}."
 
 
 def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_path: str | Path,
@@ -29,6 +42,8 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
         f"{test['ability'].nunique()} evaluated sets (abilities and any out-of-domain sets), "
         f"{int(test.groupby('ability')['n'].first().sum())} test items per cell.",
         "",
+        scoring_sentence(_mode(scores)),
+        "",
         "## Overall test score (mean over evaluated sets, at the selected epoch; `report.md` averages the "
         "in-domain abilities only)",
         "",
@@ -46,8 +61,10 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
             lines.append(f"- {source}, model {ms}: {first['score']:.3f} at {int(first['data_size'])} items "
                          f"to {last['score']:.3f} at {int(last['data_size'])} items "
                          f"({last['score'] - first['score']:+.3f}; random guess {last['expected']:.3f}).")
-    lines += ["", "## Test score per ability", "", per_ability.to_markdown(), "",
-              f"Plot: `{plot_path}`", "",
+    lines += ["", "## Test score per ability", "", per_ability.to_markdown(), ""]
+    if _mode(scores) == "authors":
+        lines += _authors_numbers(test)
+    lines += [f"Plot: `{plot_path}`", "",
               "Tables: `tables/scores.parquet` (per cell, epoch, split, ability), "
               "`tables/predictions.parquet` (per instance), `tables/cells.parquet` (training).", ""]
     text = "\n".join(lines)
@@ -55,6 +72,25 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, out)
     return text
+
+
+def _mode(scores: pd.DataFrame) -> str | None:
+    return str(scores["scoring"].iloc[0]) if "scoring" in scores and len(scores) else None
+
+
+def _authors_numbers(test: pd.DataFrame) -> list[str]:
+    """The numbers the authors' ``scorer.py`` prints for the selected checkpoints: per-file sums (C-Eval
+    items weigh 100/40) and an average over files divided by twice the number of files."""
+    keys = ["model_size", "data_source", "data_size", "seed", "recipe", "epoch"]
+    _, per = authors.file_scores(test, keys)
+    per = per.drop(columns=["seed", "recipe"] if test["seed"].nunique() == 1 and (test["recipe"] == "").all()
+                   else []).round(3)
+    return ["## As the authors' scorer reports them", "",
+            "Their `scorer.py` writes each test file's sum of item scores (C-Eval items weigh 100/40, so a "
+            "40-item file reads as a percentage) and divides the sum over files by twice the number of files "
+            "(its results hold a score and an expected key per file), so its `average` is half the mean file "
+            "score. The tables above are per-item means; these are the authors' numbers:", "",
+            per.to_markdown(index=False), ""]
 
 
 # ---------------------------------------------------------------------------------- analysis report
@@ -80,10 +116,11 @@ CAPTIONS = {
         "ability (rows), minus the untuned base model's score. A star marks a 95% paired bootstrap interval that\n"
         "excludes 0 (not corrected for multiple comparisons).\n"),
     "recipes": (
-        "Left: the per-ability allocation derived from the measured sensitivities (cut what does not respond,\n"
-        "freeze what saturates, share the rest by data gain) beside the uniform split of the same budget.\n"
-        "Right, when recipe cells were trained: each recipe minus the uniform baseline at the same budget, per\n"
-        "ability and on average, with 95% paired bootstrap intervals.\n"),
+        "Left: the per-ability allocation of each guideline method (paper: cut what does not respond, freeze\n"
+        "what saturates, share the rest by data gain; optimize: the counts that maximise the mean score the\n"
+        "growth curves predict) beside the uniform split of the same budget. Right, when recipe cells were\n"
+        "trained: each recipe minus the uniform baseline at the same budget, per ability and on average, with\n"
+        "95% paired bootstrap intervals; a cross marks the gain the growth curves predicted.\n"),
 }
 
 
@@ -396,30 +433,116 @@ def _complexity_section(t: dict, settings: dict) -> list[str]:
     return lines + [""]
 
 
+def _paper_rules_text(a: pd.DataFrame, settings: dict) -> str:
+    budget = int(a["count"].sum())
+    cut, freeze, share = (a[a["rule"] == k] for k in ("cut", "freeze", "share"))
+    guide_sizes = settings.get("guideline_model_sizes") or settings.get("model_sizes") or []
+    measured = ("the groups measured on the curated curves of model "
+                f"{_names(guide_sizes)} (the size it is trained on)"
+                if guide_sizes and len(guide_sizes) < len(settings.get("model_sizes") or []) else "the measured groups")
+    return (
+        f"With a budget of {budget:,} items (the uniform split gives each ability about {budget // len(a):,}), "
+        f"the paper's rules applied to {measured} give: cut "
+        f"{_names(f'{x.ability} to {x.count}' for x in cut.itertuples())} "
+        f"(no response to data: the size from which more stopped helping, or the grid's smallest); freeze "
+        f"{_names(f'{x.ability} at {x.count}' for x in freeze.itertuples())} (saturation size); share the "
+        f"remaining {int(share['count'].sum()):,} among {_names(share['ability'])} in proportion to their data "
+        f"gain{'' if len(share) else ' (none responds, so every ability shares it evenly)'}. The total is kept "
+        f"at {budget:,}, as in the paper, because data that does not help its own ability still helps others.")
+
+
+def _optimize_text(a: pd.DataFrame, mean: pd.Series | None, settings: dict) -> str:
+    o = settings.get("optimize") or {}
+    sizes = _names(settings.get("guideline_model_sizes") or settings.get("model_sizes") or [])
+    objective = ("the expected gain over the bootstrap replicates" if o.get("objective", "mean") == "mean" else
+                 f"the {o.get('quantile', 0.1):.0%} lower quantile of the gain over the bootstrap replicates")
+    text = (f"The optimiser (method `optimize`) maximises the mean score over the abilities that the curated growth "
+            f"curves of model {sizes} predict, {objective}, with counts between {a['lower'].min():.0f} and "
+            f"{a['upper'].max():.0f} per ability (within {o.get('extrapolate', 1):g} "
+            f"doubling{'' if o.get('extrapolate', 1) == 1 else 's'} of the items and "
+            "of the examples seen per ability that the grid measured, and within the pools)")
+    if o.get("shrink", True):
+        text += (f"; each ability's gain is shrunk towards the abilities' mean by an empirical-Bayes factor "
+                 f"({a['shrinkage'].min():.2f}–{a['shrinkage'].max():.2f}: 1 keeps the ability's own curve)")
+    if o.get("tolerance") is not None:
+        text += f"; no ability is predicted to lose more than {o['tolerance']:g} against the uniform split"
+    if o.get("transfer"):
+        text += "; other abilities' data counts as effective data by the transfer matrix"
+    moved = a[a["count"] != a["uniform"]]
+    text += (". It gives " + _names(f"{x.ability} {x.count}" for x in moved.itertuples()) +
+             " (the others keep the uniform share)" * (len(moved) < len(a)) + ".")
+    if mean is not None:
+        text += (f" Predicted gain of the mean over the uniform split: {_ci_of(mean, 'predicted')} by the curves, "
+                 f"{_ci_of(mean, 'expected')} by the shrunk model it maximised.")
+    return text
+
+
+def _items(n: float) -> str:
+    return "more than a million" if n > 1e6 else f"about {n:,.0f}"
+
+
+def _resolution_text(m: pd.Series) -> str:
+    """What the mean's interval resolves: its half-width and the test items that would exclude 0."""
+    needed = []
+    if np.isfinite(m["items_needed"]):
+        needed.append(f"{_items(m['items_needed'])} test items in all to exclude 0 with 80% power if the true "
+                      f"difference is the measured {_num(m['diff'], 3, True)}")
+    if np.isfinite(m.get("items_needed_predicted", np.nan)):
+        needed.append(f"{_items(m['items_needed_predicted'])} if it is the predicted {_num(m['predicted'], 3, True)}")
+    return (f" The interval's half-width is {m['half_width']:.3f} on {int(m['n_items']):,} test items"
+            + (f"; it would take {' and '.join(needed)}." if needed else "."))
+
+
+def _examples_text(per: pd.DataFrame, settings: dict) -> list[str]:
+    """Which counts show an ability fewer examples than any grid cell did (where the curves are blind)."""
+    if "examples" not in per or per["examples"].isna().all():
+        return []
+    below = {m: g[g["examples"] < g["grid_examples"]] for m, g in per.groupby("method", sort=False)}
+    low, high = per["grid_examples"].min(), per["grid_examples"].max()
+    text = (f"Examples seen: every grid cell of the curves showed each ability at least {_range([int(low), int(high)])} "
+            "examples (small cells repeat their data to reach the minimum of optimiser steps), so the growth curves "
+            "measure nothing below that, while a recipe shows an ability its items times the passes of the budget. ")
+    text += "; ".join(f"{m} gives fewer to " + (_names(f"{x.ability} ({x.count} items, {x.examples:.0f} examples)"
+                                                        for x in b.itertuples()) if len(b) else "none")
+                      for m, b in below.items()) + "."
+    return [text, ""]
+
+
 def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
-    a, r = t["allocation"], t["recipes"]
+    alloc, r = t["allocation"], t["recipes"]
     lines = ["## Guideline: a recipe from the measurements", ""]
-    if a.empty:
+    if "method" not in alloc:  # tables written before there was a choice of method
+        alloc = alloc.assign(method="paper")
+    per = alloc[alloc["ability"] != "mean"]
+    means = alloc[alloc["ability"] == "mean"].set_index("method")
+    names = settings.get("recipe_names") or {"paper": settings.get("recipe_name")}
+    if per.empty:
         lines.append("No sensitivities, so no recipe was derived.")
     else:
-        budget = int(a["count"].sum())
-        cut, freeze, share = (a[a["rule"] == k] for k in ("cut", "freeze", "share"))
-        guide_sizes = settings.get("guideline_model_sizes") or settings.get("model_sizes") or []
-        measured = ("the groups measured on the curated curves of model "
-                    f"{_names(guide_sizes)} (the size it is trained on)"
-                    if guide_sizes and len(guide_sizes) < len(settings.get("model_sizes") or []) else "the measured groups")
-        lines.append(
-            f"With a budget of {budget:,} items (the uniform split gives each ability about {budget // len(a):,}), "
-            f"the paper's rules applied to {measured} give: cut "
-            f"{_names(f'{x.ability} to {x.count}' for x in cut.itertuples())} "
-            f"(no response to data: the size from which more stopped helping, or the grid's smallest); freeze "
-            f"{_names(f'{x.ability} at {x.count}' for x in freeze.itertuples())} (saturation size); share the "
-            f"remaining {int(share['count'].sum()):,} among {_names(share['ability'])} in proportion to their data "
-            f"gain{'' if len(share) else ' (none responds, so every ability shares it evenly)'}. The total is kept "
-            f"at {budget:,}, as in the paper, because data that does not help its own ability still helps others.")
-        lines += ["", a.assign(data_gain=a["data_gain"].round(4)).to_markdown(index=False), "",
-                  f"The recipe is written to `{recipe_path}` as a `grid.recipe_definitions` entry "
-                  f"(`{settings.get('recipe_name')}`)."]
+        paper, opt = per[per["method"] == "paper"], per[per["method"] == "optimize"]
+        if len(paper):
+            lines.append(_paper_rules_text(paper, settings))
+        if len(opt):
+            lines += ["", _optimize_text(opt, means.loc["optimize"] if "optimize" in means.index else None, settings)]
+        if len(paper) and "paper" in means.index and np.isfinite(means.loc["paper", "predicted"]):
+            lines += ["", f"The curves predict the paper's recipe to change the mean by "
+                          f"{_ci_of(means.loc['paper'], 'predicted')} against the uniform split."]
+        wide = per.pivot(index="ability", columns="method", values="count")
+        wide = wide.reindex([a for a in per["ability"].unique()])
+        table = pd.DataFrame({"ability": wide.index, "group": per.drop_duplicates("ability").set_index("ability")
+                              .loc[wide.index, "group"].to_numpy(),
+                              "uniform": per.drop_duplicates("ability").set_index("ability").loc[wide.index, "uniform"]
+                              .to_numpy()})
+        for method, g in per.groupby("method", sort=False):
+            g = g.set_index("ability").loc[wide.index]
+            table[f"{method}: rule"] = g["rule"].to_numpy()
+            table[f"{method}: count"] = g["count"].to_numpy()
+            if g["predicted"].notna().any():
+                table[f"{method}: predicted gain"] = [_ci_of(x, "predicted") for _, x in g.iterrows()]
+        lines += ["", table.to_markdown(index=False), ""]
+        lines += _examples_text(per, settings)
+        lines += [f"The recipes are written to `{recipe_path}` as `grid.recipe_definitions` entries "
+                  f"({', '.join(f'`{names[m]}`' for m in per['method'].unique() if m in names)})."]
     lines.append("")
     if r.empty:
         lines.append("No recipe cells were trained in this study, so no recipe is compared with the uniform baseline "
@@ -427,17 +550,34 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
         return lines + [""]
     for (recipe, ms, size), g in r.groupby(["recipe", "model_size", "data_size"], sort=False):
         mean = g[g["ability"] == "mean"]
-        per = g[g["ability"] != "mean"]
+        per_set = g[g["ability"] != "mean"]
         head = (f"- {recipe} (model {ms}, {size:,} items) against {g['baseline'].iloc[0]}: ")
         if len(mean):
             m = mean.iloc[0]
-            head += f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}; "
-        better, worse = per[per["ci_low"] > 0], per[per["ci_high"] < 0]
-        lines.append(head + f"better on {len(better)} ({_names(better['ability'])}) and worse on {len(worse)} "
-                            f"({_names(worse['ability'])}) of {len(per)} evaluated sets (95% paired intervals).")
+            head += f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}"
+            head += (f" (predicted {_ci_of(m, 'predicted')}); " if "predicted" in m and np.isfinite(m["predicted"])
+                     else "; ")
+        better, worse = per_set[per_set["ci_low"] > 0], per_set[per_set["ci_high"] < 0]
+        line = head + (f"better on {len(better)} ({_names(better['ability'])}) and worse on {len(worse)} "
+                       f"({_names(worse['ability'])}) of {len(per_set)} evaluated sets (95% paired intervals).")
+        if len(mean) and "half_width" in mean:
+            line += _resolution_text(mean.iloc[0])
+        lines.append(line)
+    has_pred = bool("predicted" in r and r["predicted"].notna().any())
     table = r.assign(diff=[_ci(x.diff, x.ci_low, x.ci_high, sign=True) for x in r.itertuples()],
                      recipe_score=r["recipe_score"].round(3), baseline_score=r["baseline_score"].round(3))
-    lines += ["", table.drop(columns=["ci_low", "ci_high"]).to_markdown(index=False)]
+    if has_pred:
+        table["predicted"] = [_ci_of(x, "predicted") if np.isfinite(x["predicted"]) else "" for _, x in r.iterrows()]
+    keep = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score", "diff"]
+    keep += ["predicted"] * has_pred + ["half_width"] * ("half_width" in r)
+    lines += ["", table[keep].round({"half_width": 3}).to_markdown(index=False)]
+    if has_pred:
+        lines += ["", "`predicted`: the gain over the uniform split that the curated growth curves of the "
+                      "recipe's model size predict from its counts (paired bootstrap interval of the curves). "
+                      "The growth curves are measured on uniform cells, where an ability's own data and the "
+                      "others' grow together, and, where small cells repeat their data to reach the minimum "
+                      "of optimiser steps, at a constant number of examples seen per ability; a recipe moves "
+                      "one ability's items, and its examples seen with them, at a fixed number of steps."]
     return lines + [""]
 
 
@@ -450,6 +590,7 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
     seeds = settings.get("n_seeds", 1)
     lines = [
         f"# Analysis of study `{study}`", "",
+        scoring_sentence(settings.get("scoring")), "",
         f"Scores are test-split means at each training cell's selected checkpoint, over "
         f"{len(settings.get('abilities', []))} in-domain abilities ({_range(in_domain)} test items each). "
         f"Intervals are {settings.get('level', 0.95):.0%} percentile bootstrap intervals "

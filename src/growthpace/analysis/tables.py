@@ -1,5 +1,10 @@
 """The study's parquet tables: predictions (per instance), scores (per cell, epoch, split, ability), cells.
 
+Every stored prediction row is graded again here under the study's scoring mode
+(``evaluation.scoring``: ``careful`` or ``authors``, ``evaluate.scoring.rescore``), from the evidence the
+row keeps; both tables carry the mode in a ``scoring`` column. Changing the mode recomputes the tables
+(and what follows from them) without generating anything.
+
 Checkpoint selection follows the paper: per training cell, the epoch with the best mean validation
 score over abilities after ``select_after`` epochs; ties go to the earlier epoch. ``scores`` marks
 that epoch's rows with ``selected``; ``cells`` records it per cell.
@@ -13,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..evaluate.scoring import DEFAULT_MODE, rescore
 from ..store import write_parquet_atomic
 
 # A cell: plain grid cells have recipe "" (recipe cells: the recipe's name; single-ability cells:
@@ -43,7 +49,10 @@ def scores_table(predictions: pd.DataFrame) -> pd.DataFrame:
         lo, hi = bootstrap_ci(values)
         rows.append({**dict(zip(SCORE_KEYS, key)), "score": float(values.mean()),
                      "expected": float(g["expected"].mean()), "n": len(g), "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if "scoring" in predictions:
+        out["scoring"] = ",".join(sorted(predictions["scoring"].unique()))
+    return out
 
 
 def select_epochs(scores: pd.DataFrame, select_after: int) -> pd.DataFrame:
@@ -91,11 +100,13 @@ def cells_table(sft_receipts: list[str | Path], selection: pd.DataFrame) -> pd.D
     return cells.merge(selection, on=CELL_KEYS, how="left")
 
 
-def write_tables(prediction_files, sft_receipts, select_after: int, out_predictions, out_scores, out_cells) -> None:
+def write_tables(prediction_files, sft_receipts, select_after: int, out_predictions, out_scores, out_cells,
+                 scoring: str = DEFAULT_MODE) -> None:
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
     if "recipe" not in predictions:  # files written before cells had a recipe
         predictions["recipe"] = ""
     predictions["recipe"] = predictions["recipe"].fillna("")
+    predictions = rescore(predictions, scoring)
     scores = scores_table(predictions)
     selection = select_epochs(scores, select_after)
     scores = scores.merge(selection[CELL_KEYS + ["selected_epoch"]], on=CELL_KEYS, how="left")

@@ -51,18 +51,31 @@ def location(record: dict) -> str:
     return str(record.get("_file", "<unknown>"))
 
 
-def _read_text(path: Path) -> str:
+def read_utf8(path: str | Path, what: str = "data file") -> str:
+    """The text of a UTF-8 file (a BOM written by some editors is tolerated). A file in another encoding
+    is an error that names the file and the encoding it looks like (``charset_normalizer``'s guess)."""
+    path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such data file")
-    return path.read_text(encoding="utf-8-sig")  # tolerate a BOM written by some editors
+        raise FileNotFoundError(f"{path}: no such {what}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(raw[:1 << 20]).best()
+        guess = best.encoding.replace("_", "-").upper() if best is not None else None
+        looks = f"it looks like {guess}; convert it to UTF-8 (iconv -f {guess} -t UTF-8)" if guess else \
+            "its encoding is unknown; convert it to UTF-8"
+        raise ValueError(f"{path}: not UTF-8 (byte {raw[e.start]:#04x} at offset {e.start}): {looks}") from None
 
 
 # ------------------------------------------------------------------------------ text formats
-def load_jsonl(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
-    """Read one DoIT file (one JSON object per line); blank lines are skipped."""
+def json_lines(path: str | Path, what: str = "data file"):
+    """(line number, ``file:line``, object) for each non-blank line of a JSON-lines file; a line that is
+    not JSON stops with ``file:line: json: ...``."""
     path = Path(path)
-    records = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(read_utf8(path, what).splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
@@ -70,6 +83,14 @@ def load_jsonl(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise RecordError(where, "json", f"invalid JSON ({e.msg} at column {e.colno})") from None
+        yield lineno, where, obj
+
+
+def load_jsonl(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
+    """Read one DoIT file (one JSON object per line); blank lines are skipped."""
+    path = Path(path)
+    records = []
+    for lineno, where, obj in json_lines(path):
         records.append(_record(obj, where, path, lineno, len(records), defaults))
     return records
 
@@ -77,7 +98,7 @@ def load_jsonl(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
 def load_json_array(path: str | Path, *, defaults: dict | None = None) -> list[dict]:
     """Read a file holding one JSON array of records; each record's line is where its item starts."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_utf8(path)
     decoder = json.JSONDecoder()
     i = _WS.match(text).end()
     if text[i:i + 1] != "[":
@@ -124,10 +145,13 @@ def _first_char(path: Path) -> str:
     """The first non-blank character of a file, read without loading the whole file."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such data file")
-    with path.open(encoding="utf-8-sig") as f:
-        while chunk := f.read(4096):
-            if chunk.strip():
-                return chunk.lstrip()[0]
+    try:
+        with path.open(encoding="utf-8-sig") as f:
+            while chunk := f.read(4096):
+                if chunk.strip():
+                    return chunk.lstrip()[0]
+    except UnicodeDecodeError:
+        read_utf8(path)  # raises, naming the file and its encoding
     return ""
 
 
@@ -186,7 +210,7 @@ def load_hf_json(path: str | Path, cache_dir: str | Path | None = None) -> list[
     import datasets
 
     path = Path(path)
-    text = _read_text(path)
+    text = read_utf8(path)
     with tempfile.TemporaryDirectory(prefix="hf-json-") as tmp:
         try:
             ds = datasets.load_dataset("json", data_files=str(path), split="train",

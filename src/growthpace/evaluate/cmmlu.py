@@ -11,6 +11,13 @@ generation). When a tokenizer and ``max_tokens`` are given, the longest demo is 
 prompt fits, as the authors' ``gen_prompt`` does. Unlike the authors' script, test rows are not
 shuffled (their ``sample(frac=1, random_state=42)`` only reorders them).
 
+Answers are checked exactly: one letter ``A``-``D``. A row whose answer is empty or several letters
+(``AB``: a multi-answer question in a single-answer set) is dropped, from the test set and from the
+dev demos alike, and counted; any other answer is an error naming file and line. Each subject's dropped
+rows and demos (and demos dropped to fit the prompt budget) are logged with their reasons; a subject
+left with no question is an error, and so is a file that is not UTF-8 (naming the encoding it looks
+like).
+
 Summary (``summarize``): accuracy per subject, per category (the mean of its subjects' accuracies;
 a subject can belong to two categories, e.g. ``China specific``), and ``Overall`` = the mean of the
 per-subject accuracies.
@@ -19,16 +26,25 @@ per-subject accuracies.
 from __future__ import annotations
 
 import csv
+import io
+import logging
+import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
+from ..data.loaders import read_utf8
 from ..data.schema import RecordError
 from ..models.chat import encode_prompt
 from .run import first_token_record
 
+log = logging.getLogger(__name__)
+
 HEADER = ["", "Question", "A", "B", "C", "D", "Answer"]
+# Several answer letters ("AB", "A,C"): a multi-answer question, dropped from a single-answer set.
+SEVERAL_LETTERS = re.compile(r"[A-Za-z](?:[\s,，、;/]*[A-Za-z])+")
 CHOICES = "ABCD"
 INSTRUCTION = "以下是关于{}的单项选择题，请直接给出正确答案的选项。\n\n"
 
@@ -101,31 +117,60 @@ def categories_of(subject: str) -> list[str]:
     return [cat for cat, members in CATEGORIES.items() if any(s in members for s in subs)]
 
 
-def read_csv(path: Path) -> list[tuple[int, dict]]:
-    """(line number, row) for every row of one CMMLU CSV file; checks the header and each answer."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such CMMLU file")
+def answer_problem(answer: str, letters: str) -> str | None:
+    """Why a single-answer label is dropped (``empty``, ``several letters``), None when it is one of
+    ``letters``; anything else raises ``ValueError``."""
+    answer = answer.strip()
+    if answer in letters and len(answer) == 1:
+        return None
+    if not answer:
+        return "empty answer"
+    if SEVERAL_LETTERS.fullmatch(answer):
+        return "several answer letters"
+    raise ValueError(f"expected one of {', '.join(letters)}, got {answer!r}")
+
+
+def read_csv(path: Path, dropped: Counter | None = None) -> list[tuple[int, dict]]:
+    """(line number, row) for every row of one CMMLU CSV file; checks the header and each answer. Rows
+    with an empty or multi-letter answer are left out and counted in ``dropped`` by reason."""
+    text = read_utf8(path, "CMMLU file")
     rows = []
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or [h.strip().lstrip("\ufeff") for h in header] != HEADER:
-            raise RecordError(f"{path}:1", "header", f"expected {','.join(HEADER)!r}, got {header!r}")
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(HEADER):
-                raise RecordError(where, "row", f"expected {len(HEADER)} columns, got {len(row)}")
-            rec = dict(zip(HEADER[1:], row[1:]))
-            if not rec["Question"].strip():
-                raise RecordError(where, "Question", "empty question")
-            if rec["Answer"].strip() not in CHOICES:
-                raise RecordError(where, "Answer", f"expected one of A, B, C, D, got {rec['Answer']!r}")
-            rows.append((reader.line_num, rec))
-    if not rows:
-        raise RecordError(f"{path}:1", "rows", "the file has no questions")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header] != HEADER:
+        raise RecordError(f"{path}:1", "header", f"expected {','.join(HEADER)!r}, got {header!r}")
+    for row in reader:
+        where = f"{path}:{reader.line_num}"
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(HEADER):
+            raise RecordError(where, "row", f"expected {len(HEADER)} columns, got {len(row)}")
+        rec = dict(zip(HEADER[1:], row[1:]))
+        if not rec["Question"].strip():
+            raise RecordError(where, "Question", "empty question")
+        try:
+            problem = answer_problem(rec["Answer"], CHOICES)
+        except ValueError as e:
+            raise RecordError(where, "Answer", str(e)) from None
+        if problem:
+            if dropped is not None:
+                dropped[problem] += 1
+            continue
+        rows.append((reader.line_num, rec))
     return rows
+
+
+def drop_reasons(counts: Counter) -> str:
+    """``1 empty answer, 2 several answer letters`` (a log line's reasons)."""
+    return ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
+
+
+def log_trimmed(what: str, trimmed: Counter, budget) -> None:
+    """Log how many demos were dropped from how many prompts to fit ``budget`` tokens (``trimmed``: demos
+    dropped -> prompts), when any were."""
+    if set(trimmed) - {0}:
+        log.warning("%s: demos dropped to fit %s tokens: %s", what, budget,
+                    ", ".join(f"{n} demos from {c} prompts" for n, c in sorted(trimmed.items()) if n))
 
 
 def format_example(row: dict, with_answer: bool) -> str:
@@ -159,23 +204,36 @@ def load_cmmlu(root: str | Path, shots: Iterable[int] = (0, 5), subjects: Iterab
         if subject not in NAME_ZH:
             raise ValueError(f"unknown CMMLU subject {subject!r}")
         test_path = root / "test" / f"{subject}.csv"
-        test = read_csv(test_path)
+        dropped: Counter = Counter()
+        test = read_csv(test_path, dropped)
+        if dropped:
+            log.warning("%s: dropped %d of %d questions (%s)", test_path, sum(dropped.values()),
+                        len(test) + sum(dropped.values()), drop_reasons(dropped))
+        if not test:
+            raise RecordError(str(test_path), "rows", "no usable question" + (f" ({drop_reasons(dropped)})" if dropped else ""))
         head = INSTRUCTION.format(NAME_ZH[subject])
         for k in shots:
             demos: list[str] = []
             if k > 0:
                 dev_path = root / "dev" / f"{subject}.csv"
-                dev = read_csv(dev_path)
+                dev_dropped: Counter = Counter()
+                dev = read_csv(dev_path, dev_dropped)
+                if dev_dropped:
+                    log.warning("%s: dropped %d dev questions as demos (%s)", dev_path, sum(dev_dropped.values()),
+                                drop_reasons(dev_dropped))
                 if len(dev) < k:
-                    raise ValueError(f"{dev_path}: {k}-shot needs {k} dev questions, the file has {len(dev)}")
+                    raise ValueError(f"{dev_path}: {k}-shot needs {k} dev questions, the file has {len(dev)} usable")
                 demos = [format_example(row, True) for _, row in dev[:k]]
-            records = []
+            records, trimmed = [], Counter()
             for line, row in test:
                 end = format_example(row, False)
                 kept = _fit(head, demos, end, tokenizer, max_tokens)
+                trimmed[len(demos) - len(kept)] += 1
                 messages = [{"role": "user", "content": head + "".join(kept) + end}]
                 records.append(first_token_record(messages, row["Answer"].strip(), f"cmmlu_{k}shot",
                                                   str(test_path), line))
+            log_trimmed(f"cmmlu {subject} {k}-shot", trimmed, max_tokens)
+            log.info("cmmlu %s %d-shot: %d questions", subject, k, len(records))
             out[f"cmmlu_{k}shot_{subject}_test"] = records
     return out
 

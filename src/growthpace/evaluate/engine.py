@@ -3,8 +3,8 @@
 - ``generate``: greedy decoding, left padding, batches sorted by prompt length (longest first, so an
   out-of-memory error shows up on the first batch), original order restored, stop on ``<eot>`` (and
   the other speaker tokens), per-request ``max_new_tokens``. Optionally returns the logits of given
-  tokens (the option letters) at the FIRST generated position (``letter_position="first"``, the
-  default) or at the LAST generation step of each row (``"last"``: what the authors' code read).
+  tokens (the option letters) at the FIRST generated position and at the LAST generation step of
+  each row (the step that emitted its stop token, or its final step: what the authors' code read).
 - ``next_token_logits``: one forward per batch of prompts, the logits of given tokens at the next
   position (CMMLU/AGIEval-style first-token A-D scoring, no generation).
 - ``loglikelihood``: for (context, continuation) pairs of token ids, the summed log-probability of the
@@ -56,7 +56,8 @@ LL_SHARED_MIN_CANDIDATES = 2
 class Generation:
     text: str
     token_ids: list[int]
-    letter_logits: dict[str, float] | None = None
+    letter_logits: dict[str, float] | None = None       # at the first generated position
+    last_letter_logits: dict[str, float] | None = None  # at the row's last generation step
 
 
 def resolve_dtype(name: str, device: str) -> torch.dtype:
@@ -155,10 +156,7 @@ class HFEngine:
     # ---------------------------------------------------------------- generate
     @torch.inference_mode()
     def generate(self, prompts: Sequence[list[int]], max_new_tokens: Sequence[int] | int,
-                 letter_token_ids: dict[str, int] | None = None, letter_position: str = "first",
-                 desc: str = "generate") -> list[Generation]:
-        if letter_position not in ("first", "last"):
-            raise ValueError(f"letter_position must be 'first' or 'last', got {letter_position!r}")
+                 letter_token_ids: dict[str, int] | None = None, desc: str = "generate") -> list[Generation]:
         n = len(prompts)
         budgets = [max_new_tokens] * n if isinstance(max_new_tokens, int) else list(max_new_tokens)
         # Group by budget, then longest prompt first within a group.
@@ -170,8 +168,7 @@ class HFEngine:
 
         def run(ks):
             idx = [order[k] for k in ks]
-            return self._generate_batch([prompts[i] for i in idx], budgets[idx[0]], letter_token_ids,
-                                        letter_position)
+            return self._generate_batch([prompts[i] for i in idx], budgets[idx[0]], letter_token_ids)
 
         done = self._run_batches(n, take, run, lambda k: 1, desc)
         results: list[Generation | None] = [None] * n
@@ -179,11 +176,11 @@ class HFEngine:
             results[order[k]] = g
         return results  # type: ignore[return-value]
 
-    def _generate_batch(self, prompts, budget, letter_token_ids, letter_position):
+    def _generate_batch(self, prompts, budget, letter_token_ids):
         """Greedy decoding with a KV cache: one prefill, then one single-token forward per step.
 
         A plain loop rather than ``model.generate``: it keeps only the logits it needs (the last
-        position; the letter logits of one step per row) and has a fraction of its per-step overhead,
+        position; the letter logits of two steps per row) and has a fraction of its per-step overhead,
         which dominates for small models. ``tests/test_engine.py`` checks it against full forwards.
         """
         room = self.max_positions - budget
@@ -197,7 +194,7 @@ class HFEngine:
         cache, logits = out.past_key_values, out.logits[:, -1]
         next_pos = pos[:, -1:] + 1
         letter_ids = torch.tensor(list(letter_token_ids.values()), device=self.device) if letter_token_ids else None
-        letters = None
+        first = last = None
         done = torch.zeros(rows, dtype=torch.bool, device=self.device)
         steps = []
         for step in range(budget):
@@ -206,10 +203,10 @@ class HFEngine:
             if letter_ids is not None:
                 picked = logits[:, letter_ids].float()
                 if step == 0:
-                    letters = picked.clone()
-                elif letter_position == "last":  # this row's stop step, else its final step
+                    first, last = picked.clone(), picked.clone()
+                else:  # this row's stop step, else its final step
                     take = stops | (~done & (step == budget - 1))
-                    letters[take] = picked[take]
+                    last[take] = picked[take]
             token = torch.where(done, torch.full_like(token, self.pad_id), token)
             steps.append(token)
             done |= stops
@@ -224,10 +221,11 @@ class HFEngine:
         for r, seq in enumerate(new):
             cut = next((k for k, t in enumerate(seq) if t in self.stop_ids), len(seq))
             toks = seq[:cut]
-            row_letters = None
-            if letters is not None:
-                row_letters = dict(zip(letter_token_ids, letters[r].tolist()))
-            gens.append(Generation(self.tokenizer.decode(toks, skip_special_tokens=False), toks, row_letters))
+            gen = Generation(self.tokenizer.decode(toks, skip_special_tokens=False), toks)
+            if first is not None:
+                gen.letter_logits = dict(zip(letter_token_ids, first[r].tolist()))
+                gen.last_letter_logits = dict(zip(letter_token_ids, last[r].tolist()))
+            gens.append(gen)
         return gens
 
     # ------------------------------------------------------- next-token logits

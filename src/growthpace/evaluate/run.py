@@ -4,11 +4,13 @@ An eval set is a list of DoIT-format records (``messages`` whose last turn is th
 Three ways to answer, by record:
 
 - generation items (``question_format`` 0) are decoded greedily and parsed by the scorer of their
-  kind (``scorers.score_item``); single-choice items also get the A-D logits for the fallback;
+  kind (``scorers.score_item``); every one also keeps the A-D logits at the first generated position
+  and at its last generation step (the single-choice fallback of each scoring mode);
 - perplexity-ranked items (``question_format`` 1) become one log-likelihood request per choice, gold
   first;
 - first-token items (``_score_by == "first_token"``: CMMLU, AGIEval) are answered by the argmax of the
-  A-D logits right after ``<assistant>``, with no generation (``engine.next_token_logits``).
+  A-D logits right after ``<assistant>``, with no generation (``engine.next_token_logits``); the
+  logits of both the chat encoding of each letter and its bare vocabulary piece are kept.
 
 Every item also gets the log-likelihood of its gold output (content plus ``<eot>``) and its token
 count (``gold_logprob``, ``gold_tokens``): for a ranked item that is its first choice; for the others
@@ -19,7 +21,8 @@ ability (``analysis.complexity``).
 Items run in chunks (cheapest kind first, then by generation budget); each finished chunk goes to a
 ``PredictionLog`` when one is given, and items already in the log are skipped, so an interrupted
 evaluation resumes with no duplicated rows. The result has one row per record, ready for
-``predictions.parquet``.
+``predictions.parquet``. A row holds its evidence (gold, question, answer, output, logits; see
+``scoring``) and its careful verdict; ``scoring.rescore`` grades stored rows again under either mode.
 """
 
 from __future__ import annotations
@@ -31,22 +34,23 @@ import pandas as pd
 
 from ..data.schema import record_hash
 from ..models.chat import encode_continuations, encode_prompts
-from . import scorers
+from . import scorers, scoring
 from .engine import HFEngine
 from .predictions import PredictionLog, settings_hash
+from .scoring import FIRST_TOKEN
 
 # Generation budget per item kind when a study does not set one.
 DEFAULT_MAX_NEW_TOKENS = {"single_choice": 8, "true_false": 8, "cloze": 12, "multi_select": 8, "math": 160}
-# Bump when scoring or prompt building changes results: stored rows then stop matching (new settings hash).
-SCORING_VERSION = 2
-FIRST_TOKEN = "first_token"
+# Bump when what a row holds changes (prompt building, generation, the evidence kept): stored rows then
+# stop matching (new settings hash) and are computed again. A change of verdicts alone needs no bump:
+# the tables grade the stored rows again (scoring.VERSIONS). 3: rows keep their scoring evidence.
+SCORING_VERSION = 3
 DEFAULT_CHUNK_SIZE = 512
 
-ROW_COLUMNS = ["eval_set", "ability", "item_hash", "kind", "output", "parsed", "score", "expected",
-               "choice_logprobs", "choice_lengths", "gold_logprob", "gold_tokens", "letter_logits", "batch_size"]
-PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", "kind", "output", "parsed", "score",
-                      "expected", "choice_logprobs", "choice_lengths", "gold_logprob", "gold_tokens",
-                      "letter_logits", "batch_size", "settings_hash"]
+ROW_COLUMNS = ["eval_set", "ability", "item_hash", "kind", "gold", "question", "answer", "output", "parsed",
+               "score", "expected", "choice_logprobs", "choice_lengths", "gold_logprob", "gold_tokens",
+               "letter_logits", "last_letter_logits", "piece_letter_logits", "batch_size"]
+PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", *ROW_COLUMNS[3:], "settings_hash"]
 
 
 def letter_token_ids(tokenizer) -> dict[str, int]:
@@ -62,6 +66,12 @@ def letter_token_ids(tokenizer) -> dict[str, int]:
     return out
 
 
+def letter_piece_ids(tokenizer) -> dict[str, int]:
+    """Token ids of the vocabulary pieces ``A``-``D`` themselves, as the authors' CMMLU and AGIEval scripts
+    look them up (``convert_tokens_to_ids``); with SentencePiece not what an answer ``A`` encodes to."""
+    return {letter: tokenizer.convert_tokens_to_ids(letter) for letter in scorers.LETTERS}
+
+
 def first_token_record(messages: list[dict], gold: str, type_: str, file: str, line: int) -> dict:
     """A record answered by its first-token A-D logits: ``messages`` is the prompt, ``gold`` a letter."""
     core = {"messages": [*messages, {"role": "assistant", "content": gold}], "type": type_,
@@ -69,40 +79,41 @@ def first_token_record(messages: list[dict], gold: str, type_: str, file: str, l
     return {**core, "_score_by": FIRST_TOKEN, "_file": file, "_line": line, "_hash": record_hash(core)}
 
 
-def eval_settings(engine: HFEngine, max_new_tokens: dict[str, int] | None = None,
-                  letter_position: str = "first") -> dict:
+def eval_settings(engine: HFEngine, max_new_tokens: dict[str, int] | None = None) -> dict:
     """Everything that changes a prediction row (hashed into the rows' key)."""
     return {"dtype": str(engine.dtype).removeprefix("torch."),
             "max_new_tokens": {**DEFAULT_MAX_NEW_TOKENS, **(max_new_tokens or {})},
-            "letter_position": letter_position, "scoring_version": SCORING_VERSION}
+            "scoring_version": SCORING_VERSION}
 
 
 def _kind(record: dict) -> str:
     return FIRST_TOKEN if record.get("_score_by") == FIRST_TOKEN else scorers.item_kind(record)
 
 
-def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dict[str, int],
-                   letter_position: str = "first") -> list[dict]:
+def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dict[str, int]) -> list[dict]:
     """One row per (eval set, record) item, in the order given."""
     tok = engine.tokenizer
     letters = letter_token_ids(tok)
+    pieces = letter_piece_ids(tok)
     kinds = [_kind(r) for _, r in items]
     prompts = encode_prompts(tok, [r["messages"] for _, r in items])
     outputs: dict[int, dict] = {}
 
     first = [k for k, kind in enumerate(kinds) if kind == FIRST_TOKEN]
     if first:
-        logits = engine.next_token_logits([prompts[k] for k in first], letters)
+        both = {**letters, **{f"piece {L}": t for L, t in pieces.items()}}
+        logits = engine.next_token_logits([prompts[k] for k in first], both)
         for k, lg in zip(first, logits):
-            outputs[k] = {"letter_logits": lg, "batch_size": engine.last_batch_size}
+            outputs[k] = {"letter_logits": {L: lg[L] for L in letters},
+                          "piece_letter_logits": {L: lg[f"piece {L}"] for L in pieces},
+                          "batch_size": engine.last_batch_size}
 
     gen = [k for k, kind in enumerate(kinds) if kind not in (FIRST_TOKEN, "ranking")]
     if gen:
-        gens = engine.generate([prompts[k] for k in gen],
-                               [budgets[kinds[k]] for k in gen], letter_token_ids=letters,
-                               letter_position=letter_position)
+        gens = engine.generate([prompts[k] for k in gen], [budgets[kinds[k]] for k in gen], letter_token_ids=letters)
         for k, g in zip(gen, gens):
-            outputs[k] = {"output": g.text, "letter_logits": g.letter_logits, "batch_size": engine.last_batch_size}
+            outputs[k] = {"output": g.text, "letter_logits": g.letter_logits,
+                          "last_letter_logits": g.last_letter_logits, "batch_size": engine.last_batch_size}
 
     # One log-likelihood call for the ranked items' choices (gold first) and every other item's gold.
     rank = [k for k, kind in enumerate(kinds) if kind == "ranking"]
@@ -127,31 +138,23 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
     rows = []
     for k, (name, r) in enumerate(items):
         o, kind = outputs[k], kinds[k]
-        if kind == FIRST_TOKEN:
-            lg = o["letter_logits"]
-            parsed = max(scorers.LETTERS, key=lambda L: lg[L])  # first of the largest on ties
-            res = {"kind": kind, "parsed": parsed,
-                   "score": float(parsed == r["messages"][-1]["content"].strip()),
-                   "expected": 1.0 / len(scorers.LETTERS)}
-        else:
-            res = scorers.score_item(r, output=o.get("output"), letter_logits=o.get("letter_logits"),
-                                     choice_logprobs=o.get("choice_logprobs"), choice_lengths=o.get("choice_lengths"))
-        rows.append({
+        row = {
             "eval_set": name,
             "ability": r["type"],
             "item_hash": r["_hash"],
-            "kind": res["kind"],
+            "kind": kind,
+            **scoring.item_fields(r, kind),
             "output": o.get("output"),
-            "parsed": None if res["parsed"] is None else str(res["parsed"]),
-            "score": float(res["score"]),
-            "expected": float(res["expected"]),
             "choice_logprobs": _json(o.get("choice_logprobs")),
             "choice_lengths": _json(o.get("choice_lengths")),
             "gold_logprob": float(o["gold_logprob"]),
             "gold_tokens": int(o["gold_tokens"]),
             "letter_logits": _json(o.get("letter_logits")),
+            "last_letter_logits": _json(o.get("last_letter_logits")),
+            "piece_letter_logits": _json(o.get("piece_letter_logits")),
             "batch_size": o["batch_size"],
-        })
+        }
+        rows.append({**row, **scoring.score_row(row, "careful")})
     return rows
 
 
@@ -161,7 +164,7 @@ def _json(value) -> str | None:
 
 def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
                   max_new_tokens: dict[str, int] | None = None, *, log: PredictionLog | None = None,
-                  letter_position: str = "first", chunk_size: int = DEFAULT_CHUNK_SIZE,
+                  chunk_size: int = DEFAULT_CHUNK_SIZE,
                   on_chunk: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Predictions for every record of ``eval_sets`` (one row each, in input order).
 
@@ -170,7 +173,7 @@ def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
     """
     if chunk_size < 1:
         raise ValueError(f"evaluation.chunk_size must be >= 1, got {chunk_size}")
-    settings = eval_settings(engine, max_new_tokens, letter_position)
+    settings = eval_settings(engine, max_new_tokens)
     budgets = settings["max_new_tokens"]
     if log is not None and log.settings_hash != settings_hash(settings):
         raise ValueError(f"{log.dir}: the log's settings differ from this evaluation's settings")
@@ -188,7 +191,7 @@ def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
     fresh: list[dict] = []
     for i, start in enumerate(range(0, len(pending), chunk_size)):
         chunk = [unique[key] for key in pending[start:start + chunk_size]]
-        rows = evaluate_items(engine, chunk, budgets, letter_position)
+        rows = evaluate_items(engine, chunk, budgets)
         if log is not None:
             log.append(pd.DataFrame(rows, columns=ROW_COLUMNS))
         else:

@@ -1,10 +1,12 @@
-"""DoIT's per-item scoring rules, without the authors' parsing bugs.
+"""DoIT's per-item scoring rules as a careful grader applies them (``evaluation.scoring: careful``).
 
 The rules are those of the DoIT paper (v1 §4.2) and of the authors' ``evaluate/utils.py``,
 ``parse_utils.py`` and ``math_equivalence.py``; ``reference/paper.md`` §1.3 and §7.2 document them.
 Each scorer below follows the *rule* and departs from the authors' *code* only where that code
-gives an answer that a careful human grader would not (paper.md §7.2). Every departure is listed here.
-Only the standard library is used.
+gives an answer that a careful human grader would not (paper.md §7.2). Every departure is listed here;
+``evaluate.authors`` reproduces the code itself (``evaluation.scoring: authors``). The standard library
+only, except the math equivalence step, which asks Hugging Face's ``math-verify`` (sympy) for what the
+hand-written normaliser does not settle.
 
 Item kinds (``item_kind``), checked in this order, from ``messages[-1]`` (gold) and ``messages[-2]``
 (the question):
@@ -31,6 +33,10 @@ Single choice (``parse_choice_text``, ``score_single_choice``)
 
     0. the whole output, stripped of spaces, brackets and punctuation, is one letter (``B``, ``b``,
        ``(B)``, ``B.``, ``Ｂ``); or two to four capital letters run together (``AB``: ambiguous).
+    0b. a multi-line output whose first line is the answer, the rest an explanation that may name
+       other options (``C\n解析：B项说法错误……`` is C): the first line is a bare letter (``C``, ``(C)``,
+       ``C。``) or an option line naming no other letter (``C. 细胞核``), and no later line is a bare
+       letter or an option line itself (``A. 细胞壁\nB. 细胞核`` lists options: ambiguous).
     1. explicit answer phrases: 答案/正确答案/答案是/答案为/答：/故选/所以选/因此选/应选/我选/选择/
        正确的是/正确的选项是/answer/answer is/final answer, followed by one letter.
     2. weaker phrases: 选X (not after 不/别/没/能/应 negations such as 不能选A), ``X正确`` / ``X项正确``
@@ -51,18 +57,14 @@ Single choice (``parse_choice_text``, ``score_single_choice``)
     accepts an output that is exactly the text of one option (``细胞核`` for ``B. 细胞核``) before
     falling back to the logits.
 
-    Departures from the authors' code: (a) they used the text only when the stripped output was
-    exactly one character and otherwise always the logits; their text check takes the first ASCII
-    A-D anywhere (``Answer: C`` -> A, ``...DNA...故选B`` -> D) and never recognises full-width or
-    lower-case letters. (b) Their logits come from ``outputs.scores[-1]``, the LAST generation step
-    (usually the step that emitted the stop token); ours are the A-D logits at the FIRST generated
-    position, which the engine (``engine.HFEngine.generate``) reads and passes in. The position is a
-    setting (``letter_position``: ``first``, the default, or ``last``, which reads each row's own last
-    generation step, i.e. the authors' ``outputs.scores[-1]`` at batch size 1); it is part of the
-    predictions' settings hash. The two differ only for outputs that name no letter: ``first`` is the
-    model's distribution over the answer letter itself, ``last`` the distribution at the step that
-    emitted the stop token, which says little about the answer. The softmax the
-    authors apply before the argmax does not change the argmax and is omitted.
+    Departures from the authors' code: (a) they read the text only when the stripped output is
+    exactly one character (and then only ASCII ``A``-``D``: ``b`` and ``Ｂ`` are no answer); any
+    longer output (``Answer: C``, ``C。``, ``故选B``) goes to the logits. (b) Their logits come from
+    ``outputs.scores[-1]``, the LAST generation step (usually the step that emitted the stop token);
+    the careful fallback reads the A-D logits at the FIRST generated position, the model's
+    distribution over the answer letter itself. Prediction rows keep both (``engine.HFEngine.generate``
+    reads both in one pass), so each scoring mode reads its own. The softmax the authors apply before
+    the argmax does not change the argmax and is omitted.
 
 True/false (``parse_true_false``, text only, as the authors' ``tf_parse_mode='text'``)
     True words: 正确, 对, √ ✓ ✔, standalone T / V / True; false words: 错误, 错, × ✗ ✘, standalone
@@ -71,26 +73,35 @@ True/false (``parse_true_false``, text only, as the authors' ``tf_parse_mode='te
     right/wrong (对于, 对比, 对应, 针对, 相对, 绝对, 反对, 面对, 错过, 交错, ...) are ignored, and so are
     phrases that restate the question (正确吗, 是否正确, 对不对, 正误). Latin letters
     count only as standalone tokens (``IMF`` carries no F), except that a whole output of one
-    lower-case letter (``t``) counts; a whole output of 是/是的 is T and 否/不是 is F. An output with
-    both a true and a false signal, or neither, is 'E'. Departure: the authors search plain substrings,
-    so 不正确 and 不对 counted as true, 不是错误的 as false, and any capital T/F/V/X anywhere counted.
+    lower-case letter (``t``) counts; a whole output of 是/是的 is T and 否/不是 is F. English answers
+    count in any case: ``yes``/``correct`` true, ``no``/``incorrect``/``wrong`` false, ``not correct``
+    / ``not true`` false and ``not wrong`` true (whole words: ``Nothing`` and ``Yesterday`` say
+    nothing). An output with both a true and a false signal, or neither, is 'E'. Departure: the authors
+    search plain substrings, so 不正确 and 不对 counted as true, 不是错误的 as false, any capital
+    T/F/V/X anywhere counted, and ``Yes``/``No`` were no answer.
 
 Cloze (``parse_cloze``)
     Drop everything up to an answer prefix (the last 答案/答案是/答案为/答：/应填/填入, with a colon),
-    strip quotes, brackets and punctuation, and take the first run of CJK characters; an output with
-    no CJK gives its first token, stripped of punctuation. The gold goes through the same function and
-    the match is exact. Departure: the authors kept the punctuation after the CJK run (``春风。`` and
-    ``“春风”`` were wrong) and did not drop the prefix (``答案：春风`` parsed as ``答案：``).
+    strip quotes, brackets and punctuation, join single CJK characters written with spaces between
+    them (``春 风`` -> ``春风``; words stay apart: ``春风 又绿`` -> ``春风``), and take the first run of CJK
+    characters; an output with no CJK gives its first token, stripped of punctuation. The gold goes
+    through the same function and the match is exact. Departure: the authors kept the punctuation after
+    the CJK run (``春风。`` and ``“春风”`` were wrong), did not drop the prefix (``答案：春风`` parsed as
+    ``答案：``) and read ``春 风`` as ``春``.
 
 Multi-select (``parse_multi_select``, ethics)
-    The last non-empty line of output and gold; the letters A-F that appear as standalone capital
-    tokens or in a run of capitals A-F (``ABD``, ``A、B、D``, ``A,B and D``, ``(A)(C)``); words with any
-    other letter (``Answer``, ``Final``, ``AND``) are skipped. Lower-case runs (``答案：bc``) count only
-    when the line has no capital candidates and every other Latin word on it is an answer word
-    (answer, final, is, the, and, or, ...). Exact set equality; an empty prediction scores 0.
-    Departure: the authors took every capital A-F on the line (``Answer: BC`` -> {A,B,C},
-    ``Final answer: AC`` -> {F,A,C}). Expected score: 1/C(n, k), n the number of options (4 in DoIT),
-    k the number of gold letters; this is the authors' definition, degenerate (1.0) when k == n.
+    The line that holds the answer, of output and gold: the first line when it holds nothing but the
+    answer (letters, separators and answer words: ``AC``, ``答案：A、C``) and an explanation follows
+    (``AC\n解析：B项插队不对……`` is {A, C}); else the last non-empty line; and when that names no letter,
+    the last answer phrase anywhere (``答案：BD\n以上。``). On that line, the letters A-F that appear as
+    standalone capital tokens or in a run of capitals A-F (``ABD``, ``A、B、D``, ``A,B and D``,
+    ``(A)(C)``); words with any other letter (``Answer``, ``Final``, ``AND``) are skipped. Lower-case
+    runs (``答案：bc``) count only when the line has no capital candidates and every other Latin word on
+    it is an answer word (answer, final, is, the, and, or, ...). Exact set equality; an empty
+    prediction scores 0. Departure: the authors took every capital A-F on the last line (``Answer: BC``
+    -> {A,B,C}, ``Final answer: AC`` -> {F,A,C}, ``AC\n解析：B错`` -> {B}). Expected score: 1/C(n, k),
+    n the number of options (4 in DoIT), k the number of gold letters; this is the authors'
+    definition, degenerate (1.0) when k == n.
 
 Math (``extract_math_answer``, ``normalize_math``, ``math_equiv``)
     Extraction in the paper's order: keep the text after the last 答案 (unless nothing but punctuation
@@ -99,11 +110,15 @@ Math (``extract_math_answer``, ``normalize_math``, ``math_equiv``)
     ``$...$`` / ``$$...$$`` / ``\\(...\\)`` / ``\\[...\\]`` (math segments joined only by 或/和/,/、 are
     kept together as a list, as the authors' special case does); else, when a 答案 was found and the rest
     of its line is one formula without CJK or ``=`` (``答案：x^2+1``), that text (an addition: the last-
-    number rule would give ``1``); else the text after the last ``=``
-    up to the end of the line or the first CJK character / Chinese punctuation; else the last number
-    or LaTeX fraction / square root (``3/4``, ``\\frac{3}{4}``, ``\\frac12``). Numbers may follow or
-    precede CJK characters and units (``5cm``, ``5个``, ``共5元`` -> 5), a unicode minus (−) and a
-    full-width minus are minus signs. Answers joined by 或 become comma lists.
+    number rule would give ``1``), and likewise a whole output that is one formula (``3^{4}``) or a
+    bare list of numbers (``1, 2``); a 答案 followed by words only is a text answer (``答案：不存在``);
+    else roots written as assignments (``x=2或x=-5``, ``x_1=2, x_2=-5`` -> ``2, -5``); else the text
+    after the last ``=`` up to the end of the line or the first CJK character / Chinese punctuation;
+    else the last number, LaTeX fraction / square root (``3/4``, ``\\frac{3}{4}``, ``\\frac12``),
+    interval or point (``取值范围是 [2,5]`` -> ``[2,5]``, ``(0, 4)``) or lettered choice (``故选 (C)``),
+    whichever ends last. Numbers may follow or precede CJK characters and units (``5cm``, ``5个``,
+    ``共5元`` -> 5), a unicode minus (−) and a full-width minus are minus signs. Answers joined by 或
+    become comma lists.
 
     ``normalize_math`` is Hendrycks-MATH's ``strip_string`` (line breaks, ``\\!``, ``\\\\``, tfrac/dfrac,
     ``\\left``/``\\right``, ``^\\circ``, ``\\$``, units in ``\\text{ ...}``, ``\\%``, leading-zero fix,
@@ -112,13 +127,24 @@ Math (``extract_math_answer``, ``normalize_math``, ``math_equiv``)
     ``\\mbox``/``\\mathrm`` unit removed and a whole-answer ``\\text{...}`` unwrapped, common bare units
     and trailing CJK after a number removed (``5cm``, ``5 个``), ``\\frac{1}2`` fixed, negative ``-a/b``,
     a trailing period and a trailing ``.0`` on integers removed, unicode / full-width minus and
-    full-width digits mapped to ASCII.
+    full-width digits mapped to ASCII, Chinese commas and brackets (``，、（）【】``) to ASCII,
+    ``√3``/``√(3)``/``sqrt(3)`` to ``\\sqrt{3}``, ``∞``/``π``/``×`` to LaTeX, 或/和 to commas, and a
+    list of assignments (``x_1=2, x_2=-5``) to its values.
 
     ``math_equiv``: equal normalised strings; or equal numbers (exact rational comparison: ``12.0 ==
     12``, ``\\frac{1}{2} == 0.5 == 1/2``, ``1,000 == 1000``); or a prediction ``lhs = rhs`` whose rhs is
     equivalent to a gold without ``=``; or comma-separated lists compared element by element, unordered
     for bare lists and sets (``1,2 == 2,1``), in order when both are wrapped in the same brackets
-    (``(1,2)`` is a point, not equal to ``(2,1)``). It never raises. Departures (paper.md §7.2 items 1-2):
+    (``(1,2)`` is a point, not equal to ``(2,1)``); else, for what is not two plain numbers, equality by
+    value with Hugging Face's ``math-verify`` (``_symbolic_equiv``: sympy; ``3^{4} == 81``,
+    ``\\frac{2}{\\sqrt{3}} == \\frac{2\\sqrt{3}}{3}``, ``\\sqrt{12} == 2\\sqrt{3}``, intervals ``[2,5]`` vs ``(2,5)``
+    told apart, ``(C) == \\text{(C)}``). Each parse and comparison has a time limit of
+    ``SYMBOLIC_TIMEOUT`` seconds (math-verify's SIGALRM, which only the main thread can set: in another
+    thread the symbolic step is skipped and the answers count as different). ``score_math`` also
+    accepts a text answer (``不存在``) that the output's last clause states (``所以这样的实数 a 不存在。``;
+    not after a negation: ``不存在`` does not state ``存在``). It never raises. On the math cases of
+    ``tests/test_scorers.py``, math-verify settles 7 that the normaliser alone gets wrong and gives no
+    false "equal" (``benchmarks/answer_styles.py``). Departures (paper.md §7.2 items 1-2):
     the authors' list branch turned answers into a set and raised TypeError inside ``is_equiv``, so
     the unordered comparison never happened; ``30^\\circ``, ``50\\%``, ``5\\text{ cm}`` and ``12.0``
     never equalled the plain numbers; ``\\fbox`` was found but rejected; ``\\boxed{{5}}`` gave ``{5}``;
@@ -140,9 +166,11 @@ Aggregation (``mean_scores``)
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import string
+import threading
 from fractions import Fraction
 
 LETTERS = "ABCD"
@@ -216,6 +244,31 @@ def _decide(letters: list[str], valid: str) -> tuple[str | None, str]:
     return None, "invalid"
 
 
+_OPTION_START = re.compile(r"^\s*(?:[(\[]\s*([A-Ha-h])\s*[)\]]|([A-Ha-h])\s*[.、:)])")
+
+
+def _first_line_letter(s: str) -> str | None:
+    """The letter of a multi-line output whose first line is a bare letter (``C``, ``(C)``, ``C。``) or an
+    option line naming no other letter (``C. 细胞核``), when no later line is one too (a list of options)."""
+    lines = [line for line in s.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return None
+    head = lines[0].strip()
+    core = head.strip(_PUNCT)
+    if len(core) == 1 and core.upper() in _ALL_LETTERS:
+        letter = core.upper()
+    else:
+        m = _OPTION_START.match(head)
+        if m is None or _TIER4.search(head[m.end():]):
+            return None
+        letter = (m.group(1) or m.group(2)).upper()
+    for line in lines[1:]:
+        rest = line.strip().strip(_PUNCT)
+        if (len(rest) == 1 and rest.upper() in _ALL_LETTERS) or _OPTION_START.match(line):
+            return None
+    return letter
+
+
 def _parse_choice(output: str | None, n_options: int = 4) -> tuple[str | None, str]:
     """The letter named by ``output`` and a status: 'ok', 'none' (no letter), 'ambiguous', 'invalid'."""
     if not output or not output.strip():
@@ -228,6 +281,10 @@ def _parse_choice(output: str | None, n_options: int = 4) -> tuple[str | None, s
         return _decide([core.upper()], valid)
     if 2 <= len(core) <= 4 and re.fullmatch(r"[A-H]+", core):
         return _decide(list(core), valid)
+    # tier 0b: the first line is the answer, the lines after it explain ("C\n解析：B项说法错误……")
+    first = _first_line_letter(s)
+    if first is not None:
+        return _decide([first], valid)
     # tier 1: explicit answer phrases
     found = []
     for rx in (_TIER1, _TIER1_EN):
@@ -309,6 +366,11 @@ _TF_TRUE_SYM = re.compile(r"正确|对|√|✓|✔")
 _TF_FALSE_SYM = re.compile(r"错误|错|×|✗|✘")
 _TF_TRUE_LATIN = re.compile(r"(?<![A-Za-z0-9])(?:T|V|True|TRUE|true)(?![A-Za-z0-9])")
 _TF_FALSE_LATIN = re.compile(r"(?<![A-Za-z0-9])(?:F|X|False|FALSE|false)(?![A-Za-z0-9])")
+# English answers in any case: yes/no, correct/incorrect/wrong; "not correct" and "not wrong" first.
+_TF_EN_NEG_TRUE = re.compile(r"(?i)(?<![A-Za-z])not\s+(?:correct|true|right)(?![A-Za-z])")
+_TF_EN_NEG_FALSE = re.compile(r"(?i)(?<![A-Za-z])not\s+(?:wrong|incorrect|false)(?![A-Za-z])")
+_TF_TRUE_EN = re.compile(r"(?i)(?<![A-Za-z])(?:yes|correct)(?![A-Za-z])")
+_TF_FALSE_EN = re.compile(r"(?i)(?<![A-Za-z])(?:no|incorrect|wrong)(?![A-Za-z])")
 
 
 def parse_true_false(output: str) -> str:
@@ -323,6 +385,12 @@ def parse_true_false(output: str) -> str:
         return "F"
     true = false = 0
     s = _TF_NEUTRAL.sub(" ", s)
+    false += len(_TF_EN_NEG_TRUE.findall(s))
+    true += len(_TF_EN_NEG_FALSE.findall(s))
+    s = _TF_EN_NEG_FALSE.sub(" ", _TF_EN_NEG_TRUE.sub(" ", s))
+    true += len(_TF_TRUE_EN.findall(s))
+    false += len(_TF_FALSE_EN.findall(s))
+    s = _TF_FALSE_EN.sub(" ", _TF_TRUE_EN.sub(" ", s))
     for w in _TF_NEG_FALSE:
         true += s.count(w)
         s = s.replace(w, " ")
@@ -358,15 +426,20 @@ def _strict_tf_gold(gold: str) -> str | None:
 _CLOZE_PREFIX = re.compile(r"(?:答案|答\s*:|应填(?:入|写)?|填入|填写)\s*(?:应该是|应为|应是|是|为)?\s*:?")
 
 
+# Single CJK characters written with spaces between them ("春 风"): one word.
+_SPACED_CJK = re.compile(f"(?<![{_CJK}])[{_CJK}](?:[ \t]+[{_CJK}](?![{_CJK}]))+")
+
+
 def parse_cloze(output: str) -> str:
-    """The first run of CJK characters after an answer prefix; quotes and punctuation dropped."""
+    """The first run of CJK characters after an answer prefix; quotes and punctuation dropped, single
+    characters written with spaces between them (``春 风``) joined."""
     if not output:
         return ""
     s = _fw(output).strip()
     prefixes = list(_CLOZE_PREFIX.finditer(s))
     if prefixes:
         s = s[prefixes[-1].end():]  # "答案：" with nothing after it is no answer
-    s = s.strip(_PUNCT)
+    s = _SPACED_CJK.sub(lambda m: re.sub(r"\s+", "", m.group(0)), s.strip(_PUNCT))
     m = _CJK_RUN.search(s)
     if m:
         return m.group(0)
@@ -378,18 +451,7 @@ _ANSWER_WORDS = {"answer", "answers", "final", "is", "are", "the", "and", "or", 
                  "choice", "choices", "my"}
 
 
-def _last_line(s: str) -> str:
-    for line in reversed(s.splitlines()):
-        if line.strip():
-            return line
-    return ""
-
-
-def parse_multi_select(output: str) -> frozenset[str]:
-    """Letters A-F named on the last non-empty line (standalone tokens or a run of capitals like ``ABD``)."""
-    if not output:
-        return frozenset()
-    line = _fw(_last_line(output))
+def _letters_on_line(line: str) -> frozenset[str]:
     words = re.findall(r"[A-Za-z]+", line)
     upper = [w for w in words if re.fullmatch(r"[A-F]+", w)]
     if upper:
@@ -399,6 +461,34 @@ def parse_multi_select(output: str) -> frozenset[str]:
     if lower and all(w.lower() in _ANSWER_WORDS for w in others):
         return frozenset("".join(lower).upper())
     return frozenset()
+
+
+# A line that holds nothing but the answer: letters, separators and answer words ("AC", "答案：A、C").
+_MS_ANSWER_WORDS = re.compile(r"(?i)正确答案|最终答案|答案|故选|所以选|因此选|应选|选择|答|选|应为|应是|是|为|"
+                              r"(?<![a-z])(?:final|answer|is|the|and|or)(?![a-z])")
+_MS_ONLY_LETTERS = re.compile(r"[\sA-Fa-f、,;/&和与及()\[\].。:!]*[A-Fa-f][\sA-Fa-f、,;/&和与及()\[\].。:!]*")
+_MS_PHRASE = re.compile(r"(?:正确答案|最终答案|答案|故选|所以选|因此选|应选)\s*(?:是|为|应为)?\s*:?\s*"
+                        r"((?<![A-Za-z])[A-F](?:[\s、,和与及]*[A-F])*(?![A-Za-z]))")
+
+
+def parse_multi_select(output: str) -> frozenset[str]:
+    """Letters A-F of the answer: the first line when it holds nothing but the answer and explanation
+    follows (``AC\n解析：B项……``); else the last non-empty line (standalone tokens or a run of capitals
+    like ``ABD``); else the last answer phrase (``答案：BD``) anywhere."""
+    if not output:
+        return frozenset()
+    lines = [line for line in _fw(output).splitlines() if line.strip()]
+    if not lines:
+        return frozenset()
+    if len(lines) > 1 and _MS_ONLY_LETTERS.fullmatch(_MS_ANSWER_WORDS.sub(" ", lines[0])):
+        got = _letters_on_line(lines[0])
+        if got:
+            return got
+    got = _letters_on_line(lines[-1])
+    if got:
+        return got
+    phrases = _MS_PHRASE.findall(_fw(output))
+    return frozenset(re.findall("[A-F]", phrases[-1])) if phrases else frozenset()
 
 
 # --------------------------------------------------------------------------------------------- math
@@ -441,13 +531,26 @@ def _last_boxed(s: str) -> str | None:
 
 
 _MATH_SEG = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
-_LIST_JOIN = re.compile(r"\s*(?:或者|或|和|以及|及|,|、|and|or)\s*")
+_LIST_JOIN = re.compile(r"\s*(?:或者|或|和|以及|及|,|，|、|and|or)\s*")
 _NUM = (r"(?:(?<![0-9A-Za-z)\]}])-)?(?<![0-9.])\d+(?:,\d{3})*(?:\.\d+)?"
         r"(?:\s*/\s*-?\d+(?:\.\d+)?)?")
 _FRAC_TEX = r"-?\\[dt]?frac\s*(?:\{[^{}]*\}|\d)\s*(?:\{[^{}]*\}|\d)"
 _SQRT_TEX = r"-?\d*\\sqrt\s*(?:\{[^{}]*\}|\d+)"
-_LAST_TOKEN = re.compile(f"{_FRAC_TEX}|{_SQRT_TEX}|{_NUM}")
+# An interval or point written in a sentence ("取值范围是 [2,5]", "(0, 4)"), and a lettered choice "(C)".
+_BOUND = r"[-+0-9A-Za-z\\{}./^∞√π ]*?(?:\d|∞|\\infty)[-+0-9A-Za-z\\{}./^∞√π ]*?"
+_INTERVAL = rf"[(（\[【]\s*{_BOUND}\s*[,，]\s*{_BOUND}\s*[)）\]】]"
+_CHOICE = r"[(（]\s*[A-E]\s*[)）]"
+_LAST_TOKEN = re.compile(f"{_INTERVAL}|{_CHOICE}|{_FRAC_TEX}|{_SQRT_TEX}|{_NUM}")
 _STOP_AFTER_EQ = re.compile(f"[\n{_CJK}。，；！？;]")
+# Roots written as assignments joined by 或/和/commas: "x=2或x=-5", "x_1=2, x_2=-5".
+_VAR = r"[A-Za-z](?:_\{?[0-9A-Za-z]+\}?|[₀-₉]+)?"
+_VALUE = rf"[^,，、;；。\n$=或和及{_CJK}]+"
+_ASSIGN = rf"{_VAR}\s*=\s*({_VALUE})"
+_ASSIGN_SEP = r"\s*(?:,|，|、|;|；|或者|或|和|及|and|or)\s*"
+_ASSIGN_CHAIN = re.compile(rf"(?<![A-Za-z\\]){_ASSIGN}(?:{_ASSIGN_SEP}{_ASSIGN})+")
+_ASSIGN_ONE = re.compile(rf"(?<![A-Za-z\\]){_ASSIGN}")
+# A text answer after 答案 ("答案：不存在"): CJK and punctuation only.
+_TEXT_ANSWER = re.compile(rf"[{_CJK}]+")
 
 
 def _math_segments(s: str) -> str | None:
@@ -474,15 +577,27 @@ def extract_math_answer(output: str) -> str | None:
     after_answer = None
     if "答案" in s:
         rest = s.split("答案")[-1]
-        if re.search(r"[0-9A-Za-z\\]", rest):
+        if re.search(r"[0-9A-Za-z\\√∞]", rest):
             s = rest
             after_answer = re.sub(r"^\s*(?:应该是|应为|应是|是|为)?\s*[:：]?\s*", "", rest).strip().rstrip("。.").strip()
+        else:
+            text = re.sub(r"^\s*(?:应该是|应为|应是|是|为)?\s*[:：]?\s*", "", rest).strip(_PUNCT)
+            if _TEXT_ANSWER.fullmatch(text):
+                return text  # "答案：不存在"
     ans = _last_boxed(s)
     if ans is None:
         ans = _math_segments(s)
-    if ans is None and after_answer and "\n" not in after_answer and not _CJK_RE.search(after_answer) \
-            and not re.search(r"(?<![<>!=])=(?!=)", after_answer):
-        ans = after_answer  # "答案：x^2+1": a one-line answer without words is the answer as written
+    whole = after_answer
+    if whole is None and (re.search(r"[\\^√]", s) and not re.search(r"\\(?:boxed|fbox)", s)
+                          or re.fullmatch(r"\s*-?\d*\.?\d+(?:\s*[,，]\s*-?\d*\.?\d+)*\s*[.。]?\s*", s)):
+        whole = s.strip().rstrip("。.").strip()  # a formula or a bare list of numbers
+    if ans is None and whole and "\n" not in whole and not _CJK_RE.search(whole) \
+            and not re.search(r"(?<![<>!=])=(?!=)", whole):
+        ans = whole  # "答案：x^2+1", "3^{4}": a one-line answer without words is the answer as written
+    if ans is None:
+        chains = list(_ASSIGN_CHAIN.finditer(s))
+        if chains and not re.search(r"(?<![<>!=])=(?!=)", s[chains[-1].end():]):
+            ans = ", ".join(v.strip() for v in _ASSIGN_ONE.findall(chains[-1].group(0)))
     if ans is None and re.search(r"(?<![<>!=])=(?!=)", s):
         tail = re.split(r"(?<![<>!=])=(?!=)", s)[-1]
         tail = re.sub(r"\s*(?:或者|或)\s*", ", ", tail)
@@ -555,6 +670,21 @@ def _remove_text_units(s: str) -> str:
     return s
 
 
+_ASSIGNED = re.compile(rf"\s*{_VAR}\s*=\s*(.+)", re.S)
+_PLAIN = str.maketrans({"，": ",", "、": ",", "（": "(", "）": ")", "【": "[", "】": "]", "；": ";", "∞": "\\infty ",
+                        "π": "\\pi ", "×": "\\times ", "·": "\\cdot "})
+
+
+def _plain_math(s: str) -> str:
+    """Plain-text math as LaTeX: Chinese commas and brackets, ``√3``/``√(3)``/``sqrt(3)`` as ``\\sqrt{3}``,
+    ``∞`` and ``π``, list words (或, 和)."""
+    s = s.translate(_PLAIN)
+    s = re.sub(r"√\s*\(([^()]*)\)|√\s*\{([^{}]*)\}|√\s*(\d+(?:\.\d+)?|[A-Za-z])",
+               lambda m: "\\sqrt{" + next(g for g in m.groups() if g is not None) + "}", s)
+    s = re.sub(r"(?<![\\A-Za-z])sqrt\s*\(([^()]*)\)", r"\\sqrt{\1}", s)
+    return re.sub(r"\s*(?:或者|或|和|以及|及)\s*", ",", s)
+
+
 def normalize_math(s: str) -> str:
     """Hendrycks-MATH ``strip_string`` plus unit, minus, ``\\boxed`` and trailing-zero fixes (see module doc)."""
     if s is None:
@@ -570,6 +700,7 @@ def normalize_math(s: str) -> str:
     s = s.strip()
     if s.startswith("\\(") and s.endswith("\\)") or s.startswith("\\[") and s.endswith("\\]"):
         s = s[2:-2]
+    s = _plain_math(s)
     s = s.strip().rstrip("。").strip()
     if s.endswith(".") and not s.endswith("..."):
         s = s[:-1]
@@ -589,6 +720,10 @@ def normalize_math(s: str) -> str:
         s = "0" + s
     if s.startswith("-."):
         s = "-0." + s[2:]
+    parts = _split_top(s)
+    values = [_ASSIGNED.fullmatch(p) for p in parts]
+    if len(parts) > 1 and all(values):  # "x_1=2, x_2=-5": the roots
+        s = ",".join(v.group(1).strip() for v in values)
     if len(s.split("=")) == 2 and len(s.split("=")[0]) <= 2:
         s = s.split("=")[1]
     s = _fix_sqrt(s)
@@ -705,9 +840,12 @@ def math_equiv(pred: str | None, gold: str) -> bool:
         a, b = normalize_math(pred), normalize_math(gold)
         if _equiv_normalized(a, b):
             return True
-        if _EQ_SPLIT.search(pred) and not _EQ_SPLIT.search(gold):
-            return _equiv_normalized(normalize_math(_EQ_SPLIT.split(pred)[-1]), b)
-        return False
+        if _EQ_SPLIT.search(pred) and not _EQ_SPLIT.search(gold) \
+                and _equiv_normalized(normalize_math(_EQ_SPLIT.split(pred)[-1]), b):
+            return True
+        if not a or not b or (_as_number(a) is not None and _as_number(b) is not None):
+            return False  # two numbers were compared exactly above
+        return _symbolic_equiv(a, b)
     except Exception:  # noqa: BLE001 - a grader must never crash on odd text
         try:
             return pred.strip() == gold.strip()
@@ -715,10 +853,58 @@ def math_equiv(pred: str | None, gold: str) -> bool:
             return False
 
 
+# Seconds allowed to each parse and comparison of math-verify (SIGALRM, so whole seconds).
+SYMBOLIC_TIMEOUT = 2
+
+
+def _symbolic_equiv(pred: str, gold: str) -> bool:
+    """Equality by value (``3^{4}`` = ``81``, ``\\frac{2}{\\sqrt{3}}`` = ``\\frac{2\\sqrt{3}}{3}``, sets, intervals)
+    with Hugging Face's math-verify on two normalised answers. Its time limit is a SIGALRM, which only the
+    main thread can set: elsewhere the symbolic step is skipped (the answers count as different) rather
+    than run without a limit. Never raises."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    return _symbolic_equiv_main(pred, gold)
+
+
+@functools.lru_cache(maxsize=8192)
+def _symbolic_equiv_main(pred: str, gold: str) -> bool:
+    try:
+        from math_verify import parse, verify
+
+        golds = parse(f"${gold}$", parsing_timeout=SYMBOLIC_TIMEOUT)
+        preds = parse(f"${pred}$", parsing_timeout=SYMBOLIC_TIMEOUT)
+        if not golds or not preds:
+            return False
+        return bool(verify(golds, preds, timeout_seconds=SYMBOLIC_TIMEOUT))
+    except Exception:  # noqa: BLE001 - a grader must never crash on odd text
+        return False
+
+
+_NEGATING = "不没非无未"
+
+
+def _states_text(output: str, gold: str) -> bool:
+    """Whether an output ends by stating a text answer (gold ``不存在``: ``所以这样的实数 a 不存在。``)."""
+    want = _remove_text_units(normalize_math(gold)).strip(_PUNCT)
+    if not want or not _TEXT_ANSWER.fullmatch(want):
+        return False
+    clauses = [c.strip(_PUNCT) for c in re.split(r"[。；;！!？?\n，,]", output)]
+    last = next((c for c in reversed(clauses) if c), "")
+    before = last[:-len(want)][-1:]
+    return last.endswith(want) and not (before and before in _NEGATING)
+
+
 def score_math(output: str, gold_answer: str) -> tuple[str | None, float]:
-    """(extracted answer or None, 0/1)."""
+    """(extracted answer or None, 0/1). A text answer (``不存在``) also counts when the output's last
+    clause states it."""
     ans = extract_math_answer(output) if output else None
-    return ans, float(math_equiv(ans, gold_answer))
+    if math_equiv(ans, gold_answer):
+        return ans, 1.0
+    try:
+        return ans, float(bool(output) and _states_text(output, gold_answer))
+    except Exception:  # noqa: BLE001 - a grader must never crash on odd text
+        return ans, 0.0
 
 
 # ------------------------------------------------------------------------------------------ ranking
@@ -849,7 +1035,7 @@ def score_item(record: dict, output: str | None = None, letter_logits: dict | No
         if choice_logprobs is None or choice_lengths is None:
             raise ValueError("a ranking item needs choice_logprobs and choice_lengths")
         best, score = score_ranking(choice_logprobs, choice_lengths)
-        return {"kind": kind, "parsed": str(best), "score": score, "expected": expected}
+        return {"kind": kind, "parsed": str(best), "score": score, "expected": 1.0 / len(choice_logprobs)}
     out = output or ""
     if kind == "math":
         parsed, score = score_math(out, record.get("answer", gold))

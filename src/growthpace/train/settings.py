@@ -3,6 +3,7 @@ while it plans a study; ``growthpace.train.sft`` re-exports it)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 ENGINES = ("deepspeed", "trainer")
@@ -41,3 +42,12 @@ class SFTSettings:
         if unknown:
             raise KeyError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
         return cls(**d)
+
+
+def plan_repeats(n_items: int, settings: SFTSettings) -> int:
+    """How many copies of the data make one epoch, so that all epochs together reach ``min_steps``."""
+    steps_per_epoch = math.ceil(settings.min_steps / settings.epochs)
+    if steps_per_epoch <= 1:
+        return 1
+    # the fewest copies r with ceil(n_items * r / batch_size) >= steps_per_epoch
+    return max(1, math.ceil(((steps_per_epoch - 1) * settings.batch_size + 1) / n_items))

@@ -36,7 +36,7 @@ from .checks import check_model_dir
 from .deepspeed_config import deepspeed_config
 from .schedule import linear_to_end_lr
 # Re-exported: the settings live in a torch-free module so that planning a study does not import torch.
-from .settings import ENGINES, PRECISIONS, SFTSettings  # noqa: F401
+from .settings import ENGINES, PRECISIONS, SFTSettings, plan_repeats  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -173,15 +173,6 @@ class SFTTrainer(Trainer):
                                                  num_training_steps)
             self._created_lr_scheduler = True
         return self.lr_scheduler
-
-
-def plan_repeats(n_items: int, settings: SFTSettings) -> int:
-    """How many copies of the data make one epoch, so that all epochs together reach ``min_steps``."""
-    steps_per_epoch = math.ceil(settings.min_steps / settings.epochs)
-    if steps_per_epoch <= 1:
-        return 1
-    # the fewest copies r with ceil(n_items * r / batch_size) >= steps_per_epoch
-    return max(1, math.ceil(((steps_per_epoch - 1) * settings.batch_size + 1) / n_items))
 
 
 class Repeated(torch.utils.data.Dataset):
