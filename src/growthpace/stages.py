@@ -518,7 +518,7 @@ def benchmark_files(spec: dict) -> dict[str, Path]:
     for name in ("cmmlu", "agieval"):
         if name in bench:
             files.update(labelled(bench[name]["dir"], tree_files(bench[name]["dir"]), f"{name}:"))
-    if "few-shot" in (bench.get("agieval") or {}).get("settings", ["zero-shot", "few-shot"]):
+    if "agieval" in bench and "few-shot" in bench["agieval"].get("settings", ["zero-shot", "few-shot"]):
         prompts = agieval_prompts(bench["agieval"])
         if prompts.is_file() and prompts.parent != Path(bench["agieval"]["dir"]):
             files[f"agieval-prompts:{prompts.name}"] = prompts
