@@ -29,6 +29,7 @@ changed (a generated suite lives in the store and is fixed by its own params, so
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from functools import cache
@@ -128,9 +129,16 @@ class Plan:
         if sft is None:
             return None
         spec = study.eval_spec(self.config, self.cells[(model_size, name)], epoch)
-        model = stages.checkpoint_key(sft.key, epoch)
-        return self._try(f"predictions {model_size}/{name}/{epoch}",
-                         lambda: stages.predictions_request(self.root, model, spec, self.fp))
+        data = self._eval_data(canonical_json(spec))
+        if data is None:
+            return None
+        return stages.predictions_request(self.root, stages.checkpoint_key(sft.key, epoch), spec, self.fp, data)
+
+    @cache  # noqa: B019
+    def _eval_data(self, spec_json: str):
+        """The fingerprint of what an evaluation spec reads (the same for every checkpoint)."""
+        spec = json.loads(spec_json)
+        return self._try("eval sets", lambda: self.fp.fingerprint(stages.predictions_files(self.root, spec)))
 
     # ------------------------------------------------------------------------- reuse
     def _found(self, request: stages.Request | None) -> bool:

@@ -535,8 +535,13 @@ def agieval_prompts(agieval: dict) -> Path:
         root.parent / "few_shot_prompts.csv"
 
 
-def predictions_request(root: Path, model_key: str, spec: dict, fp: Fingerprints) -> Request:
-    return data_request("predictions", spec, fp, predictions_files(root, spec), model=model_key)
+def predictions_request(root: Path, model_key: str, spec: dict, fp: Fingerprints,
+                        fingerprint: Fingerprint | None = None) -> Request:
+    """``fingerprint``: that of ``predictions_files(root, spec)`` if known (planning a study computes it
+    once per evaluation spec, not once per checkpoint)."""
+    if fingerprint is None:
+        fingerprint = fp.fingerprint(predictions_files(root, spec))
+    return Request("predictions", spec, {"model": model_key, "data": fingerprint.digest}, fingerprint)
 
 
 def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Artifact, spec: dict,
