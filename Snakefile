@@ -22,11 +22,15 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/reuse.smk"
 
 
-# Cheap steps run where snakemake runs, not as cluster jobs.
+# Cheap steps run where snakemake runs, not as cluster jobs (the suite: a pointer to a DoIT directory,
+# or under a second to generate the demo's; the character tokenizer: about a second).
 localrules:
     all,
+    suite,
+    tokenizer,
     plot_growth,
     summary,
     analysis_plots,

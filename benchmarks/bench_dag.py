@@ -6,6 +6,9 @@ Measured, each the best of ``--repeats`` runs of a fresh ``python -m snakemake``
 - baseline 2, ``snakemake -n`` on the smoke study (``.test/config.yaml``) in an empty directory;
 - ``snakemake -n`` on the paper's study (``config/studies/doit-paper.yaml``, 624 jobs), without its data;
 - ``snakemake -n`` on a grid ten times larger (the paper's study with seeds 0-9: ten times the cells);
+- ``snakemake -n`` on the paper's study pointed at data that is there (the DoIT-layout and benchmark
+  fixtures of the tests, a small stand-in directory per base model): planning then computes the key of
+  every artifact (``growthpace.reuse``) from the files' hashes, cached in the store after the first run;
 - a no-op re-run: the real ``snakemake`` (not ``-n``) on a finished study with nothing to do. By default
   the smoke study is run once in a temporary directory first (a few minutes); ``--study-dir DIR``
   times a study already finished in DIR instead (e.g. the demo: ``--study-dir . --configfile
@@ -58,6 +61,25 @@ def n_jobs(out: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def on_fixture_data(tmp: Path) -> Path:
+    """The paper's study on the tests' fixture data: every key can be computed when it is planned."""
+    cfg = yaml.safe_load(PAPER.read_text())
+    fixtures = ROOT / "tests" / "fixtures"
+    cfg["store_dir"] = str(tmp / "fixture-store")
+    cfg["data"].update(source_dir=str(fixtures / "doit"), cap_to_pool=True)  # the fixture's pools are tiny
+    for size, spec in cfg["models"]["sizes"].items():
+        model = tmp / f"model-{size}"
+        model.mkdir()
+        (model / "config.json").write_text("{}\n")
+        (model / "model.safetensors").write_bytes(size.encode() * (1 << 20))
+        spec["path"] = str(model)
+    cfg["evaluation"]["benchmarks"]["cmmlu"]["dir"] = str(fixtures / "cmmlu")
+    cfg["evaluation"]["benchmarks"]["agieval"]["dir"] = str(fixtures / "agieval")
+    path = tmp / "doit-paper-fixtures.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    return path
+
+
 def tenfold(tmp: Path) -> Path:
     cfg = yaml.safe_load(PAPER.read_text())
     cfg["grid"]["seeds"] = list(range(10 * len(cfg["grid"].get("seeds", [0]))))
@@ -86,6 +108,11 @@ def main() -> int:
         rows.append(("snakemake -n, doit-paper", paper, n_jobs(out)))
         big, out = timed(snakemake_cmd(tmp / "paper10-n", tenfold(tmp), "-n"), args.repeats)
         rows.append(("snakemake -n, doit-paper x10 (10 seeds)", big, n_jobs(out)))
+        fixture_cfg = on_fixture_data(tmp)
+        cold, out = timed(snakemake_cmd(tmp / "paper-data-n", fixture_cfg, "-n"), 1)
+        rows.append(("snakemake -n, doit-paper on data, first (hashes)", cold, n_jobs(out)))
+        warm, out = timed(snakemake_cmd(tmp / "paper-data-n", fixture_cfg, "-n"), args.repeats)
+        rows.append(("snakemake -n, doit-paper on data, hashes cached", warm, n_jobs(out)))
 
         if not args.skip_noop:
             if args.study_dir is not None:

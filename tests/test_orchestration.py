@@ -4,6 +4,7 @@ All with real snakemake runs on copies of the finished smoke study (its store li
 directory, so a copy is a finished study of its own).
 """
 
+import json
 import re
 import shutil
 import subprocess
@@ -38,14 +39,18 @@ def write_config(tmp_path, edit, name="edited.yaml"):
     return path
 
 
-def planned_jobs(workdir, configfile=None):
-    """Jobs per rule that a dry run would run (snakemake's 'Job stats' table)."""
-    proc = snakemake(workdir, "-n", configfile=configfile)
-    out = proc.stdout + proc.stderr
+def job_stats(out):
+    """Jobs per rule in snakemake's 'Job stats' table ({} when there is nothing to do)."""
     if "Nothing to be done" in out:
         return {}
-    table = out.split("Job stats:", 1)[1]
+    table = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M) if rule != "total"}
+
+
+def planned_jobs(workdir, configfile=None):
+    """Jobs per rule that a dry run would run."""
+    proc = snakemake(workdir, "-n", configfile=configfile)
+    return job_stats(proc.stdout + proc.stderr)
 
 
 AGGREGATE = {"tables": 1, "plot_growth": 1, "summary": 1, "analysis": 1, "analysis_plots": 1, "report_md": 1,
@@ -93,19 +98,60 @@ def _store_log_lines(workdir, study):
     return re.findall(r"(\w+) (\w+): (building|found in store)", text)
 
 
-def test_second_study_reuses_the_first_ones_artifacts(smoke_run, tmp_path):
+def test_second_study_reuses_the_first_ones_artifacts(smoke_run, tmp_path, monkeypatch):
     workdir = copy_study(smoke_run, tmp_path)
     cfg = write_config(tmp_path, lambda c: (c.update(study="second"),
                                             c["grid"].update(model_sizes=["xs"]),
                                             c["grid"]["data_sizes"].update(curated=[10, 40, 20])))
-    snakemake(workdir, configfile=cfg)
+    proc = snakemake(workdir, configfile=cfg)
     built = {(kind, key) for kind, key, what in _store_log_lines(workdir, "second") if what == "building"}
     # Only the new cell (xs, curated-20) is trained: its subset, its SFT run and its predictions.
     assert sorted(kind for kind, _ in built) == ["predictions", "predictions", "sft", "subset"]
+    # Every job whose artifact was in the store ran here, under its rule's local twin: the cells of
+    # the first study cost no training or evaluation job.
+    assert job_stats(proc.stdout + proc.stderr) == {
+        "suite": 1, "tokenizer": 1, "reuse_base_model": 1, "subset": 1, "reuse_subset": 3, "train_cell": 1,
+        "reuse_train_cell": 3, "evaluate_checkpoint": 2, "reuse_evaluate_checkpoint": 6, **AGGREGATE}
     first = pd.read_parquet(workdir / "results" / "smoke" / "tables" / "cells.parquet")
     second = pd.read_parquet(workdir / "results" / "second" / "tables" / "cells.parquet")
     shared = second.merge(first, on=["model_size", "data_source", "data_size", "seed"], suffixes=("", "_first"))
     assert len(shared) == 3 and (shared["sft_key"] == shared["sft_key_first"]).all()
+    # The keys the plan computes without building anything are the keys the builds got.
+    from growthpace.reuse import Plan
+    from growthpace.status import load_config
+
+    monkeypatch.chdir(workdir)
+    plan = Plan(load_config(cfg))
+    preds = pd.read_parquet(workdir / "results" / "second" / "tables" / "predictions.parquet")
+    for cell in plan.cells.values():
+        receipt = workdir / "results" / "second" / "receipts" / "sft" / cell.model_size / f"{cell.name}.json"
+        assert plan.sft(cell.model_size, cell.name).key == json.loads(receipt.read_text())["key"]
+        for epoch in (1, 2):
+            rows = preds[(preds["data_size"] == cell.data_size) & (preds["data_source"] == cell.data_source)
+                         & (preds["epoch"] == epoch)]
+            assert set(rows["predictions_key"]) == {plan.predictions(cell.model_size, cell.name, epoch).key}
+    for name in plan.subsets:
+        receipt = workdir / "results" / "second" / "receipts" / "subset" / f"{name}.json"
+        assert plan.subset(name).key == json.loads(receipt.read_text())["key"]
+
+
+def planned_with_version_raised(workdir, kind):
+    """A dry run of the smoke study with ``CODE_VERSIONS[kind]`` one higher, as after a code change."""
+    code = ("import sys; import growthpace.store as s; s.CODE_VERSIONS[sys.argv[1]] += 1; "
+            "from snakemake.cli import main; sys.argv = ['snakemake', *sys.argv[2:]]; main()")
+    cmd = [sys.executable, "-c", code, kind, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(ROOT / ".test" / "config.yaml"), "--cores", "2", "-n"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return job_stats(proc.stdout + proc.stderr)
+
+
+def test_a_raised_code_version_reruns_what_it_changes_and_nothing_else(smoke_run, tmp_path):
+    workdir = copy_study(smoke_run, tmp_path)
+    assert planned_with_version_raised(workdir, "predictions") == {"evaluate_checkpoint": 12, **AGGREGATE}
+    assert planned_with_version_raised(workdir, "sft") == {"train_cell": 6, "evaluate_checkpoint": 12, **AGGREGATE}
+    assert planned_with_version_raised(workdir, "tokenizer") == {
+        "tokenizer": 1, "base_model": 2, "train_cell": 6, "evaluate_checkpoint": 12, **AGGREGATE}
 
 
 def test_concurrent_studies_build_shared_artifacts_once(tmp_path):
@@ -130,6 +176,9 @@ def test_concurrent_studies_build_shared_artifacts_once(tmp_path):
         t.join()
     assert all(r.returncode == 0 for r in results), [r.stderr[-2000:] for r in results]
     lines = _store_log_lines(dirs[0], "one") + _store_log_lines(dirs[1], "two")
+    # Both studies have the same results.
+    one, two = (pd.read_parquet(d / "results" / n / "tables" / "scores.parquet") for d, n in zip(dirs, ("one", "two")))
+    pd.testing.assert_frame_equal(one, two)
     for kind in ("suite", "tokenizer", "base_model", "subset", "sft", "predictions"):
         keys = {key for k, key, _ in lines if k == kind}
         builds = [key for k, key, what in lines if k == kind and what == "building"]
@@ -156,11 +205,88 @@ def test_status_and_gc(smoke_run, tmp_path):
     orphan = store.build("subset", {"orphan": True}, None, lambda d: (d / "x").write_text("x") and None)
     # unreferenced: the orphan, and the predictions whose table the study no longer has
     expected = sorted([orphan.key, dropped_key])
-    assert sorted(a["key"] for a in collect_garbage(store, [workdir / "results" / "smoke"], dry_run=True)) == expected
+    artifacts = [i for i in collect_garbage(store, [workdir / "results" / "smoke"], dry_run=True)
+                 if i["what"] == "artifact"]
+    assert sorted(i["key"] for i in artifacts) == expected
     assert len(list_artifacts(store)) == len(before) + 1  # a dry run deletes nothing
-    doomed = collect_garbage(store, [workdir / "results" / "smoke"])
-    assert sorted(a["key"] for a in doomed) == expected
+    doomed = [i for i in collect_garbage(store, [workdir / "results" / "smoke"]) if i["what"] == "artifact"]
+    assert sorted(i["key"] for i in doomed) == expected and not any(i["busy"] for i in doomed)
     # the s/curated-40 SFT run is referenced only through its predictions now: kept, with its inputs
     assert sorted(a["key"] for a in list_artifacts(store)) == sorted(a["key"] for a in before if a["key"] != dropped_key)
+    assert not (store.root / "predictions" / dropped_key).exists()
     with pytest.raises(FileNotFoundError, match="no such study"):
         collect_garbage(store, [workdir / "results" / "nope"])
+
+
+def _bytes(path):
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _hold_lock(lock_file, ready, release):
+    from filelock import FileLock
+
+    with FileLock(lock_file):
+        ready.set()
+        release.wait(60)
+
+
+def test_gc_frees_resume_state_and_chunk_rows_but_never_a_build_in_progress(smoke_run, tmp_path):
+    import multiprocessing as mp
+
+    workdir = copy_study(smoke_run, tmp_path)
+    results = workdir / "results" / "smoke"
+    store = Store(workdir / ".test" / "results" / "store")
+    finished = sorted(a["key"] for a in list_artifacts(store) if a["kind"] == "sft")
+    # What builds leave: resume state of a finished cell (as a kill between the rename and the clean-up
+    # would), resume state of an interrupted cell, a killed build's temporary directory.
+    done_work = store.root / "sft" / f".work-{finished[0]}"
+    (done_work / "trainer" / "checkpoint-4").mkdir(parents=True)
+    (done_work / "trainer" / "checkpoint-4" / "optimizer.pt").write_bytes(b"o" * 5000)
+    open_work = store.root / "sft" / ".work-0123456789abcdef0123"
+    (open_work / "trainer").mkdir(parents=True)
+    (open_work / "trainer" / "optimizer.pt").write_bytes(b"o" * 700)
+    tmp_dir = store.root / "subset" / ".tmp-0123456789abcdef0123-4242"
+    tmp_dir.mkdir()
+    (tmp_dir / "train.jsonl").write_text("{}\n")
+    # Chunk rows: every log of the smoke run is in finished predictions; one more has a row that is not
+    # (an evaluation killed after its first chunk).
+    rows = sorted(p for p in (store.root / "predictions" / ".rows").iterdir() if p.is_dir())
+    partial = rows[0].with_name("ffffffffffffffff-" + rows[0].name.split("-")[1])
+    shutil.copytree(rows[0], partial)
+    df = pd.read_parquet(next(partial.glob("part-*.parquet")))
+    df.assign(item_hash="not-in-any-artifact").head(1).to_parquet(partial / "part-09999.parquet")
+    # Another process is building an (unreferenced) artifact right now: it holds the key's lock.
+    orphan = store.build("subset", {"orphan": True}, None, lambda d: (d / "x").write_text("x") and None)
+    ctx = mp.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(store.path("subset", orphan.key)) + ".lock", ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        listed = collect_garbage(store, [results], dry_run=True)
+        by_path = {i["path"]: i for i in listed}
+        assert set(by_path) == {done_work, tmp_dir, store.path("subset", orphan.key), *rows}
+        assert {by_path[p]["what"] for p in rows} == {"prediction rows"}
+        assert by_path[done_work]["what"] == "resume state" and by_path[tmp_dir]["what"] == "temporary"
+        assert all(i["bytes"] == _bytes(i["path"]) for i in listed)  # an independent count of the bytes
+        assert by_path[store.path("subset", orphan.key)]["busy"] and not by_path[done_work]["busy"]
+        assert all(p.exists() for p in by_path)  # the dry run deleted nothing
+        cli = subprocess.run([sys.executable, "-m", "growthpace.cli", "store", "gc", "--store", str(store.root),
+                              "--keep", str(results), "--dry-run"], capture_output=True, text=True)
+        freed = sum(i["bytes"] for i in listed if not i["busy"])
+        assert f"would free {freed:,} bytes" in cli.stdout, cli.stdout + cli.stderr
+        assert "busy, left alone (being built): artifact subset/" in cli.stdout
+
+        collect_garbage(store, [results])
+        assert not done_work.exists() and not tmp_dir.exists() and not any(p.exists() for p in rows)
+        assert store.exists("subset", orphan.key)  # being built: left alone
+        assert open_work.exists() and partial.exists()  # an unfinished build resumes from these
+        assert store.exists("sft", finished[0])
+    finally:
+        release.set()
+        holder.join(60)
+    items = collect_garbage(store, [results], unfinished=True)
+    assert {i["path"] for i in items} == {open_work, partial, store.path("subset", orphan.key)}
+    assert not open_work.exists() and not partial.exists() and not store.exists("subset", orphan.key)
+    # what the study uses is all there: it still has nothing to do
+    assert planned_jobs(workdir) == {}

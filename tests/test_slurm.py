@@ -6,6 +6,7 @@ skips and says why; with GROWTHPACE_REQUIRE_SLURM=1 (set by CI) it fails instead
 """
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -38,20 +39,34 @@ def slurm_cluster():
     return {"partition": partition, "account": "default"}
 
 
-def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, smoke_run, tmp_path):
-    workdir = tmp_path / "slurm"
-    workdir.mkdir()
-    proc = snakemake(
+def on_slurm(workdir, cluster, *args):
+    return snakemake(
         workdir,
         "--profile", str(ROOT / "profiles" / "slurm"),
         "--jobs", "2",
-        "--default-resources", f"slurm_partition={slurm_cluster['partition']}",
-        f"slurm_account={slurm_cluster['account']}", "runtime=30", "mem_mb=1000",
+        "--default-resources", f"slurm_partition={cluster['partition']}",
+        f"slurm_account={cluster['account']}", "runtime=30", "mem_mb=1000",
         # a local cluster answers at once: poll early instead of the profile's 20 s
         "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "3",
-        "--slurm-logdir", str(workdir / "logs" / "slurm"),
+        *args,
         check=False,
     )
+
+
+def jobs_of_run(out: str) -> list[str]:
+    """The rule of every job that sacct knows for the SLURM run whose output is ``out`` (the plugin
+    names each job by its run's ID and puts ``rule_{rule}`` in its comment)."""
+    run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
+    acct = subprocess.run(["sacct", "-X", "-n", "-P", "--name", run_id, "-S", "now-1day", "-o", "JobID,Comment"],
+                          capture_output=True, text=True, check=True)
+    return [re.sub(r"^rule_(\w+?)(_wildcards_.*)?$", r"\1", line.split("|", 1)[1])
+            for line in acct.stdout.splitlines() if line.strip()]
+
+
+def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, smoke_run, tmp_path):
+    workdir = tmp_path / "slurm"
+    workdir.mkdir()
+    proc = on_slurm(workdir, slurm_cluster, "--slurm-logdir", str(workdir / "logs" / "slurm"))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     # The jobs really ran under SLURM: sacct knows them and their logs are SLURM's.
     slurm_logs = list((workdir / "logs" / "slurm").rglob("*.log"))
@@ -65,3 +80,18 @@ def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, smoke_run, tmp_pa
     keys = ["model_size", "data_source", "data_size", "seed", "epoch", "split", "ability"]
     pd.testing.assert_frame_equal(slurm.sort_values(keys).reset_index(drop=True),
                                   local.sort_values(keys).reset_index(drop=True))
+    first = jobs_of_run(proc.stdout + proc.stderr)
+    assert first.count("train_cell") == 6 and first.count("evaluate_checkpoint") == 12, first
+
+    # A second study sharing the store's trained cells (the same grid under another name): every cell
+    # resolves from the store where snakemake runs; sacct knows no training or evaluation job of it.
+    again = on_slurm(workdir, slurm_cluster, "--config", "study=smoke-again",
+                     "--slurm-logdir", str(workdir / "logs" / "slurm-again"))
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    second = jobs_of_run(again.stdout + again.stderr)
+    assert "train_cell" not in second and "evaluate_checkpoint" not in second, second
+    assert sorted(second) == ["analysis", "tables"], second  # the study's own tables, as cluster jobs
+    out = again.stdout + again.stderr
+    assert "reuse_train_cell" in out and "reuse_evaluate_checkpoint" in out
+    reused = pd.read_parquet(workdir / "results" / "smoke-again" / "tables" / "scores.parquet")
+    pd.testing.assert_frame_equal(reused, slurm)

@@ -70,3 +70,41 @@ def test_concurrent_builders_build_once(tmp_path):
         p.join(60)
     assert all(p.exitcode == 0 for p in procs)
     assert counter.read_text().count("built") == 1
+
+
+def _slow_holder(root, started):
+    def builder(d):
+        started.set()
+        time.sleep(4)
+        (d / "x").write_text("built by the other run")
+    Store(root).build("sft", {"cell": 1}, {"base": "b"}, builder)
+
+
+def test_a_job_in_a_cluster_allocation_does_not_wait_for_another_build(tmp_path, monkeypatch):
+    """Inside a SLURM job a build held by another run stops the job (after a short grace) instead of
+    keeping its allocation waiting; elsewhere it waits and then finds what the other run built."""
+    import growthpace.store as store_module
+    from growthpace.store import BuildInProgress, NotInStore
+
+    ctx = mp.get_context("spawn")
+    started = ctx.Event()
+    other = ctx.Process(target=_slow_holder, args=(tmp_path, started))
+    other.start()
+    assert started.wait(60)
+    store = Store(tmp_path)
+    key = artifact_key("sft", {"cell": 1}, {"base": "b"})
+    assert store.state("sft", key) == "building"
+    called = []
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setattr(store_module, "LOCK_GRACE_SECONDS", 0.5)
+    with pytest.raises(BuildInProgress, match="being built by another run.*SLURM job 4242"):
+        store.build("sft", {"cell": 1}, {"base": "b"}, lambda d: called.append(d))
+    monkeypatch.delenv("SLURM_JOB_ID")
+    found = store.build("sft", {"cell": 1}, {"base": "b"}, lambda d: called.append(d))
+    other.join(60)
+    assert called == [] and (found.path / "x").read_text() == "built by the other run"
+    assert store.state("sft", key) == "done"
+    # A job planned to reuse an artifact never builds one that is missing.
+    with pytest.raises(NotInStore, match="planned to reuse it"):
+        store.build("sft", {"cell": 2}, {"base": "b"}, lambda d: called.append(d), reuse_only=True)
+    assert called == [] and store.state("sft", artifact_key("sft", {"cell": 2}, {"base": "b"})) is None

@@ -64,6 +64,8 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStoragePort=6819
 AccountingStorageEnforce=associations
+# Keep each job's --comment (the SLURM executor plugin writes rule_{rule} there): sacct then tells rules apart.
+AccountingStoreFlags=job_comment
 JobCompType=jobcomp/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory

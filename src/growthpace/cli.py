@@ -6,7 +6,8 @@
     growthpace status [--configfile X.yaml ...]   which training cells are done, missing, running, failed
     growthpace memory-plan --configfile X.yaml    GPU and host memory each model size needs, against its resources
     growthpace store ls [--store DIR]             artifacts in the store
-    growthpace store gc --keep results/A ...      delete artifacts that none of the given studies uses
+    growthpace store gc --keep results/A ... [-n]  free artifacts none of the given studies uses, and the
+                                                  resume state and chunk rows of finished builds
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.add_argument("--store", type=Path, default=Path("results/store"))
     gc.add_argument("--keep", nargs="+", required=True, metavar="RESULTS_DIR",
                     help="results/{study} directories whose artifacts are kept")
-    gc.add_argument("-n", "--dry-run", action="store_true")
+    gc.add_argument("-n", "--dry-run", action="store_true", help="list what would be freed, and how many bytes")
+    gc.add_argument("--unfinished", action="store_true",
+                    help="also free the resume state of unfinished builds (they then start over if run again)")
     args, extra = parser.parse_known_args(argv)
     if extra and extra[0] == "--":
         extra = extra[1:]
@@ -107,11 +110,16 @@ def store_command(args) -> int:
             print(f"{r['kind']:<12} {r['key']}  {r['bytes'] / 1e6:9.2f} MB  {r['built_at']}")
         print(f"{len(rows)} artifacts, {sum(r['bytes'] for r in rows) / 1e6:.1f} MB in {store.root}")
         return 0
-    doomed = collect_garbage(store, args.keep, dry_run=args.dry_run)
-    verb = "would delete" if args.dry_run else "deleted"
-    for r in doomed:
-        print(f"{verb} {r['kind']}/{r['key']} ({r['bytes'] / 1e6:.2f} MB)")
-    print(f"{verb} {len(doomed)} artifacts, {sum(r['bytes'] for r in doomed) / 1e6:.1f} MB")
+    items = collect_garbage(store, args.keep, dry_run=args.dry_run, unfinished=args.unfinished)
+    verb = "would free" if args.dry_run else "freed"
+    freed = [r for r in items if not r["busy"]]
+    for r in items:
+        where = r["path"].relative_to(store.root)
+        print(f"{'busy, left alone (being built)' if r['busy'] else verb}: {r['what']} {where} "
+              f"({r['bytes'] / 1e6:.2f} MB)")
+    counts = ", ".join(f"{sum(r['what'] == w for r in freed)} {w}" for w in dict.fromkeys(r["what"] for r in freed))
+    print(f"{verb} {sum(r['bytes'] for r in freed):,} bytes ({sum(r['bytes'] for r in freed) / 1e6:.1f} MB)"
+          f"{': ' + counts if counts else ''} in {store.root}")
     return 0
 
 

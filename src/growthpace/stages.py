@@ -2,6 +2,14 @@
 
 The Snakemake scripts in ``workflow/scripts/`` only unpack the ``snakemake`` object and call these, so
 every step is importable, testable and runnable without Snakemake.
+
+What an artifact *is* (its ``Request``: kind, spec, inputs and so its key) is computed by the
+``*_request`` functions from the suite's directory alone, without building anything: the build
+functions use them, and so does the workflow when it plans a study (``growthpace.reuse``), so that the
+key a job is planned with is the key its build gets. Every file an artifact reads from a suite, a
+base-model directory or a benchmark directory enters its key by content (``growthpace.fingerprint``).
+Each build function takes ``reuse_only``: find the artifact, never build it (the workflow's local
+``reuse_*`` rules).
 """
 
 from __future__ import annotations
@@ -9,24 +17,56 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .data import demo_suite
-from .data.loaders import load_doit_split, load_jsonl, strip_provenance
+from .data.loaders import doit_file, load_doit_split, load_json, load_jsonl, strip_provenance
 from .data.sampling import nested_subset
+from .fingerprint import Fingerprint, Fingerprints, labelled, tree_files
 from .store import Artifact, Store, artifact_key, read_receipt, write_parquet_atomic
 
 log = logging.getLogger(__name__)
 
 TRAIN_POOL_SPLIT = "1000"  # DoIT's directory for the per-ability training pool
 SYNTHETIC_FILE = Path("synthetic") / "40960"
+CORPUS_FILE = Path("pretrain") / "corpus.txt"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What an artifact is: kind, spec and inputs (its key), and the fingerprint of the files it reads."""
+
+    kind: str
+    spec: dict
+    inputs: dict
+    fingerprint: Fingerprint | None = None
+
+    @property
+    def key(self) -> str:
+        return artifact_key(self.kind, self.spec, self.inputs)
+
+    def build(self, store: Store, builder, reuse_only: bool = False) -> Artifact:
+        extra = {"fingerprint": self.fingerprint.record()} if self.fingerprint is not None else None
+        return store.build(self.kind, self.spec, self.inputs, builder, extra=extra, reuse_only=reuse_only)
+
+
+def data_request(kind: str, spec: dict, fp: Fingerprints, files: dict[str, Path], **inputs) -> Request:
+    """A request whose ``data`` input is the fingerprint of ``files`` ({label: path})."""
+    fingerprint = fp.fingerprint(files)
+    return Request(kind, spec, {**inputs, "data": fingerprint.digest}, fingerprint)
 
 
 # ------------------------------------------------------------------------------------------- data
 def build_suite(store: Store, spec: dict) -> Artifact:
-    """The data suite: the generated demo suite, or a pointer to a local DoIT-layout directory."""
+    """The data suite: the generated demo suite, or a pointer to a local DoIT-layout directory.
+
+    A pointer is keyed by the directory's path: it says where the data is, and holds none of it. What
+    each artifact reads from the directory enters that artifact's key by content (``subset_request``,
+    ``predictions_request``), so an in-place fix of one file rebuilds exactly what read it.
+    """
     if spec.get("source_dir"):
         root = Path(spec["source_dir"])
         if not root.is_dir():
@@ -73,7 +113,7 @@ def per_ability_count(source: str, data_size: int, n_abilities: int) -> int:
 
 
 def build_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off",
-                 recipe_file: str | Path | None = None) -> Artifact:
+                 recipe_file: str | Path | None = None, reuse_only: bool = False) -> Artifact:
     """Materialise the training set of one cell: nested, seeded, order-independent subsets.
 
     A spec with a ``recipe`` goes to ``build_recipe_subset``; one with ``derived_recipe`` (a guideline
@@ -83,9 +123,9 @@ def build_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off"
     in the store.
     """
     if "derived_recipe" in spec:
-        return build_recipe_subset(store, suite, derived_recipe_spec(spec, recipe_file), leakage)
+        return build_recipe_subset(store, suite, derived_recipe_spec(spec, recipe_file), leakage, reuse_only)
     if "recipe" in spec:
-        return build_recipe_subset(store, suite, spec, leakage)
+        return build_recipe_subset(store, suite, spec, leakage, reuse_only)
 
     def materialise(tmp: Path):
         abilities = spec.get("abilities", [])
@@ -95,9 +135,34 @@ def build_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off"
         for name, pool in sorted(pools.items()):
             chosen += nested_subset(pool, n, spec["seed"], spec["source"], name, cap=spec.get("cap", False))
         return _write_train_set(tmp, chosen)
-    subset = store.build("subset", spec, {"suite": suite.key}, materialise)
+    request = subset_request(suite_root(suite), spec, store.fingerprints())
+    subset = request.build(store, materialise, reuse_only)
     check_subset_leakage(suite, subset, leakage)
     return subset
+
+
+def subset_files(root: Path, spec: dict) -> dict[str, Path]:
+    """The files a plain subset reads: its abilities' ``curated/1000`` pools, or every synthetic file."""
+    if spec["source"] == "curated":
+        return labelled(root, [doit_file(root, TRAIN_POOL_SPLIT, a) for a in spec.get("abilities", [])])
+    if spec["source"] == "synthetic":
+        return labelled(root, synthetic_pool_files(root))
+    raise ValueError(f"unknown data source {spec['source']!r}; expected curated or synthetic")
+
+
+def synthetic_pool_files(root: Path) -> list[Path]:
+    files = sorted((Path(root) / SYNTHETIC_FILE).glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"{Path(root) / SYNTHETIC_FILE}: no synthetic data files")
+    return files
+
+
+def subset_request(root: Path, spec: dict, fp: Fingerprints) -> Request:
+    """What the training set of a plain or recipe subset spec is (a guideline spec must first be made
+    a recipe spec: ``derived_recipe_spec``)."""
+    if "recipe" in spec:
+        return recipe_request(root, spec, fp)[0]
+    return data_request("subset", spec, fp, subset_files(root, spec))
 
 
 def _write_train_set(tmp: Path, chosen: list[dict]) -> dict:
@@ -126,38 +191,61 @@ def plain_equivalent(plan, abilities: list[str], seed: int, cap: bool) -> dict |
     return None
 
 
-def build_recipe_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off") -> Artifact:
-    """The training set of a recipe cell (spec: ``recipe`` name or user mapping, ``abilities``, ``seed``,
-    ``cap``), keyed by content: the recipe is resolved against the suite's pool sizes first, and the
-    artifact's key is that of the resolved counts, so recipes (and studies) asking for the same mixture
-    share one artifact, and a recipe equal to a plain cell (baseline = curated-10000) shares its.
-
-    A request larger than a pool stops with ``RecipeError`` naming every shortfall, unless ``cap``.
-    """
-    from .data.loaders import load_synthetic, load_train_pools
-    from .data.recipes import parse_recipe, select_records
+def recipe_request(root: Path, spec: dict, fp: Fingerprints):
+    """(request, resolved plan) of a recipe subset spec (``recipe`` name or user mapping, ``abilities``,
+    ``seed``, ``cap``). The recipe is resolved against the pool sizes first (counted once per file
+    content: ``Fingerprints.record_count``), and the artifact is keyed by the resolved counts, so that
+    recipes (and studies) asking for the same mixture share one artifact; a recipe equal to a plain
+    cell (baseline = curated-10000) gets the plain cell's request. A request larger than a pool stops
+    with ``RecipeError`` naming every shortfall, unless ``cap``."""
+    from .data.recipes import parse_recipe
     from .study import canonical
 
     abilities = spec["abilities"]
     recipe = parse_recipe(spec["recipe"], abilities)
-    root = suite_root(suite)
-    pools = load_train_pools(root, recipe.pool_split, abilities) if recipe.needs_curated else {}
-    synthetic = load_synthetic(root) if recipe.needs_synthetic else None
-    plan = recipe.resolve({a: len(p) for a, p in pools.items()}, None if synthetic is None else len(synthetic),
-                          cap=spec.get("cap", False))
-    for what, (asked, taken) in plan.capped.items():
-        log.warning("recipe %s: %s capped to the pool: asked for %d, took %d", plan.name, what, asked, taken)
+    pools = pool_paths(root, recipe.pool_split, abilities) if recipe.needs_curated else {}
+    synthetic = synthetic_pool_files(root) if recipe.needs_synthetic else []
+    sizes = {a: fp.record_count(f, lambda f: len(load_json(f))) for a, f in pools.items()}
+    n_synthetic = sum(fp.record_count(f, lambda f: len(load_json(f, defaults={"type": "general"})))
+                      for f in synthetic) if synthetic else None
+    plan = recipe.resolve(sizes, n_synthetic, cap=spec.get("cap", False))
     plain = plain_equivalent(plan, abilities, spec["seed"], spec.get("cap", False))
     if plain is not None:
-        log.info("recipe %s: the same training set as the plain %s-%d subset", plan.name, plain["source"],
-                 plain["data_size"])
-        return build_subset(store, suite, canonical(plain), leakage)
+        return subset_request(root, canonical(plain), fp), plan
+    files = labelled(root, [*pools.values(), *synthetic])
+    return data_request("subset", canonical({"plan": plan.spec(), "seed": spec["seed"]}), fp, files), plan
+
+
+def pool_paths(root: Path, split: str, abilities: list[str]) -> dict[str, Path]:
+    """The ``curated/{split}`` pool file of each ability, as ``data.loaders.load_train_pools`` reads them."""
+    if split == "full" and not (Path(root) / "curated" / "full").is_dir():
+        split = TRAIN_POOL_SPLIT
+    return {a: doit_file(root, split, a) for a in abilities}
+
+
+def build_recipe_subset(store: Store, suite: Artifact, spec: dict, leakage: str = "off",
+                        reuse_only: bool = False) -> Artifact:
+    """The training set of a recipe cell (``recipe_request``)."""
+    from .data.loaders import load_synthetic, load_train_pools
+    from .data.recipes import parse_recipe, select_records
+
+    root = suite_root(suite)
+    request, plan = recipe_request(root, spec, store.fingerprints())
+    for what, (asked, taken) in plan.capped.items():
+        log.warning("recipe %s: %s capped to the pool: asked for %d, took %d", plan.name, what, asked, taken)
+    if "source" in request.spec:
+        log.info("recipe %s: the same training set as the plain %s-%d subset", plan.name, request.spec["source"],
+                 request.spec["data_size"])
+        return build_subset(store, suite, request.spec, leakage, reuse_only=reuse_only)
 
     def materialise(tmp: Path):
+        abilities = spec["abilities"]
+        recipe = parse_recipe(spec["recipe"], abilities)
+        pools = load_train_pools(root, recipe.pool_split, abilities) if recipe.needs_curated else {}
+        synthetic = load_synthetic(root) if recipe.needs_synthetic else None
         info = _write_train_set(tmp, select_records(plan, pools, synthetic, spec["seed"]))
         return {**info, "counts": plan.counts, "synthetic": plan.synthetic, "pool_split": plan.pool_split}
-    subset = store.build("subset", canonical({"plan": plan.spec(), "seed": spec["seed"]}), {"suite": suite.key},
-                         materialise)
+    subset = request.build(store, materialise, reuse_only)
     check_subset_leakage(suite, subset, leakage)
     return subset
 
@@ -186,6 +274,15 @@ def pool_sizes(suite: Artifact, abilities: list[str], split: str = "full") -> di
     from .data.loaders import load_train_pools
 
     return {a: len(p) for a, p in load_train_pools(suite_root(suite), split, abilities).items()}
+
+
+def held_out_files(root: Path) -> dict[str, Path]:
+    """The files ``held_out_records`` reads."""
+    from .data.loaders import ood_file, ood_subjects
+    from .data.schema import ABILITIES
+
+    files = [doit_file(root, split, a) for split in ("valid", "test") for a in ABILITIES]
+    return labelled(root, [f for f in files if f.is_file()] + [ood_file(root, s) for s in ood_subjects(root)])
 
 
 def held_out_records(suite: Artifact) -> list[dict]:
@@ -250,35 +347,66 @@ def suite_texts(suite: Artifact):
                 yield line
 
 
-def build_tokenizer(store: Store, suite: Artifact, spec: dict) -> Artifact:
+def tokenizer_files(root: Path) -> dict[str, Path]:
+    """What ``suite_texts`` reads: the corpus and every JSON file of the suite."""
+    files = [root / CORPUS_FILE] + [f for f in sorted(root.rglob("*.json")) if f.name != "manifest.json"]
+    return labelled(root, files)
+
+
+def tokenizer_request(root: Path, spec: dict, fp: Fingerprints) -> Request:
+    return data_request("tokenizer", spec, fp, tokenizer_files(root))
+
+
+def build_tokenizer(store: Store, suite: Artifact, spec: dict, reuse_only: bool = False) -> Artifact:
     from .models.tokenizer import train_char_tokenizer
 
     def train(tmp: Path):
         tok = train_char_tokenizer(suite_texts(suite), tmp)
         return {"vocab_size": len(tok)}
-    return store.build("tokenizer", spec, {"suite": suite.key}, train)
+    return tokenizer_request(suite_root(suite), spec, store.fingerprints()).build(store, train, reuse_only)
 
 
-def build_base_model(store: Store, suite: Artifact, tokenizer: Artifact | None, spec: dict) -> Artifact:
+# A local model directory is registered in the store as a pointer keyed by the fingerprint of every
+# file in it (weights, config, tokenizer): copies of one model share artifacts, and re-merged weights
+# are a new model.
+MODEL_DIR_SPEC = {"source": "local directory"}
+
+
+def base_request(root: Path | None, tokenizer_key: str | None, spec: dict, fp: Fingerprints) -> Request:
+    """What a base model is: a local directory's files (spec ``path``), or a tiny model's spec, the
+    suite's corpus and the tokenizer's key."""
+    if "path" in spec:
+        path = Path(spec["path"])
+        return data_request("base_model", MODEL_DIR_SPEC, fp, labelled(path, tree_files(path)))
+    return data_request("base_model", spec, fp, labelled(root, [root / CORPUS_FILE]), tokenizer=tokenizer_key)
+
+
+def build_base_model(store: Store, suite: Artifact, tokenizer: Artifact | None, spec: dict,
+                     reuse_only: bool = False) -> Artifact:
     """A tiny LLaMA pretrained on the suite's corpus (spec: arch + pretrain settings, and ``tokenizer``),
-    or a local HF model directory used in place (spec: ``path``; no tokenizer)."""
-    from transformers import AutoTokenizer
-
-    from .models.tiny import pretrain
-
-    if "path" in spec:  # a real base model from a local directory: used in place, keyed by its files
+    or a local HF model directory used in place (spec: ``path``; no tokenizer): the receipt's path is
+    the directory itself, its key that of its pointer in the store."""
+    if "path" in spec:
         path = check_model_dir(spec["path"]).resolve()
-        files = sorted((p.name, p.stat().st_size) for p in path.iterdir() if p.is_file())
-        return Artifact("base_model", "external-" + artifact_key("base_model", {"path": str(path), "files": files}),
-                        path)
+
+        def link(tmp: Path):
+            (tmp / "SOURCE").write_text(str(path) + "\n")
+            return {"source_dir": str(path)}
+        pointer = base_request(None, None, {"path": path}, store.fingerprints()).build(store, link, reuse_only)
+        return Artifact("base_model", pointer.key, path)
 
     def train(tmp: Path):
+        from transformers import AutoTokenizer
+
+        from .models.tiny import pretrain
+
         tok = AutoTokenizer.from_pretrained(tokenizer.path)
         info = pretrain(tok, corpus_lines(suite), spec["arch"], tmp, work_dir=tmp.parent / f".work-{tmp.name}",
                         seed=spec.get("seed", 0), **spec["pretrain"])
         shutil.rmtree(tmp.parent / f".work-{tmp.name}", ignore_errors=True)
         return info
-    return store.build("base_model", spec, {"suite": suite.key, "tokenizer": tokenizer.key}, train)
+    request = base_request(suite_root(suite), tokenizer.key, spec, store.fingerprints())
+    return request.build(store, train, reuse_only)
 
 
 def check_model_dir(path: str | Path) -> Path:
@@ -289,8 +417,12 @@ def check_model_dir(path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------- training
+def sft_request(base_key: str, subset_key: str, spec: dict) -> Request:
+    return Request("sft", spec, {"base": base_key, "subset": subset_key})
+
+
 def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, nproc: int = 1,
-              threads: int | None = None, launcher: str = "torchrun") -> Artifact:
+              threads: int | None = None, launcher: str = "torchrun", reuse_only: bool = False) -> Artifact:
     """Fine-tune ``base`` on ``subset`` in ``nproc`` launched processes; keeps weights-only snapshots per epoch.
 
     The model directory, the settings and the data are checked here, before any process is launched.
@@ -300,14 +432,16 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
     """
     from dataclasses import asdict
 
-    from .train.launch import run_cell
-    from .train.sft import SFTSettings, prepare
+    from .train.settings import SFTSettings
 
     settings = SFTSettings.from_dict(spec["settings"])
-    inputs = {"base": base.key, "subset": subset.key}
-    work = store.root / "sft" / f".work-{artifact_key('sft', spec, inputs)}"
+    request = sft_request(base.key, subset.key, spec)
+    work = store.root / "sft" / f".work-{request.key}"
 
     def train(tmp: Path):
+        from .train.launch import run_cell
+        from .train.sft import prepare
+
         train_file = subset.path / "train.jsonl"
         prepare(base.path, load_jsonl(train_file), settings)  # clear errors before anything is launched
         # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
@@ -319,7 +453,7 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
         (tmp / "train_metrics.json").write_text(json.dumps(info, indent=2, default=str))
         shutil.rmtree(work, ignore_errors=True)  # optimizer states go once the cell is complete
         return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps", "losses")}}
-    return store.build("sft", spec, inputs, train)
+    return request.build(store, train, reuse_only)
 
 
 # ---------------------------------------------------------------------------------------- analysis
@@ -389,7 +523,58 @@ def load_eval_sets(suite: Artifact, abilities: list[str], splits: list[str]) -> 
     return sets
 
 
-def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Artifact, spec: dict) -> Artifact:
+def predictions_files(root: Path, spec: dict) -> dict[str, Path]:
+    """Every file an evaluation with ``spec`` reads, as the loaders read them: the suite's eval sets
+    (and out-of-domain sets), the training pools a plain prompt draws solved items from, and the
+    benchmark files (``benchmark_files``)."""
+    from .evaluate.ood import PATTERN as OOD_PATTERN
+
+    files = labelled(root, [doit_file(root, split, a) for split in spec["splits"] for a in spec["abilities"]])
+    if spec.get("ood") and "test" in spec["splits"]:
+        files.update(labelled(root, sorted((root / "curated" / "test").glob(OOD_PATTERN))))
+    plain = spec.get("plain_prompt")
+    if plain and plain.get("shots"):  # a base model's plain prompt shows solved items of the training pools
+        files.update(labelled(root, [doit_file(root, TRAIN_POOL_SPLIT, a) for a in spec["abilities"]]))
+    return {**files, **benchmark_files(spec)}
+
+
+def benchmark_files(spec: dict) -> dict[str, Path]:
+    """The benchmark files of an evaluation with ``spec``: every file of each benchmark directory
+    (labelled ``cmmlu:...``, ``agieval:...``; a benchmark's predictions are keyed by its directory's
+    content), and AGIEval's demos file where it lies outside its directory (``agieval-prompts:``)."""
+    bench = spec.get("benchmarks") or {}
+    files: dict[str, Path] = {}
+    for name in ("cmmlu", "agieval"):
+        if name in bench:
+            files.update(labelled(bench[name]["dir"], tree_files(bench[name]["dir"]), f"{name}:"))
+    if "agieval" in bench and "few-shot" in bench["agieval"].get("settings", ["zero-shot", "few-shot"]):
+        prompts = agieval_prompts(bench["agieval"])
+        if prompts.is_file() and prompts.parent != Path(bench["agieval"]["dir"]):
+            files[f"agieval-prompts:{prompts.name}"] = prompts
+    return files
+
+
+def agieval_prompts(agieval: dict) -> Path:
+    """Where ``evaluate.agieval.prompts_path`` finds the demos (a test checks that the two agree; that
+    module imports torch, which planning a study must not wait for)."""
+    root = Path(agieval["dir"])
+    if agieval.get("prompts"):
+        return Path(agieval["prompts"])
+    return root / "few_shot_prompts.csv" if (root / "few_shot_prompts.csv").is_file() else \
+        root.parent / "few_shot_prompts.csv"
+
+
+def predictions_request(root: Path, model_key: str, spec: dict, fp: Fingerprints,
+                        fingerprint: Fingerprint | None = None) -> Request:
+    """``fingerprint``: that of ``predictions_files(root, spec)`` if known (planning a study computes it
+    once per evaluation spec, not once per checkpoint)."""
+    if fingerprint is None:
+        fingerprint = fp.fingerprint(predictions_files(root, spec))
+    return Request("predictions", spec, {"model": model_key, "data": fingerprint.digest}, fingerprint)
+
+
+def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Artifact, spec: dict,
+                      reuse_only: bool = False) -> Artifact:
     """Per-instance predictions of one model on the study's eval sets.
 
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
@@ -405,21 +590,22 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     ``{store}/predictions/.rows/``, outside the artifact: a killed evaluation resumes from its last
     chunk, and any study that evaluates the same model with the same settings reuses the rows.
     """
-    import hashlib
-
-    from .evaluate import agieval, cmmlu
-    from .evaluate.engine import HFEngine
-    from .evaluate.ood import load_ood_sets
-    from .evaluate.predictions import PredictionLog, settings_hash
-    from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets
     from .study import missing_benchmark_paths
 
     # Benchmark files are checked before a model is loaded or anything is evaluated.
-    missing = missing_benchmark_paths(spec.get("benchmarks") or {})
+    missing = [] if reuse_only else missing_benchmark_paths(spec.get("benchmarks") or {})
     if missing:
         raise FileNotFoundError("benchmark data missing:\n" + "\n".join(f"  - {m}" for m in missing))
 
     def run(tmp: Path):
+        import hashlib
+
+        from .evaluate import agieval, cmmlu
+        from .evaluate.engine import HFEngine
+        from .evaluate.ood import load_ood_sets
+        from .evaluate.predictions import PredictionLog, settings_hash
+        from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets
+
         engine = HFEngine(check_model_dir(model_dir), dtype=spec["dtype"], batch_size=spec["batch_size"],
                           max_batch_tokens=spec.get("max_batch_tokens"),
                           loglikelihood_strategy=spec.get("loglikelihood_strategy", "auto"),
@@ -452,7 +638,7 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
                                chunk_size=spec.get("chunk_size", DEFAULT_CHUNK_SIZE), plain=plain, shot_pools=pools)
         write_parquet_atomic(df, tmp / "predictions.parquet")
         return {"n": len(df), "settings": settings, "settings_hash": log.settings_hash, "rows_log": str(log.dir)}
-    return store.build("predictions", spec, {"model": model_key, "suite": suite.key}, run)
+    return predictions_request(suite_root(suite), model_key, spec, store.fingerprints()).build(store, run, reuse_only)
 
 
 def epoch_dir(sft: Artifact, epoch: int) -> Path:
@@ -460,11 +646,16 @@ def epoch_dir(sft: Artifact, epoch: int) -> Path:
 
 
 
+def checkpoint_key(sft_key: str, epoch: int) -> str:
+    """The model key of one epoch's checkpoint (an input of its predictions)."""
+    return f"{sft_key}/epoch-{epoch}"
+
+
 def evaluate_checkpoint(store: Store, suite: Artifact, sft: Artifact, epoch: int, spec: dict, cell: dict,
-                        out: str | Path) -> pd.DataFrame:
+                        out: str | Path, reuse_only: bool = False) -> pd.DataFrame:
     """Predictions of one epoch's checkpoint, labelled with its cell, written to ``out``."""
     model_dir = epoch_dir(sft, epoch)
-    preds = build_predictions(store, model_dir, f"{sft.key}/epoch-{epoch}", suite, spec)
+    preds = build_predictions(store, model_dir, checkpoint_key(sft.key, epoch), suite, spec, reuse_only)
     return _labelled(preds, cell, epoch, out)
 
 

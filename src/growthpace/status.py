@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-from filelock import FileLock, Timeout
 
 from . import study
 from .store import Store, artifact_key
@@ -44,14 +43,7 @@ def _building(store: Store, results: Path, cell: study.Cell, config: dict) -> bo
         return False
     inputs = {"base": json.loads(base.read_text())["key"], "subset": json.loads(subset.read_text())["key"]}
     key = artifact_key("sft", study.sft_spec(config, cell.model_size, cell.seed), inputs)
-    lock = store.path("sft", key).with_name(f"{key}.lock")
-    if not lock.exists():
-        return False
-    try:
-        with FileLock(str(lock), timeout=0):
-            return False
-    except Timeout:
-        return True
+    return store.state("sft", key) == "building"
 
 
 def _failed(log: Path) -> bool:

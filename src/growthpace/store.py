@@ -2,13 +2,21 @@
 
 An artifact (a generated suite, a tokenizer, a base model, an SFT run, a set of predictions) lives in
 ``{store_dir}/{kind}/{key}/``. Its key is the hash of a canonical JSON of everything that determines
-it: its spec, the keys of its inputs and the code version of its kind. Builds happen in a temporary
+it: its spec, the keys of its inputs, the content fingerprint of the files it reads from outside the
+store (``growthpace.fingerprint``) and the code version of its kind. Builds happen in a temporary
 directory beside the final one and are renamed into place under a file lock, so two studies that need
 the same artifact at the same time build it once, and an interrupted build never looks complete.
-``manifest.json`` inside each artifact records spec, inputs, sizes, timings and versions.
+``manifest.json`` inside each artifact records spec, inputs, fingerprints, sizes, timings and versions.
 
 Snakemake's declared outputs under ``results/{study}/`` are small *receipts* (JSON naming kind, key and
 path), so each study keeps its own DAG while artifacts are built once and shared.
+
+Waiting for another build. A build of the same key by another run holds the key's lock. A process
+waits for it, except inside a cluster allocation (``SLURM_JOB_ID`` set): there it waits at most
+``LOCK_GRACE_SECONDS`` (enough for the cheap kinds) and then stops with ``BuildInProgress``, because a
+training job would otherwise hold its GPUs for hours doing nothing. The workflow plans such jobs as
+local ones where it can (``growthpace.reuse``): a job whose artifact exists, or is being built when
+the study is planned, runs where snakemake runs and waits there, holding no allocation.
 """
 
 from __future__ import annotations
@@ -18,16 +26,18 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 # Bump a kind's version when its builder changes in a way that changes results: old artifacts are
-# then simply not found (new keys), never silently reused.
+# then simply not found (new keys), never silently reused, and the workflow re-runs the jobs of that
+# kind (each rule has its kind's version among its params).
 CODE_VERSIONS = {
     "suite": 2,
     "subset": 1,
@@ -38,8 +48,32 @@ CODE_VERSIONS = {
 }
 
 MANIFEST = "manifest.json"
+# Inside a cluster allocation, how long a build waits for another run's build of the same key before
+# giving up (a subset or a tokenizer takes seconds; an SFT run takes hours).
+LOCK_GRACE_SECONDS = 60
+# Rules whose name starts with this resolve their artifact from the store and never build it
+# (workflow/rules/reuse.smk).
+REUSE_PREFIX = "reuse_"
 
 log = logging.getLogger(__name__)
+
+
+class BuildInProgress(RuntimeError):
+    """Another run holds the build lock of the artifact, and this process does not wait for it."""
+
+
+class NotInStore(LookupError):
+    """A job planned to reuse an artifact finds none."""
+
+
+def in_allocation() -> bool:
+    """Whether this process runs inside a cluster job (waiting there holds the job's resources)."""
+    return bool(os.environ.get("SLURM_JOB_ID"))
+
+
+def reuse_only(rule: str) -> bool:
+    """Whether a workflow rule only resolves its artifact from the store (``reuse_*`` rules)."""
+    return rule.startswith(REUSE_PREFIX)
 
 
 def canonical_json(obj) -> str:
@@ -74,12 +108,34 @@ class Store:
     def exists(self, kind: str, key: str) -> bool:
         return (self.path(kind, key) / MANIFEST).is_file()
 
+    def lock(self, kind: str, key: str) -> FileLock:
+        """The lock a build of (kind, key) holds; ``store gc`` takes it too."""
+        return FileLock(str(self.path(kind, key)) + ".lock")
+
+    def state(self, kind: str, key: str) -> str | None:
+        """``done`` (complete), ``building`` (another process holds its build lock now), or None."""
+        if self.exists(kind, key):
+            return "done"
+        if Path(str(self.path(kind, key)) + ".lock").exists() and is_held(self.lock(kind, key)):
+            return "building"
+        return None
+
+    def fingerprints(self):
+        """The store's cache of input-file hashes (``growthpace.fingerprint``)."""
+        from .fingerprint import CACHE_DIR, Fingerprints
+
+        return Fingerprints(self.root / CACHE_DIR)
+
     def build(self, kind: str, spec: dict, inputs: dict[str, str] | None,
-              builder: Callable[[Path], dict | None]) -> Artifact:
+              builder: Callable[[Path], dict | None] | None, *, extra: dict | None = None,
+              reuse_only: bool = False, wait: bool | None = None) -> Artifact:
         """Return the artifact for (kind, spec, inputs), building it with ``builder(tmp_dir)`` if absent.
 
         ``builder`` writes the artifact's files into the directory it is given and may return extra
-        manifest fields. The directory becomes visible only once the builder has returned.
+        manifest fields (``extra`` adds more, e.g. the fingerprint of its input files). The directory
+        becomes visible only once the builder has returned. With ``reuse_only`` an absent artifact is an
+        error (``NotInStore``), never built. ``wait``: whether to wait for another run's build of the
+        same key; by default yes, except inside a cluster allocation (see the module's docstring).
         """
         key = artifact_key(kind, spec, inputs)
         final = self.path(kind, key)
@@ -87,10 +143,26 @@ class Store:
             log.info("%s %s: found in store", kind, key)
             return Artifact(kind, key, final)
         final.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(final) + ".lock"):
+        if wait is None:
+            wait = reuse_only or not in_allocation()
+        lock = self.lock(kind, key)
+        try:
+            lock.acquire(timeout=-1 if wait else LOCK_GRACE_SECONDS)
+        except Timeout:
+            raise BuildInProgress(
+                f"{kind} {key} is being built by another run (it holds {final}.lock). This job runs inside a "
+                f"cluster allocation (SLURM job {os.environ.get('SLURM_JOB_ID')}) and does not keep it waiting "
+                "for that build. Run the study again once the other build is done: the job then finds the "
+                "artifact in the store and runs where snakemake runs, without a cluster job.") from None
+        try:
             if self.exists(kind, key):  # built by someone else while we waited
                 log.info("%s %s: found in store (built meanwhile by another run)", kind, key)
                 return Artifact(kind, key, final)
+            if reuse_only or builder is None:
+                raise NotInStore(
+                    f"{kind} {key}: this job was planned to reuse it from the store, but {final} is not there "
+                    "(deleted since, or another run's build of it failed). Run snakemake again: the job is "
+                    "then planned to build it.")
             log.info("%s %s: building", kind, key)
             # Under the lock nobody else builds this key: any temporary directory of it is a leftover
             # of a killed build.
@@ -99,7 +171,7 @@ class Store:
             tmp = final.parent / f".tmp-{key}-{os.getpid()}"
             tmp.mkdir()
             start = time.time()
-            extra = builder(tmp) or {}
+            built = builder(tmp) or {}
             manifest = {
                 "kind": kind,
                 "key": key,
@@ -110,16 +182,28 @@ class Store:
                 "build_seconds": round(time.time() - start, 3),
                 "host": platform.node(),
                 "bytes": _tree_bytes(tmp),
-                **extra,
+                **(extra or {}),
+                **built,
             }
             write_json_atomic(tmp / MANIFEST, manifest)
             if final.exists():  # a stale, incomplete directory (no manifest) from an interrupted build
                 shutil.rmtree(final)
             os.rename(tmp, final)
+        finally:
+            lock.release()
         return Artifact(kind, key, final)
 
     def manifest(self, kind: str, key: str) -> dict:
         return json.loads((self.path(kind, key) / MANIFEST).read_text())
+
+
+def is_held(lock: FileLock) -> bool:
+    """Whether another process holds ``lock`` now (probed by taking it, without waiting)."""
+    try:
+        with lock.acquire(timeout=0):
+            return False
+    except Timeout:
+        return True
 
 
 def _tree_bytes(path: Path) -> int:
@@ -156,6 +240,8 @@ def list_artifacts(store: Store) -> list[dict]:
     """One row per complete artifact: kind, key, bytes, build time, when built."""
     rows = []
     for manifest in sorted(store.root.glob(f"*/*/{MANIFEST}")):
+        if manifest.parent.name.startswith("."):  # a killed build's temporary directory, not an artifact
+            continue
         m = json.loads(manifest.read_text())
         rows.append({"kind": m["kind"], "key": m["key"], "bytes": m.get("bytes", 0),
                      "build_seconds": m.get("build_seconds"), "built_at": m.get("built_at"),
@@ -178,10 +264,35 @@ def referenced_keys(results_dirs: list[str | Path]) -> set[str]:
     return keys
 
 
-def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool = False) -> list[dict]:
-    """Delete every artifact (and stale temporary or work directory) no given study references.
+# What a finished artifact leaves beside it, and when it is no longer needed:
+#   {kind}/.tmp-{key}-{pid}/        a build's directory before its rename: left only by a killed build
+#   {kind}/.work-.tmp-{key}-{pid}/  scratch of one build process (pretraining): left only by a killed build
+#   {kind}/.gc-{name}-{pid}/        what a killed `store gc` had renamed to delete
+#   sft/.work-{key}/                resume state of an SFT run (trainer checkpoints with optimizer states,
+#                                   epoch snapshots): needed until the artifact is complete
+#   predictions/.rows/{model}-{settings}/  chunks of predictions, written as an evaluation goes: needed
+#                                   while some of its rows are in no complete predictions artifact
+_KEY = r"[0-9a-f]{20}"
+_WORK = re.compile(rf"^\.work-({_KEY})$")
+_TMP = re.compile(rf"^(?:\.work-)?\.tmp-({_KEY})-\d+$")
+_GC = re.compile(r"^\.gc-.+-\d+$")
 
-    Returns the rows of what was (or, with ``dry_run``, would be) deleted.
+
+def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool = False,
+                    unfinished: bool = False) -> list[dict]:
+    """Free what no given study uses and no unfinished build needs; return a row per item.
+
+    Freed: every complete artifact no given study references (directly or as an input of one it
+    references); the resume state of builds whose artifact is complete; temporary directories of killed
+    builds; prediction chunk rows that are all in complete predictions artifacts. The resume state of an
+    unfinished build (an interrupted SFT run, an evaluation's chunks) is kept, since a re-run resumes
+    from it, unless ``unfinished`` (the build will not be resumed: its study was changed or dropped).
+
+    Each item is deleted holding the build lock of its key, as a build holds it, so nothing being
+    built is touched: an item whose lock another process holds is returned with ``busy`` and left
+    alone. An item is first renamed out of place, so a reader sees it whole or not at all. Rows:
+    ``what`` (artifact, temporary, resume state, prediction rows), ``kind``, ``key``, ``path``,
+    ``bytes``, ``busy``. With ``dry_run`` nothing is deleted.
     """
     artifacts = {a["key"]: a for a in list_artifacts(store)}
     keep = referenced_keys(keep_results)
@@ -192,12 +303,78 @@ def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool 
             if key not in keep:
                 keep.add(key)
                 stack.append(key)
-    doomed = [a for k, a in artifacts.items() if k not in keep]
-    stale = [p for p in store.root.glob("*/.tmp-*")] + [p for p in store.root.glob("*/*.lock")
-                                                         if not p.with_suffix("").exists()]
-    if not dry_run:
-        for a in doomed:
-            shutil.rmtree(store.path(a["kind"], a["key"]))
-        for p in stale:
-            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-    return doomed
+    items = [{"what": "artifact", "kind": a["kind"], "key": k, "path": store.path(a["kind"], k)}
+             for k, a in artifacts.items() if k not in keep]
+    for kind_dir in sorted(p for p in store.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for p in sorted(kind_dir.glob(".*")):
+            if not p.is_dir():
+                continue
+            if m := _TMP.match(p.name):
+                items.append({"what": "temporary", "kind": kind_dir.name, "key": m.group(1), "path": p})
+            elif _GC.match(p.name):
+                items.append({"what": "temporary", "kind": kind_dir.name, "key": None, "path": p})
+            elif (m := _WORK.match(p.name)) and (unfinished or store.exists(kind_dir.name, m.group(1))):
+                items.append({"what": "resume state", "kind": kind_dir.name, "key": m.group(1), "path": p})
+    items += _prediction_rows(store, unfinished)
+    for item in items:
+        item["bytes"] = _tree_bytes(item["path"]) if item["path"].is_dir() else 0
+        lock = _lock_of(store, item)
+        item["busy"] = lock is not None and Path(lock.lock_file).exists() and is_held(lock)
+        if dry_run or item["busy"]:
+            continue
+        if lock is None:  # a leftover of a killed gc: nobody builds it
+            _delete(item["path"])
+            continue
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:  # taken since the probe
+            item["busy"] = True
+            continue
+        try:
+            _delete(item["path"])
+            if item["what"] in ("artifact", "prediction rows"):  # its lock guards nothing any more
+                Path(lock.lock_file).unlink(missing_ok=True)  # safe while held: filelock re-checks the inode
+        finally:
+            lock.release()
+    return items
+
+
+def _lock_of(store: Store, item: dict) -> FileLock | None:
+    if item["what"] == "prediction rows":
+        return FileLock(str(item["path"]) + ".lock")  # evaluate.predictions.PredictionLog.lock
+    return store.lock(item["kind"], item["key"]) if item["key"] else None
+
+
+def _delete(path: Path) -> None:
+    """Rename out of place, then delete: a reader sees the directory whole or not at all."""
+    if not path.exists():
+        return
+    doomed = path.with_name(f".gc-{path.name}-{os.getpid()}")
+    os.rename(path, doomed)
+    shutil.rmtree(doomed)
+
+
+def _prediction_rows(store: Store, unfinished: bool) -> list[dict]:
+    """Prediction chunk logs whose every row is in a complete predictions artifact that used the log
+    (with ``unfinished``: every chunk log)."""
+    import pandas as pd
+
+    rows_root = store.root / "predictions" / ".rows"
+    if not rows_root.is_dir():
+        return []
+    covered: dict[str, set] = {}
+    for manifest in store.root.glob(f"predictions/*/{MANIFEST}"):
+        m = json.loads(manifest.read_text())
+        if m.get("rows_log"):
+            table = pd.read_parquet(manifest.parent / "predictions.parquet", columns=["eval_set", "item_hash"])
+            covered.setdefault(Path(m["rows_log"]).name, set()).update(zip(table["eval_set"], table["item_hash"]))
+    out = []
+    for log_dir in sorted(p for p in rows_root.iterdir() if p.is_dir()):
+        done = covered.get(log_dir.name, set())
+        rows = set()
+        for part in log_dir.glob("part-*.parquet"):
+            df = pd.read_parquet(part, columns=["eval_set", "item_hash"])
+            rows.update(zip(df["eval_set"], df["item_hash"]))
+        if unfinished or rows <= done:
+            out.append({"what": "prediction rows", "kind": "predictions", "key": log_dir.name, "path": log_dir})
+    return out

@@ -20,6 +20,7 @@ rule derive_recipe:
         settings=f"{ANALYSIS}/derived/settings.json",
     params:
         spec=study.analysis_spec(config),
+        external=PLAN.analysis_inputs(),
     log:
         f"{RESULTS}/logs/derive_recipe.log",
     conda:
@@ -68,6 +69,7 @@ rule analysis:
         recipe_subsets=recipe_subset_receipts(),
         extrapolate=study.extrapolate_spec(config),
         untrained=study.untrained_spec(config),
+        external=PLAN.analysis_inputs(),
     log:
         f"{RESULTS}/logs/analysis.log",
     conda:

@@ -3,7 +3,8 @@ import re
 
 from snakemake.utils import validate
 
-from growthpace import study
+from growthpace import reuse, study
+from growthpace.store import CODE_VERSIONS
 
 validate(config, schema="../schemas/config.schema.yaml")
 study.check_study(config)
@@ -17,6 +18,13 @@ CELLS = study.cell_index(config)
 SUBSETS = study.subset_cells(config)
 GUIDELINE = study.guideline_settings(config)["enabled"]
 ANALYSIS = f"{RESULTS}/analysis"
+# The study planned against the store (growthpace.reuse): the key each job's artifact will have, so
+# that jobs whose artifact is already there run here instead of on a cluster (rules/reuse.smk), and the
+# content digest of what each job reads from outside the store. Each rule that builds an artifact has
+# its kind's code version and that digest among its params: Snakemake re-runs a job when its params
+# change, so raising a version in growthpace.store.CODE_VERSIONS, or fixing a record or a weight file
+# in place, re-runs exactly the jobs that depend on it.
+PLAN = reuse.Plan(config)
 
 
 # One {cell} wildcard names a training cell: curated-40-seed0, synthetic-640-seed0,
@@ -126,6 +134,22 @@ def subset_inputs(wildcards):
 
 def subset_params(wildcards):
     return study.subset_spec(config, subset_cell(wildcards))
+
+
+def subset_external(wildcards):
+    return PLAN.subset_inputs(wildcards.cell)
+
+
+def base_external(wildcards):
+    return PLAN.base_inputs(wildcards.model_size)
+
+
+def eval_external(wildcards):
+    return PLAN.eval_inputs(eval_params(wildcards))
+
+
+def base_eval_external(wildcards):
+    return PLAN.eval_inputs(base_eval_params(wildcards))
 
 
 def train_inputs(wildcards):

@@ -4,6 +4,7 @@ rule suite:
     params:
         store=STORE,
         spec=study.suite_spec(config),
+        code_version=CODE_VERSIONS["suite"],
     log:
         f"{RESULTS}/logs/suite.log",
     conda:
@@ -23,6 +24,8 @@ rule subset:
         store=STORE,
         spec=subset_params,
         leakage=study.leakage_mode(config),
+        code_version=CODE_VERSIONS["subset"],
+        external=subset_external,
     log:
         f"{RESULTS}/logs/subset/{{cell}}.log",
     conda:

@@ -9,6 +9,8 @@ rule evaluate_checkpoint:
     params:
         store=STORE,
         spec=eval_params,
+        code_version=CODE_VERSIONS["predictions"],
+        external=eval_external,
     log:
         f"{RESULTS}/logs/evaluate/{{model_size}}/{{cell}}/epoch{{epoch}}.log",
     threads: eval_cpus
@@ -35,6 +37,8 @@ rule evaluate_base:
         store=STORE,
         spec=base_eval_params,
         cell=base_cell_params,
+        code_version=CODE_VERSIONS["predictions"],
+        external=base_eval_external,
     log:
         f"{RESULTS}/logs/evaluate/{{model_size}}/base/epoch0.log",
     threads: eval_cpus

@@ -6,6 +6,8 @@ rule tokenizer:
     params:
         store=STORE,
         spec=study.tokenizer_spec(config),
+        code_version=CODE_VERSIONS["tokenizer"],
+        external=PLAN.tokenizer_inputs(),
     log:
         f"{RESULTS}/logs/tokenizer.log",
     conda:
@@ -24,6 +26,8 @@ rule base_model:
     params:
         store=STORE,
         spec=base_params,
+        code_version=CODE_VERSIONS["base_model"],
+        external=base_external,
     log:
         f"{RESULTS}/logs/base_model/{{model_size}}.log",
     threads: 2

@@ -12,6 +12,7 @@ rule train_cell:
         spec=sft_params,
         cell=cell_params,
         launcher="torchrun",
+        code_version=CODE_VERSIONS["sft"],
     log:
         f"{RESULTS}/logs/train/{{model_size}}/{{cell}}.log",
     threads: train_cpus

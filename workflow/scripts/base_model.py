@@ -1,12 +1,14 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-import torch
-
 from growthpace import stages
-from growthpace.store import Store, read_receipt, write_receipt
+from growthpace.store import Store, read_receipt, reuse_only, write_receipt
 
-torch.set_num_threads(snakemake.threads)
+from_store = reuse_only(snakemake.rule)  # a reuse_* rule: planned to be found in the store
+if not from_store:  # torch takes seconds to import; a lookup does not need it
+    import torch
+
+    torch.set_num_threads(snakemake.threads)
 store = Store(snakemake.params.store)
 tokenizer = snakemake.input.get("tokenizer")  # only tiny models pretrained here have one
 base = stages.build_base_model(
@@ -14,5 +16,6 @@ base = stages.build_base_model(
     read_receipt(snakemake.input.suite),
     read_receipt(tokenizer) if tokenizer else None,
     snakemake.params.spec,
+    reuse_only=from_store,
 )
 write_receipt(snakemake.output[0], base)

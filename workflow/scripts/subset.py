@@ -2,7 +2,7 @@ from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
 from growthpace import stages
-from growthpace.store import Store, read_receipt, write_receipt
+from growthpace.store import Store, read_receipt, reuse_only, write_receipt
 
 store = Store(snakemake.params.store)
 subset = stages.build_subset(
@@ -11,5 +11,6 @@ subset = stages.build_subset(
     snakemake.params.spec,
     leakage=snakemake.params.leakage,
     recipe_file=snakemake.input.get("recipe"),  # guideline cells: the derived recipe
+    reuse_only=reuse_only(snakemake.rule),  # a reuse_* rule: planned to be found in the store
 )
 write_receipt(snakemake.output[0], subset)

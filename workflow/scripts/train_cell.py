@@ -3,7 +3,7 @@ from growthpace.logs import to_rule_log
 to_rule_log(snakemake.log[0])
 from growthpace import stages, study
 from growthpace.gpus import claimed_gpus
-from growthpace.store import Store, read_receipt, write_receipt
+from growthpace.store import Store, read_receipt, reuse_only, write_receipt
 
 # One process per GPU of the job; without GPUs, resources.train.processes sharing the job's threads.
 gpus = int(snakemake.resources.get("gpu", 0) or 0)
@@ -18,5 +18,6 @@ with claimed_gpus(gpus):
         nproc=nproc,
         threads=max(1, snakemake.threads // nproc) if gpus == 0 else None,
         launcher=snakemake.params.launcher,
+        reuse_only=reuse_only(snakemake.rule),  # a reuse_* rule: planned to be found in the store, never trains here
     )
 write_receipt(snakemake.output[0], sft, cell=stages.realised_cell(snakemake.params.cell, subset))
