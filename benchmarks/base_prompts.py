@@ -85,11 +85,11 @@ def pretrain_sentencepiece(suite_root: Path, work: Path, sizes: list[str], demo_
     """Tiny LLaMAs with a SentencePiece tokenizer (no speaker tokens), pretrained on the demo corpus."""
     from transformers import AutoTokenizer
 
-    from growthpace.data import demo_suite
+    from growthpace.data import demo
     from growthpace.models.llama import train_sentencepiece
     from growthpace.models.tiny import pretrain
 
-    corpus = demo_suite.read_corpus(suite_root / "pretrain" / "corpus.txt")
+    corpus = demo.read_corpus(suite_root / "pretrain" / "corpus.txt")
     train_sentencepiece(corpus, work / "tokenizer", vocab_size=2000)
     tok = AutoTokenizer.from_pretrained(work / "tokenizer")
     out = {}
