@@ -4,7 +4,7 @@ Each base model is evaluated on the suite's valid and test sets (and its out-of-
 ``evaluate.run.evaluate_sets`` as the workflow runs it:
 
 - ``chat``: the speaker-token format of every fine-tuned checkpoint; a tokenizer without the speaker
-  tokens gets them, with embedding rows drawn around the mean (what ``stages.evaluate_base`` did);
+  tokens gets them, with embedding rows drawn around the mean (what ``artifacts.evaluate_base`` did);
 - ``plain``: plain text with ``--question`` / ``--answer`` markers, each item after ``--shots`` solved items
   of its ability and kind from the training pool (``evaluate.prompts.PlainPrompts``), as lm-eval and
   OpenCompass prompt base models (several shot counts may be given).

@@ -17,7 +17,7 @@ BASE_PROMPT_DEFAULTS = {"format": "plain", "shots": 3, "question": "问：", "an
 
 
 def analysis_spec(config: dict) -> dict:
-    """What ``stages.analyze_study`` computes (``analysis.*``). The same spec derives the recipe from the
+    """What ``artifacts.analyze_study`` computes (``analysis.*``). The same spec derives the recipe from the
     grid and analyses grid + guideline cells, so both write the same allocation; with the guideline on,
     pools too small for the budget are an error (without it, the suggested recipe ignores the pools).
     With the optimiser, ``training`` gives the optimiser steps of each guideline model size (epochs,
@@ -84,9 +84,9 @@ def base_spec(config: dict, model_size: str) -> dict:
 def subset_spec(config: dict, cell: Cell) -> dict:
     """The training set of a cell. Plain cells: source, size, seed (and the abilities, for curated).
     Recipe and single-ability cells: the recipe (a name or a user mapping); the stage resolves it
-    against the pools and keys the artifact by the resolved counts (``stages.build_recipe_subset``).
+    against the pools and keys the artifact by the resolved counts (``artifacts.build_recipe_subset``).
     Guideline cells: only that the recipe is the derived one; its counts are in the file that
-    ``stages.build_subset`` is given, written by the study's own analysis."""
+    ``artifacts.build_subset`` is given, written by the study's own analysis."""
     data = config["data"]
     seed = data.get("subset_seed", 0) + int(cell.seed)
     cap = data.get("cap_to_pool", False)
@@ -157,7 +157,7 @@ def scoring_spec(config: dict) -> dict:
 
 
 def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) -> dict:
-    """What ``stages.build_predictions`` evaluates for one (cell, epoch). Options left at their
+    """What ``artifacts.build_predictions`` evaluates for one (cell, epoch). Options left at their
     defaults are left out, so that studies which do not set them keep their artifacts' keys."""
     ev = config.get("evaluation", {})
     spec = {
