@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..schema import prompt_hash, validate_record
+from ..schema import prompt_hash
 from .world import (GRADES, HOME_CITIES, ILLS, PRODUCTS, RIVERS, SUBJECTS, TASTES, assistant, choice_answer, closed,
-                    options, seeded_rng, user)
+                    distinct_records, options, seeded_rng, user)
 
 
 def _ood_facts(world: dict, subject: str) -> list[tuple[str, str, Sequence[str]]]:
@@ -35,10 +35,14 @@ def gen_ood(world: dict, subject: str, seed: int, n: int) -> list[dict]:
     facts = _ood_facts(world, subject)
     order = list(range(len(facts)))
     rng.shuffle(order)
-    out, seen = [], set()
+    # Distinct by the question asked (the last two turns), whatever the shots before it.
+    return distinct_records(_items(facts, order, rng, n, subject), n, f"ceval_{subject}",
+                            key=lambda rec: prompt_hash(rec["messages"][-2:]))
+
+
+def _items(facts, order: list[int], rng, n: int, subject: str):
+    """Five-shot choice items about ``facts`` in ``order`` (cycled), the shots drawn from the other facts."""
     for i in range(n * 20):
-        if len(out) == n:
-            break
         fi = order[i % len(order)]
         q, gold, pool = facts[fi]
         shots = []
@@ -47,14 +51,5 @@ def gen_ood(world: dict, subject: str, seed: int, n: int) -> list[dict]:
             dopts, dp = closed(dpool, dg)
             shots += [user(f"{dq}\n{options(dopts)}"), assistant(choice_answer(dopts, dp))]
         opts, p = closed(pool, gold)
-        rec = {"messages": [*shots, user(f"{q}\n{options(opts)}"), assistant(choice_answer(opts, p))],
+        yield {"messages": [*shots, user(f"{q}\n{options(opts)}"), assistant(choice_answer(opts, p))],
                "type": f"ceval_{subject}_fshot", "question_format": 0}
-        h = prompt_hash(rec["messages"][-2:])
-        if h in seen:
-            continue
-        seen.add(h)
-        validate_record(rec, f"ceval_{subject}[{len(out)}]")
-        out.append(rec)
-    if len(out) < n:
-        raise ValueError(f"ceval_{subject}: could only generate {len(out)} distinct items of {n}")
-    return out

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..schema import ABILITIES, PASSAGE_SEPARATOR, prompt_hash, validate_record
-from .world import OOD_SUBJECTS, build_world, seeded_rng
+from ..schema import ABILITIES, PASSAGE_SEPARATOR
+from .world import OOD_SUBJECTS, build_world, distinct_records, seeded_rng
 from .knowledge import gen_biology, gen_chinese, gen_history
 from .context import gen_reasoning, gen_understanding
 from .procedure import gen_ethics, gen_math
@@ -23,24 +23,6 @@ GENERATORS: dict[str, Callable] = {
     "chinese": gen_chinese, "understanding": gen_understanding, "role_play": gen_role_play,
     "reasoning": gen_reasoning, "math": gen_math, "ethics": gen_ethics,
 }
-
-
-def _fill(gen, world, split, rng, n: int, seen: set[str], where: str) -> list[dict]:
-    """n records with prompts unseen so far in this ability (``seen`` is shared by its splits)."""
-    out = []
-    for rec in gen(world, split, rng, n):
-        if len(out) == n:
-            break
-        h = prompt_hash(rec["messages"])
-        if h in seen:
-            continue
-        seen.add(h)
-        validate_record(rec, f"{where}[{len(out)}]")
-        out.append(rec)
-    if len(out) < n:
-        raise ValueError(f"{where}: could only generate {len(out)} distinct items of {n}; "
-                         "the demo world is too small for this size")
-    return out
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
@@ -78,7 +60,7 @@ def generate_suite(out_dir: str | Path, seed: int = 0, n_train: int = 256, n_val
         # test first, then valid, then train: a prompt is never reused across splits
         for split, dirname, n in (("test", "test", n_test), ("valid", "valid", n_valid), ("train", "1000", n_train)):
             rng = seeded_rng(seed, ability, split)
-            recs = _fill(GENERATORS[ability], world, split, rng, n, seen, f"{ability}/{split}")
+            recs = distinct_records(GENERATORS[ability](world, split, rng, n), n, f"{ability}/{split}", seen)
             put(f"curated/{dirname}/{ability}_{dirname}.json", recs)
     if n_ood > 0:
         for subject in OOD_SUBJECTS:

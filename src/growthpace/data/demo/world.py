@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from ..schema import LETTERS
+from ..schema import LETTERS, prompt_hash, validate_record
 
 
 # Characters for world entity names (two characters each). None of them is a prefix of fresh names.
@@ -173,6 +173,27 @@ class _Names:
                 self.used.add(name)
                 out.append(name)
         return out
+
+
+def distinct_records(records: Iterable[dict], n: int, where: str, seen: set[str] | None = None,
+                     key: Callable[[dict], str] = lambda rec: prompt_hash(rec["messages"])) -> list[dict]:
+    """The first ``n`` valid records of ``records`` whose ``key`` (the prompt's hash) is unseen so far;
+    ``seen`` may be shared by several calls (an ability's splits)."""
+    seen = set() if seen is None else seen
+    out = []
+    for rec in records:
+        if len(out) == n:
+            break
+        h = key(rec)
+        if h in seen:
+            continue
+        seen.add(h)
+        validate_record(rec, f"{where}[{len(out)}]")
+        out.append(rec)
+    if len(out) < n:
+        raise ValueError(f"{where}: could only generate {len(out)} distinct items of {n}; "
+                         "the demo world is too small for this size")
+    return out
 
 
 def fresh_names(rng: random.Random, k: int) -> list[str]:
