@@ -10,6 +10,11 @@ min_version("9.0")
 # The demo study is the default; a study given with --configfile replaces it (instead of being
 # merged into it, which would leak the demo's keys into every other study). --config alone edits the
 # demo (e.g. --config study=demo-b).
+# Snakemake has no public way to say this. A `configfile:` directive is always merged under the
+# command line's files; the public --replace-workflow-config flag drops it for --config too (so
+# --config study=demo-b would lose the demo); the command line's config files are visible only as the
+# attribute below (Snakemake 9: config_settings.configfiles behind it). tests/test_config_layers.py
+# pins the three behaviours, so a Snakemake that changes it fails there first.
 if not workflow.overwrite_configfiles:
 
     configfile: f"{workflow.basedir}/config/config.yaml"

@@ -4,7 +4,7 @@ Each base model is evaluated on the suite's valid and test sets (and its out-of-
 ``evaluate.run.evaluate_sets`` as the workflow runs it:
 
 - ``chat``: the speaker-token format of every fine-tuned checkpoint; a tokenizer without the speaker
-  tokens gets them, with embedding rows drawn around the mean (what ``stages.evaluate_base`` did);
+  tokens gets them, with embedding rows drawn around the mean (what ``artifacts.evaluate_base`` did);
 - ``plain``: plain text with ``--question`` / ``--answer`` markers, each item after ``--shots`` solved items
   of its ability and kind from the training pool (``evaluate.prompts.PlainPrompts``), as lm-eval and
   OpenCompass prompt base models (several shot counts may be given).
@@ -85,11 +85,11 @@ def pretrain_sentencepiece(suite_root: Path, work: Path, sizes: list[str], demo_
     """Tiny LLaMAs with a SentencePiece tokenizer (no speaker tokens), pretrained on the demo corpus."""
     from transformers import AutoTokenizer
 
-    from growthpace.data import demo_suite
+    from growthpace.data import demo
     from growthpace.models.llama import train_sentencepiece
     from growthpace.models.tiny import pretrain
 
-    corpus = demo_suite.read_corpus(suite_root / "pretrain" / "corpus.txt")
+    corpus = demo.read_corpus(suite_root / "pretrain" / "corpus.txt")
     train_sentencepiece(corpus, work / "tokenizer", vocab_size=2000)
     tok = AutoTokenizer.from_pretrained(work / "tokenizer")
     out = {}

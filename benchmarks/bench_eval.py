@@ -33,7 +33,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from growthpace.data.demo_suite import ABILITIES, generate_suite  # noqa: E402
+from growthpace.data.demo import ABILITIES, generate_suite  # noqa: E402
 from growthpace.data.loaders import load_doit_split, load_jsonl  # noqa: E402
 from growthpace.evaluate import scorers  # noqa: E402
 from growthpace.evaluate.engine import HFEngine  # noqa: E402

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from growthpace.data.demo_suite import generate_suite
+from growthpace.data.demo import generate_suite
 from growthpace.fingerprint import Fingerprints, labelled, tree_files
 
 ROOT = Path(__file__).resolve().parents[1]

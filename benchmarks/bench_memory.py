@@ -137,18 +137,18 @@ def launch(loading: str, job: Path, out: Path, nproc: int, extra_env: dict | Non
 
 def build(root: Path, hidden: int, layers: int, vocab: int) -> tuple[Path, Path]:
     """The checkpoint (fp16 .bin in 2 shards, SentencePiece tokenizer) and 8 training records."""
-    from growthpace.data import demo_suite
+    from growthpace.data import demo
     from growthpace.data.loaders import load_doit_split, strip_provenance
     from growthpace.models.llama import build_checkpoint
 
-    demo_suite.generate_suite(root / "suite", n_train=1, n_valid=1, n_test=1, n_synthetic=0, n_ood=0, corpus_passes=2)
+    demo.generate_suite(root / "suite", n_train=1, n_valid=1, n_test=1, n_synthetic=0, n_ood=0, corpus_passes=2)
     records = [strip_provenance(r) for pool in load_doit_split(root / "suite", "1000",
-                                                               list(demo_suite.ABILITIES)).values() for r in pool]
+                                                               list(demo.ABILITIES)).values() for r in pool]
     train_file = root / "train.jsonl"
     train_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[:8]), encoding="utf-8")
     shape = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": hidden // 64,
              "intermediate_size": int(hidden * 2.75) // 64 * 64}
-    model_dir = build_checkpoint(root / "model", demo_suite.read_corpus(root / "suite" / "pretrain" / "corpus.txt"),
+    model_dir = build_checkpoint(root / "model", demo.read_corpus(root / "suite" / "pretrain" / "corpus.txt"),
                                  shape, fmt="bin", shards=2, vocab_size=vocab)
     return model_dir, train_file
 

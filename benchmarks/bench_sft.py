@@ -23,14 +23,14 @@ import torch
 
 def demo_records(root: Path, n_items: int) -> tuple[list[dict], Path]:
     """Curated training records of the generated demo suite (all ten abilities) and its tokenizer."""
-    from growthpace.data import demo_suite
+    from growthpace.data import demo
     from growthpace.data.loaders import load_doit_split, strip_provenance
     from growthpace.models.tokenizer import train_char_tokenizer
 
-    per_ability = max(1, n_items // len(demo_suite.ABILITIES))
-    demo_suite.generate_suite(root / "suite", n_train=per_ability, n_valid=1, n_test=1, n_synthetic=0, n_ood=0,
+    per_ability = max(1, n_items // len(demo.ABILITIES))
+    demo.generate_suite(root / "suite", n_train=per_ability, n_valid=1, n_test=1, n_synthetic=0, n_ood=0,
                               corpus_passes=1)
-    pools = load_doit_split(root / "suite", "1000", list(demo_suite.ABILITIES))
+    pools = load_doit_split(root / "suite", "1000", list(demo.ABILITIES))
     records = [strip_provenance(r) for pool in pools.values() for r in pool]
     texts = [m["content"] for r in records for m in r["messages"]]
     texts += (root / "suite" / "pretrain" / "corpus.txt").read_text(encoding="utf-8").splitlines()

@@ -175,7 +175,7 @@ def main() -> None:
 
     import torch
 
-    from growthpace.data import demo_suite
+    from growthpace.data import demo
     from growthpace.data.loaders import load_doit_split, strip_provenance
     from growthpace.models.llama import build_checkpoint
     from growthpace.train.checks import weight_files
@@ -194,15 +194,15 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="gpu-check-"))
     root.mkdir(parents=True, exist_ok=True)
     per_ability = 8 if cpu else 64
-    demo_suite.generate_suite(root / "suite", n_train=per_ability, n_valid=4 if cpu else 20,
+    demo.generate_suite(root / "suite", n_train=per_ability, n_valid=4 if cpu else 20,
                               n_test=4 if cpu else 20, n_synthetic=0, n_ood=0, corpus_passes=2)
     records = [strip_provenance(r) for pool in load_doit_split(root / "suite", "1000",
-                                                               list(demo_suite.ABILITIES)).values() for r in pool]
+                                                               list(demo.ABILITIES)).values() for r in pool]
     train_file = root / "train.jsonl"
     train_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     shape = CPU_SHAPE if cpu else GPU_SHAPE
     start = time.perf_counter()
-    model_dir = build_checkpoint(root / "model", demo_suite.read_corpus(root / "suite" / "pretrain" / "corpus.txt"),
+    model_dir = build_checkpoint(root / "model", demo.read_corpus(root / "suite" / "pretrain" / "corpus.txt"),
                                  shape, fmt="safetensors", shards=1 if cpu else 2,
                                  dtype=torch.float32 if cpu else torch.bfloat16, vocab_size=2000)
     params = sum(t.numel() for f in weight_files(model_dir) for t in _tensors(f))

@@ -66,10 +66,10 @@ LLAMA_LAYOUTS = {"bin": ("bin", 1), "bin-sharded": ("bin", 3), "safetensors": ("
 @pytest.fixture(scope="session")
 def demo_suite_dir(tmp_path_factory):
     """A small generated demo suite (DoIT layout, with its pretraining corpus)."""
-    from growthpace.data import demo_suite
+    from growthpace.data import demo
 
     out = tmp_path_factory.mktemp("suite")
-    demo_suite.generate_suite(out, seed=0, n_train=4, n_valid=4, n_test=6, n_synthetic=40, n_ood=0, corpus_passes=2)
+    demo.generate_suite(out, seed=0, n_train=4, n_valid=4, n_test=6, n_synthetic=40, n_ood=0, corpus_passes=2)
     return out
 
 
@@ -77,11 +77,11 @@ def demo_suite_dir(tmp_path_factory):
 def sp_tokenizer_dir(tmp_path_factory, demo_suite_dir):
     """A LLaMA SentencePiece tokenizer trained here on the demo corpus, laid out as LLaMA releases ship it
     (tokenizer.model, tokenizer_config.json, special_tokens_map.json; no tokenizer.json, no pad token)."""
-    from growthpace.data import demo_suite
+    from growthpace.data import demo
     from growthpace.models.llama import train_sentencepiece
 
     out = tmp_path_factory.mktemp("sp")
-    train_sentencepiece(demo_suite.read_corpus(demo_suite_dir / "pretrain" / "corpus.txt"), out, vocab_size=1000)
+    train_sentencepiece(demo.read_corpus(demo_suite_dir / "pretrain" / "corpus.txt"), out, vocab_size=1000)
     return out
 
 

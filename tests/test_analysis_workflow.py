@@ -13,11 +13,11 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from growthpace import stages, study
+from growthpace import artifacts, study
 from growthpace.analysis import plots, report
 from growthpace.data.loaders import load_jsonl
 from growthpace.data.schema import ABILITIES
-from growthpace.status import cell_states
+from growthpace.cell_status import cell_states
 from growthpace.store import Store
 
 from .analysis_data import grid_truth, items_for, tables_for
@@ -110,12 +110,12 @@ def test_derived_recipe_spec_reads_the_counts(tmp_path):
     path = tmp_path / "recipe.yaml"
     path.write_text("# derived\nguideline:\n  math: 30\n  code: 10\n  pool: full\n")
     spec = {"derived_recipe": "guideline", "abilities": ["math", "code"], "seed": 0, "cap": False}
-    assert stages.derived_recipe_spec(spec, path) == {
+    assert artifacts.derived_recipe_spec(spec, path) == {
         "abilities": ["math", "code"], "seed": 0, "cap": False,
         "recipe": {"name": "guideline", "counts": {"math": 30, "code": 10}, "pool": "full"}}
     path.write_text("# no sensitivities\n{}\n")
     with pytest.raises(ValueError, match="no recipe 'guideline'"):
-        stages.derived_recipe_spec(spec, path)
+        artifacts.derived_recipe_spec(spec, path)
 
 
 def _counts(recipe: dict) -> dict:
@@ -127,8 +127,8 @@ def test_stages_derive_a_recipe_within_the_pools_and_train_on_it(tmp_path):
     abilities respond strongly to data and would take most of a 40-item budget; the pools cap them,
     and the guideline cell's subset has exactly the derived counts."""
     store = Store(tmp_path / "store")
-    suite = stages.build_suite(store, {"source_dir": str(DOIT)})
-    pools = stages.pool_sizes(suite, list(ABILITIES))
+    suite = artifacts.build_suite(store, {"source_dir": str(DOIT)})
+    pools = artifacts.pool_sizes(suite, list(ABILITIES))
     assert sum(pools.values()) == 43 and min(pools.values()) == 3
     L = np.log2(10)
     curves = {a: (lambda x: 0.2 + 0.15 * (x - L)) if a in ("math", "code") else (lambda x: 0.3) for a in ABILITIES}
@@ -138,7 +138,7 @@ def test_stages_derive_a_recipe_within_the_pools_and_train_on_it(tmp_path):
     scores.to_parquet(paths[1])
     cfg = load(CONFIG)
     spec = {**study.analysis_spec(cfg), "model_sizes": ["s", "m"]}
-    tables = stages.analyze_study(suite, [paths[1]], [paths[0]], tmp_path / "derived", spec)
+    tables = artifacts.analyze_study(suite, [paths[1]], [paths[0]], tmp_path / "derived", spec)
     groups = tables["sensitivity"].set_index("ability")["group"]
     assert set(groups[groups.isin(["data", "data+model"])].index) == {"math", "code"}
     counts = _counts(yaml.safe_load((tmp_path / "derived" / "recipe.yaml").read_text())["guideline"])
@@ -148,13 +148,13 @@ def test_stages_derive_a_recipe_within_the_pools_and_train_on_it(tmp_path):
     assert sum(optimized.values()) == 40 and all(optimized[a] <= pools[a] for a in ABILITIES)
     assert optimized["math"] == pools["math"] and optimized["code"] == pools["code"]
     cell = study.guideline_cells(cfg)[0]
-    subset = stages.build_subset(store, suite, study.subset_spec(cfg, cell), recipe_file=tmp_path / "derived" / "recipe.yaml")
+    subset = artifacts.build_subset(store, suite, study.subset_spec(cfg, cell), recipe_file=tmp_path / "derived" / "recipe.yaml")
     assert Counter(r["type"] for r in load_jsonl(subset.path / "train.jsonl")) == {a: n for a, n in counts.items() if n}
     # pools that cannot hold the budget: an error with the guideline on, ignored (with a warning) without it
     with pytest.raises(ValueError, match=re.escape("analysis.guideline.budget: 160 items, but the suite's "
                                                    "curated/full pools hold 43")):
-        stages.analyze_study(suite, [paths[1]], [paths[0]], tmp_path / "strict", {**spec, "budget": 160})
-    loose = stages.analyze_study(suite, [paths[1]], [paths[0]], tmp_path / "loose",
+        artifacts.analyze_study(suite, [paths[1]], [paths[0]], tmp_path / "strict", {**spec, "budget": 160})
+    loose = artifacts.analyze_study(suite, [paths[1]], [paths[0]], tmp_path / "loose",
                                  {**spec, "budget": 160, "strict_pools": False})
     per = loose["allocation"][loose["allocation"]["ability"] != "mean"]
     assert per.groupby("method")["count"].sum().to_dict() == {"optimize": 160, "paper": 160}

@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from growthpace.status import load_config
+from growthpace.study import load_config
 
 from .conftest import ROOT
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from growthpace.data import demo_suite
-from growthpace.data.demo_suite import generate_suite
+from growthpace.data import demo
+from growthpace.data.demo import context, generate_suite, world
+from growthpace.data.demo import corpus as demo_corpus
 from growthpace.data.schema import ABILITIES, RANKED_ABILITIES, prompt_hash, record_hash, validate_record
 
 SPLIT_DIRS = {"train": "1000", "valid": "valid", "test": "test"}
@@ -95,7 +96,7 @@ def test_every_record_is_valid_and_files_match_manifest(suite):
         data = (root / rel).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], rel
         if rel == "pretrain/corpus.txt":  # passages, separated by an empty line
-            assert len(demo_suite.read_corpus(root / rel)) == entry["n"]
+            assert len(demo.read_corpus(root / rel)) == entry["n"]
         else:
             assert len([x for x in data.decode("utf-8").splitlines() if x.strip()]) == entry["n"], rel
     on_disk = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
@@ -184,7 +185,7 @@ def test_choice_items(suite):
     for r in recs:
         dialogue = "".join(m["content"] for m in r["messages"][:-2])
         question = r["messages"][-2]["content"].split("\n")[0].removeprefix("根据对话回答：")
-        labels = demo_suite.GIST[question]
+        labels = context.GIST[question]
         assert not [x for x in options(r) if x in dialogue], r
         evidence = Counter(lab for lab, lines in labels.items() for line in lines if line in dialogue)
         assert evidence.most_common(1)[0] == (gold_option(r), 2) and sum(evidence.values()) <= 3, r
@@ -194,9 +195,9 @@ def test_closed_option_sets(suite):
     """Knowledge, reasoning, understanding and C-Eval-style options list a closed set in a fixed order, so
     the letter follows from the answer's content (tiny models cannot bind shuffled options to letters)."""
     root, _ = suite
-    closed = {tuple(v) for v in (*demo_suite.BIO_POOL.values(), *demo_suite.HIS_POOL.values(),
-                                 *(e[0] for e in demo_suite.ELIMINATION))}
-    closed |= {tuple(list(g)[:k]) for g in demo_suite.GIST.values() for k in (3, 4)}
+    closed = {tuple(v) for v in (*world.BIO_POOL.values(), *world.HIS_POOL.values(),
+                                 *(e[0] for e in context.ELIMINATION))}
+    closed |= {tuple(list(g)[:k]) for g in context.GIST.values() for k in (3, 4)}
     for ability in ("biology", "history", "understanding", "reasoning"):
         for r in read_jsonl(split_file(root, ability, "test")):
             if kind(r) == "single_choice":
@@ -208,10 +209,10 @@ def test_closed_option_sets(suite):
     for r in read_jsonl(split_file(root, "chinese", "test")):
         if kind(r) == "single_choice":
             opts = options(r)
-            assert [o in demo_suite.ALL_IDIOMS for o in opts].count(True) == 1, r
-            assert opts["ABCD".index(letter(r))] in demo_suite.ALL_IDIOMS
+            assert [o in world.ALL_IDIOMS for o in opts].count(True) == 1, r
+            assert opts["ABCD".index(letter(r))] in world.ALL_IDIOMS
             for j, o in enumerate(opts):
-                assert o[0] + "X" + o[2] + "Y" in demo_suite.IDIOM_SLOTS[j], r
+                assert o[0] + "X" + o[2] + "Y" in world.IDIOM_SLOTS[j], r
 
 
 def test_true_false_and_cloze(suite):
@@ -222,14 +223,14 @@ def test_true_false_and_cloze(suite):
     for r in tf:  # the verdict follows from the stated fact: the same value, or another one
         stmt = r["messages"][-2]["content"].split("：", 1)[1]
         fact, verdict = TF_ANSWER.match(r["messages"][-1]["content"]).groups()
-        value = re.search("|".join(v for pool in demo_suite.HIS_POOL.values() for v in pool), fact).group(0)
+        value = re.search("|".join(v for pool in world.HIS_POOL.values() for v in pool), fact).group(0)
         assert (value in stmt) == (verdict == "正确"), r
     cloze = [r for r in read_jsonl(split_file(root, "chinese", "test")) if kind(r) == "cloze"]
     for r in cloze:
         assert r["messages"][-2]["content"].count("____") == 1
         assert CJK.match(r["messages"][-1]["content"]), r
         idiom = r["messages"][-2]["content"].split("：")[-1].replace("____", r["messages"][-1]["content"])
-        assert idiom in demo_suite.ALL_IDIOMS
+        assert idiom in world.ALL_IDIOMS
 
 
 def test_math_items(suite):
@@ -257,10 +258,10 @@ def test_ethics_multi_select(suite):
         opts = options(r)
         assert len(opts) == 4 and re.fullmatch(r"A?B?C?D?", gold) and gold
         want_good = "对的" in r["messages"][-2]["content"]
-        right = set(demo_suite.GOOD_ACTS if want_good else demo_suite.BAD_ACTS)
+        right = set(world.GOOD_ACTS if want_good else world.BAD_ACTS)
         assert gold == "".join(L for L, o in zip("ABCD", opts) if o in right), r
         for j, o in enumerate(opts):  # one act per slot
-            assert o in demo_suite.ETHICS_SLOTS[j][0] + demo_suite.ETHICS_SLOTS[j][1], r
+            assert o in world.ETHICS_SLOTS[j][0] + world.ETHICS_SLOTS[j][1], r
         sizes[len(gold)] += 1
     assert set(sizes) == {1, 2, 3}  # never all four (degenerate expectation 1.0)
 
@@ -365,7 +366,7 @@ def test_knowledge_entities_are_disjoint_across_splits(suite):
 def test_corpus_states_facts_in_prose_but_not_the_questions(suite):
     root, _ = suite
     corpus = (root / "pretrain" / "corpus.txt").read_text(encoding="utf-8")
-    lines = demo_suite.read_corpus(root / "pretrain" / "corpus.txt")
+    lines = demo.read_corpus(root / "pretrain" / "corpus.txt")
     assert all(p.strip() and "\n\n" not in p for p in lines) and len(lines) == manifest_n(root)
     by_entity: dict[str, list[str]] = {}
     for ability in ("biology", "history"):
@@ -396,15 +397,15 @@ def test_exam_passages_in_the_corpus_never_ask_about_split_entities(suite):
     entities, which no split uses, or about a fact stated in the same passage; split entities appear in
     prose only. The tested idioms, dialogues and puzzles never appear as questions either."""
     root, manifest = suite
-    world = demo_suite.build_world(0, 256, 50, 100, 40)
+    world = demo.build_world(0, 256, 50, 100, 40)
     split_names = {e["name"] for k in ("organisms", "persons") for s in ("train", "valid", "test")
                    for e in world[k][s]}
     practice = {e["name"] for k in ("organisms", "persons") for e in world[k]["practice"]}
     assert practice and not practice & split_names
     assert manifest["world"]["practice"] == {"organisms": len(world["organisms"]["practice"]),
                                               "persons": len(world["persons"]["practice"])}
-    passages = demo_suite.read_corpus(root / "pretrain" / "corpus.txt")
-    exams = [p for p in passages if "\n" + demo_suite.EXAM_A in p]
+    passages = demo.read_corpus(root / "pretrain" / "corpus.txt")
+    exams = [p for p in passages if "\n" + demo_corpus.EXAM_A in p]
     assert len(exams) > 0.05 * len(passages)
     asked = Counter()
     for p in exams:
@@ -431,7 +432,7 @@ def test_synthetic_error_rate_and_drift(tmp_path, suite):
     assert {r["type"] for r in recs} == {"general"}
     assert manifest["synthetic"]["n_wrong"] == round(0.3 * 1024)
     # check wrong answers independently on the kinds whose truth is easy to recompute
-    world = demo_suite.build_world(0, 256, 50, 100, 40)
+    world = demo.build_world(0, 256, 50, 100, 40)
     persons = {e["name"]: e for s in ("train", "valid", "test") for e in world["persons"][s]}
     checked = wrong = 0
     for r in recs:
@@ -455,7 +456,7 @@ def test_synthetic_error_rate_and_drift(tmp_path, suite):
     assert not any("\\boxed" in r["messages"][1]["content"] for r in recs)
     assert not any(r["messages"][1]["content"] in ("正确", "错误") for r in recs)
     for rate in (0.0, 1.0):
-        _, flags, _ = demo_suite.generate_synthetic(world, 0, 200, rate)
+        _, flags, _ = demo.generate_synthetic(world, 0, 200, rate)
         assert sum(flags) == round(rate * 200)
 
 
@@ -511,7 +512,7 @@ def test_speaker_tokens_start_as_the_corpus_exam_markers(tmp_path):
     from growthpace.models.tiny import CHAT_TOKEN_INIT, build_model, init_chat_tokens
     from growthpace.models.tokenizer import train_char_tokenizer
 
-    assert CHAT_TOKEN_INIT == {USER: demo_suite.EXAM_Q, ASSISTANT: demo_suite.EXAM_A, EOT: "\n"}
+    assert CHAT_TOKEN_INIT == {USER: demo_corpus.EXAM_Q, ASSISTANT: demo_corpus.EXAM_A, EOT: "\n"}
     tok = train_char_tokenizer(["问：今天\n答：好"], tmp_path)
     arch = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
             "intermediate_size": 32}

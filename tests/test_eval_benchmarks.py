@@ -257,7 +257,7 @@ def test_agieval_errors_name_the_file(tmp_path):
 
 # ------------------------------------------------------------------------------------ C-Eval OOD
 def test_ood_sets_are_five_shot_single_choice(tmp_path, engine):
-    from growthpace.data.demo_suite import generate_suite
+    from growthpace.data.demo import generate_suite
 
     generate_suite(tmp_path, abilities=["biology"], n_train=4, n_valid=2, n_test=2, n_synthetic=4, n_ood=3,
                    corpus_passes=1)

@@ -22,7 +22,7 @@ CHUNK = 8
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A small generated suite and a tiny random model whose tokenizer covers it."""
-    from growthpace.data.demo_suite import generate_suite
+    from growthpace.data.demo import generate_suite
     from growthpace.models.tiny import build_model
     from growthpace.models.tokenizer import train_char_tokenizer
 

@@ -13,7 +13,7 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from growthpace import fingerprint, stages
+from growthpace import artifacts, fingerprint
 from growthpace.fingerprint import Fingerprints, tree_files
 from growthpace.store import Store
 
@@ -118,17 +118,17 @@ def _keys(store: Store, root: Path, model_dir: Path) -> dict[str, str]:
               "abilities": ABILITIES, "seed": 0, "cap": False}
     evaluation = {"abilities": ABILITIES, "splits": ["valid", "test"], "batch_size": 8, "dtype": "auto",
                   "max_new_tokens": {}, "ood": True}
-    base = stages.base_request(None, None, {"path": str(model_dir)}, fp).key
-    subsets = {name: stages.subset_request(root, spec, fp).key
+    base = artifacts.base_request(None, None, {"path": str(model_dir)}, fp).key
+    subsets = {name: artifacts.subset_request(root, spec, fp).key
                for name, spec in [("curated", curated), ("synthetic", synthetic), ("recipe", recipe)]}
     keys = {f"subset/{n}": k for n, k in subsets.items()}
     keys["base"] = base
     for name, subset in subsets.items():
-        sft = stages.sft_request(base, subset, {"settings": {"epochs": 1}}).key
+        sft = artifacts.sft_request(base, subset, {"settings": {"epochs": 1}}).key
         keys[f"sft/{name}"] = sft
-        keys[f"predictions/{name}"] = stages.predictions_request(root, stages.checkpoint_key(sft, 1), evaluation,
+        keys[f"predictions/{name}"] = artifacts.predictions_request(root, artifacts.checkpoint_key(sft, 1), evaluation,
                                                                  fp).key
-    keys["predictions/base"] = stages.predictions_request(root, base, evaluation, fp).key
+    keys["predictions/base"] = artifacts.predictions_request(root, base, evaluation, fp).key
     return keys
 
 
@@ -179,16 +179,16 @@ def test_built_artifacts_record_their_fingerprint_and_are_rebuilt_after_a_fix(tm
     root = tmp_path / "doit"
     shutil.copytree(DOIT, root)
     store = Store(tmp_path / "store")
-    suite = stages.build_suite(store, {"source_dir": str(root)})
+    suite = artifacts.build_suite(store, {"source_dir": str(root)})
     curated = {"source": "curated", "data_size": 10, "seed": 0, "cap": False, "abilities": ABILITIES}
     synthetic = {"source": "synthetic", "data_size": 3, "seed": 0, "cap": False}
-    c1, s1 = stages.build_subset(store, suite, curated), stages.build_subset(store, suite, synthetic)
+    c1, s1 = artifacts.build_subset(store, suite, curated), artifacts.build_subset(store, suite, synthetic)
     manifest = store.manifest("subset", c1.key)
     assert set(manifest["fingerprint"]["files"]) == {f"curated/1000/{a}_1000.json" for a in ABILITIES}
     assert manifest["inputs"] == {"data": manifest["fingerprint"]["digest"]}
     pool = root / "curated" / "1000" / "ethics_1000.json"
     fix_one_record(pool)
-    c2, s2 = stages.build_subset(store, suite, curated), stages.build_subset(store, suite, synthetic)
+    c2, s2 = artifacts.build_subset(store, suite, curated), artifacts.build_subset(store, suite, synthetic)
     assert c2.key != c1.key and s2.key == s1.key
     assert store.exists("subset", c1.key) and store.exists("subset", c2.key)  # the old one is not overwritten
     recorded = store.manifest("subset", c2.key)["fingerprint"]["files"]
@@ -250,18 +250,18 @@ def test_benchmark_predictions_are_keyed_by_every_file_they_read(tmp_path):
     shutil.copytree(fixtures / "agieval", agieval)
     v1 = agieval / "data" / "v1"
     for given in ({"dir": str(v1)}, {"dir": str(v1), "prompts": str(agieval / "data" / "few_shot_prompts.csv")}):
-        assert stages.agieval_prompts(given) == prompts_path(given["dir"], given.get("prompts"))
+        assert artifacts.agieval_prompts(given) == prompts_path(given["dir"], given.get("prompts"))
     spec = {"benchmarks": {"cmmlu": {"dir": str(fixtures / "cmmlu")}, "agieval": {"dir": str(v1)}}}
-    files = stages.benchmark_files(spec)
+    files = artifacts.benchmark_files(spec)
     assert sorted(files) == ["agieval-prompts:few_shot_prompts.csv", "agieval:jec-qa-kd.jsonl",
                              "agieval:logiqa-zh.jsonl", "cmmlu:dev/ancient_chinese.csv", "cmmlu:dev/high_school_biology.csv",
                              "cmmlu:test/ancient_chinese.csv", "cmmlu:test/high_school_biology.csv"]
     fp = Fingerprints(tmp_path / "cache")
     before = fp.fingerprint(files).digest
     shutil.copy(agieval / "data" / "few_shot_prompts.csv", v1 / "few_shot_prompts.csv")  # demos beside the tasks now
-    assert stages.agieval_prompts(spec["benchmarks"]["agieval"]) == prompts_path(str(v1))
-    after = stages.benchmark_files(spec)
+    assert artifacts.agieval_prompts(spec["benchmarks"]["agieval"]) == prompts_path(str(v1))
+    after = artifacts.benchmark_files(spec)
     assert "agieval:few_shot_prompts.csv" in after and "agieval-prompts:few_shot_prompts.csv" not in after
     assert fp.fingerprint(after).digest != before
     zero_shot = {"benchmarks": {"agieval": {"dir": str(v1), "settings": ["zero-shot"]}}}
-    assert not any(k.startswith("agieval-prompts") for k in stages.benchmark_files(zero_shot))
+    assert not any(k.startswith("agieval-prompts") for k in artifacts.benchmark_files(zero_shot))

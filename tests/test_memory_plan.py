@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from growthpace.models.llama import CHINESE_LLAMA_VOCAB, LLAMA1_SHAPES, llama_config
-from growthpace.status import load_config
+from growthpace.study import load_config
 from growthpace.train.checks import weight_files
 from growthpace.train.memory_plan import GIB, count_parameters, memory_plan
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from growthpace.status import cell_states
+from growthpace.cell_status import cell_states
 from growthpace.store import Store, collect_garbage, list_artifacts
 
 from .conftest import ROOT, snakemake
@@ -118,7 +118,7 @@ def test_second_study_reuses_the_first_ones_artifacts(smoke_run, tmp_path, monke
     assert len(shared) == 3 and (shared["sft_key"] == shared["sft_key_first"]).all()
     # The keys the plan computes without building anything are the keys the builds got.
     from growthpace.reuse import Plan
-    from growthpace.status import load_config
+    from growthpace.study import load_config
 
     monkeypatch.chdir(workdir)
     plan = Plan(load_config(cfg))

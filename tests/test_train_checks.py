@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.store import Artifact, Store
 from growthpace.train.checks import ModelDirError, UnknownModelSize, check_model_dir, settings_for_size
 from growthpace.train.deepspeed_config import deepspeed_config
@@ -22,7 +22,7 @@ GOOD = [{"messages": [{"role": "user", "content": "细胞"}, {"role": "assistant
 def build(tmp_path, model_dir, records=GOOD, settings=None):
     write_jsonl(tmp_path / "subset" / "train.jsonl", records)
     store = Store(tmp_path / "store")
-    return stages.build_sft(store, Artifact("base_model", "b", Path(model_dir)),
+    return artifacts.build_sft(store, Artifact("base_model", "b", Path(model_dir)),
                             Artifact("subset", "s", tmp_path / "subset"),
                             {"settings": {"epochs": 1, "max_len": 16, **(settings or {})}})
 

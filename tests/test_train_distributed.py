@@ -28,7 +28,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.data.loaders import load_json
 from growthpace.store import Artifact, Store
 
@@ -43,10 +43,10 @@ SETTINGS = {"lr": 5e-3, "end_lr": 5e-4, "batch_size": 8, "micro_batch_size": 2, 
 DRIVER = """
 import json, sys
 from pathlib import Path
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.store import Artifact, Store
 a = json.loads(sys.argv[1])
-stages.build_sft(Store(a["store"]), Artifact("base_model", "base", Path(a["base"])),
+artifacts.build_sft(Store(a["store"]), Artifact("base_model", "base", Path(a["base"])),
                  Artifact("subset", "subset", Path(a["subset"])), {"settings": a["settings"]}, nproc=2, threads=1)
 """
 
@@ -62,7 +62,7 @@ def cell(tmp_path_factory, demo_suite_dir, llama_checkpoints):
 
 
 def build(store_dir, cell, stage, nproc):
-    return stages.build_sft(Store(store_dir), Artifact("base_model", "base", Path(cell["base"])),
+    return artifacts.build_sft(Store(store_dir), Artifact("base_model", "base", Path(cell["base"])),
                             Artifact("subset", "subset", Path(cell["subset"])),
                             {"settings": {**SETTINGS, "zero_stage": stage}}, nproc=nproc, threads=1)
 

@@ -1,6 +1,6 @@
 """A training cell killed mid-run (SIGTERM or SIGKILL) resumes from its last epoch checkpoint.
 
-The cell runs as the workflow runs it: a process calling ``stages.build_sft``, which launches torchrun
+The cell runs as the workflow runs it: a process calling ``artifacts.build_sft``, which launches torchrun
 and the training worker. The test kills the whole process group, as a scheduler does, once an epoch
 checkpoint is complete, runs the cell again, and compares the final weights with those of an
 uninterrupted run tensor by tensor. On the CPU, with the same seed and thread count, the resumed run
@@ -19,7 +19,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.store import Artifact, Store
 
 from .conftest import write_jsonl
@@ -37,10 +37,10 @@ SETTINGS = {"lr": 5e-3, "end_lr": 5e-4, "batch_size": 4, "micro_batch_size": 2, 
 DRIVER = """
 import json, sys
 from pathlib import Path
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.store import Artifact, Store
 a = json.loads(sys.argv[1])
-stages.build_sft(Store(a["store"]), Artifact("base_model", "base", Path(a["base"])),
+artifacts.build_sft(Store(a["store"]), Artifact("base_model", "base", Path(a["base"])),
                  Artifact("subset", "subset", Path(a["subset"])), {"settings": a["settings"]}, threads=1)
 """
 
@@ -53,7 +53,7 @@ def cell(tmp_path_factory, tiny_model_dir):
 
 
 def build(store_dir, cell):
-    return stages.build_sft(Store(store_dir), Artifact("base_model", "base", Path(cell["base"])),
+    return artifacts.build_sft(Store(store_dir), Artifact("base_model", "base", Path(cell["base"])),
                             Artifact("subset", "subset", Path(cell["subset"])), {"settings": cell["settings"]},
                             threads=1)
 

@@ -38,7 +38,7 @@ def snakemake(configfiles: list[Path], cores: int, extra: list[str]) -> int:
 
 
 def print_outputs(configfiles: list[Path]) -> None:
-    from .status import load_config
+    from .study import load_config
 
     study = load_config(*configfiles)["study"]  # merged as snakemake merged them
     out = workflow_root() / "results" / study
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         from .train.memory_plan import main as memory_plan
         return memory_plan(args.configfile or [workflow_root() / "config" / "config.yaml"], args.gpu_memory)
     if args.command == "status":
-        from .status import print_status
+        from .cell_status import print_status
         return print_status(args.configfile or [workflow_root() / "config" / "config.yaml"])
 
     configfiles = ([workflow_root() / "config" / "config.yaml"] if args.command == "demo"

@@ -104,7 +104,7 @@ class Fingerprints:
         self._entries(directory).update(updates)
         if self.cache_dir is None:
             return
-        from .store import write_json_atomic
+        from .files import write_json_atomic
 
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         path = self._cache_file(directory)

@@ -5,7 +5,7 @@ Why at planning time. A training job on the paper's settings asks SLURM for 8 GP
 If its cell is already in the store (another study trained it), submitting it only to write a receipt
 costs a queue wait and an allocation, and a job whose artifact another study is building would hold
 its GPUs while it waits on the store's lock. So the workflow computes, when it builds the DAG, the key
-each job's artifact will have (the same ``stages.*_request`` functions the builds use: same inputs,
+each job's artifact will have (the same ``artifacts.*_request`` functions the builds use: same inputs,
 same key) and asks the store. A job whose artifact is there, or is being built by another run right
 now, is produced by the rule's local twin (``reuse_*`` in ``workflow/rules/reuse.smk``): it runs where
 snakemake runs, takes no cluster allocation, and waits there when the artifact is still being built.
@@ -35,7 +35,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from . import stages, study
+from . import artifacts, study
 from .store import Store, artifact_key, canonical_json
 
 log = logging.getLogger(__name__)
@@ -88,43 +88,43 @@ class Plan:
 
     # ------------------------------------------------------------------------- artifact keys
     @cache  # noqa: B019  (one Plan per Snakefile parse)
-    def subset(self, name: str) -> stages.Request | None:
+    def subset(self, name: str) -> artifacts.Request | None:
         cell = self.subsets.get(name)
         if cell is None or study.is_guideline(cell) or self.root is None:
             return None
         spec = study.subset_spec(self.config, cell)
-        return self._try(f"subset {name}", lambda: stages.subset_request(self.root, spec, self.fp))
+        return self._try(f"subset {name}", lambda: artifacts.subset_request(self.root, spec, self.fp))
 
     @cache  # noqa: B019
-    def tokenizer(self) -> stages.Request | None:
+    def tokenizer(self) -> artifacts.Request | None:
         if self.root is None:
             return None
         spec = study.tokenizer_spec(self.config)
-        return self._try("tokenizer", lambda: stages.tokenizer_request(self.root, spec, self.fp))
+        return self._try("tokenizer", lambda: artifacts.tokenizer_request(self.root, spec, self.fp))
 
     @cache  # noqa: B019
-    def base(self, model_size: str) -> stages.Request | None:
+    def base(self, model_size: str) -> artifacts.Request | None:
         spec = study.base_spec(self.config, model_size)
         if "path" in spec:
             if not Path(spec["path"]).is_dir():
                 return None
-            return self._try(f"base model {model_size}", lambda: stages.base_request(None, None, spec, self.fp))
+            return self._try(f"base model {model_size}", lambda: artifacts.base_request(None, None, spec, self.fp))
         tokenizer = self.tokenizer()
         if tokenizer is None:
             return None
         return self._try(f"base model {model_size}",
-                         lambda: stages.base_request(self.root, tokenizer.key, spec, self.fp))
+                         lambda: artifacts.base_request(self.root, tokenizer.key, spec, self.fp))
 
     @cache  # noqa: B019
-    def sft(self, model_size: str, name: str) -> stages.Request | None:
+    def sft(self, model_size: str, name: str) -> artifacts.Request | None:
         base, subset = self.base(model_size), self.subset(name)
         if base is None or subset is None:
             return None
         cell = self.cells[(model_size, name)]
-        return stages.sft_request(base.key, subset.key, study.sft_spec(self.config, model_size, cell.seed))
+        return artifacts.sft_request(base.key, subset.key, study.sft_spec(self.config, model_size, cell.seed))
 
     @cache  # noqa: B019
-    def predictions(self, model_size: str, name: str, epoch: int) -> stages.Request | None:
+    def predictions(self, model_size: str, name: str, epoch: int) -> artifacts.Request | None:
         sft = self.sft(model_size, name)
         if sft is None:
             return None
@@ -132,16 +132,16 @@ class Plan:
         data = self._eval_data(canonical_json(spec))
         if data is None:
             return None
-        return stages.predictions_request(self.root, stages.checkpoint_key(sft.key, epoch), spec, self.fp, data)
+        return artifacts.predictions_request(self.root, artifacts.checkpoint_key(sft.key, epoch), spec, self.fp, data)
 
     @cache  # noqa: B019
     def _eval_data(self, spec_json: str):
         """The fingerprint of what an evaluation spec reads (the same for every checkpoint)."""
         spec = json.loads(spec_json)
-        return self._try("eval sets", lambda: self.fp.fingerprint(stages.predictions_files(self.root, spec)))
+        return self._try("eval sets", lambda: self.fp.fingerprint(artifacts.predictions_files(self.root, spec)))
 
     # ------------------------------------------------------------------------- reuse
-    def _found(self, request: stages.Request | None) -> bool:
+    def _found(self, request: artifacts.Request | None) -> bool:
         return request is not None and self.store.state(request.kind, request.key) is not None
 
     def reusable(self, rule: str) -> list[dict]:
@@ -180,11 +180,11 @@ class Plan:
         request = self.subset(name)
         leakage = study.leakage_mode(self.config) != "off"
         return {"pools": request.inputs["data"] if self.external and request is not None else None,
-                "held_out": self._suite_digest("held-out sets", stages.held_out_files) if leakage else None}
+                "held_out": self._suite_digest("held-out sets", artifacts.held_out_files) if leakage else None}
 
     @cache  # noqa: B019
     def tokenizer_inputs(self) -> str | None:
-        return self._suite_digest("tokenizer texts", stages.tokenizer_files)
+        return self._suite_digest("tokenizer texts", artifacts.tokenizer_files)
 
     @cache  # noqa: B019
     def base_inputs(self, model_size: str) -> str | None:
@@ -193,7 +193,7 @@ class Plan:
         if "path" in spec:
             request = self.base(model_size)
             return request.inputs["data"] if request is not None else None
-        return self._suite_digest("corpus", lambda root: {str(stages.CORPUS_FILE): root / stages.CORPUS_FILE})
+        return self._suite_digest("corpus", lambda root: {str(artifacts.CORPUS_FILE): root / artifacts.CORPUS_FILE})
 
     def eval_inputs(self, spec: dict) -> dict:
         """An evaluation's eval sets (from the suite) and benchmark files (always outside the store)."""
@@ -201,8 +201,8 @@ class Plan:
         if key not in self._eval_inputs:
             sets = {**spec, "benchmarks": {}}
             self._eval_inputs[key] = {
-                "sets": self._suite_digest("eval sets", lambda root: stages.predictions_files(root, sets)),
-                "benchmarks": self._digest("benchmarks", self._try("benchmarks", lambda: stages.benchmark_files(spec)))}
+                "sets": self._suite_digest("eval sets", lambda root: artifacts.predictions_files(root, sets)),
+                "benchmarks": self._digest("benchmarks", self._try("benchmarks", lambda: artifacts.benchmark_files(spec)))}
         return self._eval_inputs[key]
 
     @cache  # noqa: B019
@@ -211,7 +211,7 @@ class Plan:
         spec = study.analysis_spec(self.config)
 
         def files(root):
-            pools = stages.pool_paths(root, spec["pool"], spec["abilities"])
-            tests = {a: stages.doit_file(root, "test", a) for a in spec["abilities"]}
-            return stages.labelled(root, [*pools.values(), *tests.values()])
+            pools = artifacts.pool_paths(root, spec["pool"], spec["abilities"])
+            tests = {a: artifacts.doit_file(root, "test", a) for a in spec["abilities"]}
+            return artifacts.labelled(root, [*pools.values(), *tests.values()])
         return self._suite_digest("analysis inputs", files)

@@ -35,6 +35,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from .files import atomic_dir, tree_bytes, write_json_atomic
+
 # Bump a kind's version when its builder changes in a way that changes results: old artifacts are
 # then simply not found (new keys), never silently reused, and the workflow re-runs the jobs of that
 # kind (each rule has its kind's version among its params).
@@ -168,27 +170,25 @@ class Store:
             # of a killed build.
             for stale in final.parent.glob(f".tmp-{key}-*"):
                 shutil.rmtree(stale, ignore_errors=True)
-            tmp = final.parent / f".tmp-{key}-{os.getpid()}"
-            tmp.mkdir()
-            start = time.time()
-            built = builder(tmp) or {}
-            manifest = {
-                "kind": kind,
-                "key": key,
-                "code_version": CODE_VERSIONS[kind],
-                "spec": spec,
-                "inputs": inputs or {},
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "build_seconds": round(time.time() - start, 3),
-                "host": platform.node(),
-                "bytes": _tree_bytes(tmp),
-                **(extra or {}),
-                **built,
-            }
-            write_json_atomic(tmp / MANIFEST, manifest)
-            if final.exists():  # a stale, incomplete directory (no manifest) from an interrupted build
-                shutil.rmtree(final)
-            os.rename(tmp, final)
+            # A stale, incomplete directory at ``final`` (no manifest, from an interrupted build) is
+            # replaced by the new one.
+            with atomic_dir(final, final.parent / f".tmp-{key}-{os.getpid()}") as tmp:
+                start = time.time()
+                built = builder(tmp) or {}
+                manifest = {
+                    "kind": kind,
+                    "key": key,
+                    "code_version": CODE_VERSIONS[kind],
+                    "spec": spec,
+                    "inputs": inputs or {},
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "build_seconds": round(time.time() - start, 3),
+                    "host": platform.node(),
+                    "bytes": tree_bytes(tmp),
+                    **(extra or {}),
+                    **built,
+                }
+                write_json_atomic(tmp / MANIFEST, manifest)
         finally:
             lock.release()
         return Artifact(kind, key, final)
@@ -204,26 +204,6 @@ def is_held(lock: FileLock) -> bool:
             return False
     except Timeout:
         return True
-
-
-def _tree_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def write_json_atomic(path: str | Path, obj) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def write_parquet_atomic(df, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def read_receipt(path: str | Path) -> Artifact:
@@ -317,7 +297,7 @@ def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool 
                 items.append({"what": "resume state", "kind": kind_dir.name, "key": m.group(1), "path": p})
     items += _prediction_rows(store, unfinished)
     for item in items:
-        item["bytes"] = _tree_bytes(item["path"]) if item["path"].is_dir() else 0
+        item["bytes"] = tree_bytes(item["path"]) if item["path"].is_dir() else 0
         lock = _lock_of(store, item)
         item["busy"] = lock is not None and Path(lock.lock_file).exists() and is_held(lock)
         if dry_run or item["busy"]:

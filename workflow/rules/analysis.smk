@@ -9,13 +9,15 @@ from growthpace.analysis.pipeline import TABLES
 from growthpace.analysis.plots import PLOTS
 
 
-# The grid's tables only: what the guideline cells train depends on them.
+# The grid's tables only: what the guideline cells train depends on them. It writes the analysis
+# tables of the grid alone too (the recipe is derived from them).
 rule derive_recipe:
     input:
         suite=rules.suite.output[0],
         scores=[rules.tables.output.scores],
         predictions=[rules.tables.output.predictions],
     output:
+        tables=expand(f"{ANALYSIS}/derived/{{name}}.parquet", name=TABLES),
         recipe=f"{ANALYSIS}/derived/recipe.yaml",
         settings=f"{ANALYSIS}/derived/settings.json",
     params:
@@ -26,7 +28,7 @@ rule derive_recipe:
     conda:
         ENV
     script:
-        "../scripts/analysis.py"
+        "../scripts/derive_recipe.py"
 
 
 rule guideline_tables:

@@ -185,39 +185,17 @@ def base_eval_params(wildcards):
     return study.eval_spec(config, study.Cell(wildcards.model_size, study.BASE, 0, 0), 0)
 
 
-# Cluster resources per model size (models.sizes.{size}.resources.{train,evaluate}); memory and
-# runtime double with each retry, so a job that ran out of either gets more the next time.
-def _job_resources(stage, wildcards):
-    return study.job_resources(config, wildcards.model_size, stage)
+# Cluster resources per model size (models.sizes.{size}.resources.{train,evaluate}, defaults filled in
+# by study.job_resources); memory and runtime double with each retry, so a job that ran out of either
+# gets more the next time.
+GROWS_ON_RETRY = ("mem_mb", "runtime")
 
 
-def train_gpus(wildcards):
-    return _job_resources("train", wildcards)["gpus"]
+def job_resource(stage, name):
+    """What Snakemake calls for one resource (cpus, gpus, mem_mb, runtime) of a train or evaluate job."""
 
+    def value(wildcards, attempt):
+        given = study.job_resources(config, wildcards.model_size, stage)[name]
+        return given * 2 ** (attempt - 1) if name in GROWS_ON_RETRY else given
 
-def train_mem_mb(wildcards, attempt):
-    return _job_resources("train", wildcards)["mem_mb"] * 2 ** (attempt - 1)
-
-
-def train_runtime(wildcards, attempt):
-    return _job_resources("train", wildcards)["runtime"] * 2 ** (attempt - 1)
-
-
-def train_cpus(wildcards):
-    return _job_resources("train", wildcards)["cpus"]
-
-
-def eval_cpus(wildcards):
-    return _job_resources("evaluate", wildcards)["cpus"]
-
-
-def eval_gpus(wildcards):
-    return _job_resources("evaluate", wildcards)["gpus"]
-
-
-def eval_mem_mb(wildcards, attempt):
-    return _job_resources("evaluate", wildcards)["mem_mb"] * 2 ** (attempt - 1)
-
-
-def eval_runtime(wildcards, attempt):
-    return _job_resources("evaluate", wildcards)["runtime"] * 2 ** (attempt - 1)
+    return value

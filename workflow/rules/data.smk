@@ -13,7 +13,7 @@ rule suite:
         "../scripts/suite.py"
 
 
-# The training set of one cell (plain, recipe, single-ability or guideline: growthpace.stages.build_subset),
+# The training set of one cell (plain, recipe, single-ability or guideline: growthpace.artifacts.build_subset),
 # checked for train/held-out leakage (data.leakage) each time it runs.
 rule subset:
     input:

@@ -13,13 +13,13 @@ rule evaluate_checkpoint:
         external=eval_external,
     log:
         f"{RESULTS}/logs/evaluate/{{model_size}}/{{cell}}/epoch{{epoch}}.log",
-    threads: eval_cpus
+    threads: job_resource("evaluate", "cpus")
     resources:
         # one node; the GPUs are this job's own (growthpace.gpus claims them on a shared machine)
         nodes=1,
-        gpu=eval_gpus,
-        mem_mb=eval_mem_mb,
-        runtime=eval_runtime,
+        gpu=job_resource("evaluate", "gpus"),
+        mem_mb=job_resource("evaluate", "mem_mb"),
+        runtime=job_resource("evaluate", "runtime"),
     conda:
         ENV
     script:
@@ -41,13 +41,13 @@ rule evaluate_base:
         external=base_eval_external,
     log:
         f"{RESULTS}/logs/evaluate/{{model_size}}/base/epoch0.log",
-    threads: eval_cpus
+    threads: job_resource("evaluate", "cpus")
     resources:
         # one node; the GPUs are this job's own (growthpace.gpus claims them on a shared machine)
         nodes=1,
-        gpu=eval_gpus,
-        mem_mb=eval_mem_mb,
-        runtime=eval_runtime,
+        gpu=job_resource("evaluate", "gpus"),
+        mem_mb=job_resource("evaluate", "mem_mb"),
+        runtime=job_resource("evaluate", "runtime"),
     conda:
         ENV
     script:

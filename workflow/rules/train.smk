@@ -15,13 +15,13 @@ rule train_cell:
         code_version=CODE_VERSIONS["sft"],
     log:
         f"{RESULTS}/logs/train/{{model_size}}/{{cell}}.log",
-    threads: train_cpus
+    threads: job_resource("train", "cpus")
     resources:
         # one node with all the size's GPUs: torchrun --standalone launches on one machine
         nodes=1,
-        gpu=train_gpus,
-        mem_mb=train_mem_mb,
-        runtime=train_runtime,
+        gpu=job_resource("train", "gpus"),
+        mem_mb=job_resource("train", "mem_mb"),
+        runtime=job_resource("train", "runtime"),
     conda:
         ENV
     script:

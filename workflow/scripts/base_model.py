@@ -1,7 +1,7 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.store import Store, read_receipt, reuse_only, write_receipt
 
 from_store = reuse_only(snakemake.rule)  # a reuse_* rule: planned to be found in the store
@@ -11,7 +11,7 @@ if not from_store:  # torch takes seconds to import; a lookup does not need it
     torch.set_num_threads(snakemake.threads)
 store = Store(snakemake.params.store)
 tokenizer = snakemake.input.get("tokenizer")  # only tiny models pretrained here have one
-base = stages.build_base_model(
+base = artifacts.build_base_model(
     store,
     read_receipt(snakemake.input.suite),
     read_receipt(tokenizer) if tokenizer else None,

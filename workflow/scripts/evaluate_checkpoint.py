@@ -1,7 +1,7 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.gpus import claimed_gpus
 from growthpace.store import Store, read_receipt, reuse_only
 
@@ -11,13 +11,13 @@ if not from_store:  # torch takes seconds to import; a lookup does not need it
 
     torch.set_num_threads(snakemake.threads)
 with claimed_gpus(0 if from_store else int(snakemake.resources.get("gpu", 0) or 0)):
-    stages.evaluate_checkpoint(
+    artifacts.evaluate_checkpoint(
         Store(snakemake.params.store),
         suite=read_receipt(snakemake.input.suite),
         sft=read_receipt(snakemake.input.sft),
         epoch=int(snakemake.wildcards.epoch),
         spec=snakemake.params.spec,
-        cell=stages.receipt_cell(snakemake.input.sft),
+        cell=artifacts.receipt_cell(snakemake.input.sft),
         out=snakemake.output[0],
         reuse_only=from_store,
     )

@@ -1,11 +1,11 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.store import Store, read_receipt, reuse_only, write_receipt
 
 store = Store(snakemake.params.store)
-subset = stages.build_subset(
+subset = artifacts.build_subset(
     store,
     read_receipt(snakemake.input.suite),
     snakemake.params.spec,

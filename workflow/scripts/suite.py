@@ -1,8 +1,8 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.store import Store, write_receipt
 
-suite = stages.build_suite(Store(snakemake.params.store), snakemake.params.spec)
+suite = artifacts.build_suite(Store(snakemake.params.store), snakemake.params.spec)
 write_receipt(snakemake.output[0], suite)

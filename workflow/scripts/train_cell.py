@@ -1,7 +1,7 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-from growthpace import stages, study
+from growthpace import artifacts, study
 from growthpace.gpus import claimed_gpus
 from growthpace.store import Store, read_receipt, reuse_only, write_receipt
 
@@ -10,7 +10,7 @@ gpus = int(snakemake.resources.get("gpu", 0) or 0)
 nproc = gpus or study.job_resources(snakemake.config, snakemake.wildcards.model_size, "train")["processes"]
 subset = read_receipt(snakemake.input.subset)
 with claimed_gpus(gpus):
-    sft = stages.build_sft(
+    sft = artifacts.build_sft(
         Store(snakemake.params.store),
         read_receipt(snakemake.input.base),
         subset,
@@ -20,4 +20,4 @@ with claimed_gpus(gpus):
         launcher=snakemake.params.launcher,
         reuse_only=reuse_only(snakemake.rule),  # a reuse_* rule: planned to be found in the store, never trains here
     )
-write_receipt(snakemake.output[0], sft, cell=stages.realised_cell(snakemake.params.cell, subset))
+write_receipt(snakemake.output[0], sft, cell=artifacts.realised_cell(snakemake.params.cell, subset))

@@ -38,8 +38,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .tables import split_of
-
 CELL_KEYS = ["model_size", "data_source", "data_size", "seed", "recipe"]
 UNIT_KEYS = ["ability", "model_size", "data_source", "data_size", "recipe"]
 BASE = "base"
@@ -85,6 +83,20 @@ def order_model_sizes(sizes, given=None) -> list[str]:
     if all(s.lower() in _KNOWN_LABELS for s in sizes):
         return sorted(sizes, key=lambda s: _KNOWN_LABELS.index(s.lower()))
     return sorted(sizes)
+
+
+def split_of(eval_set: str) -> str:
+    """``valid`` or ``test``: the split named by an eval set's suffix (``{name}_{split}``)."""
+    return eval_set.rsplit("_", 1)[1]
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (one cell's items; not paired across cells)."""
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    lo, hi = interval(values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1), level)
+    return float(lo), float(hi)
 
 
 def interval(reps: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from statistics import NormalDist
 
@@ -63,6 +62,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..files import write_text_atomic
 from . import allocation as optimal
 from .bootstrap import Boot, interval, order_model_sizes
 
@@ -287,9 +287,7 @@ def write_recipe(path: str | Path, recipes: dict[str, dict[str, int]], pool: str
     # No allocation (no measured sensitivity): an empty mapping, so that the file still parses.
     body = {name: recipe_definition(counts, pool) for name, counts in recipes.items() if counts}
     text = "\n".join(lines + [yaml.safe_dump(body, sort_keys=False)])
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def items_needed(sd_item: float, diff: float, level: float, power: float = POWER) -> float:

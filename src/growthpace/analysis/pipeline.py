@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import ABILITIES
-from ..store import write_json_atomic, write_parquet_atomic
+from ..files import write_json_atomic, write_parquet_atomic
 from . import allocation, complexity, curves, extrapolation, guideline, sources, transfer
 from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity

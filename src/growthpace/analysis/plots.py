@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
+from ..files import atomic_path  # noqa: E402
 from .bootstrap import order_model_sizes  # noqa: E402
 from .curves import predict  # noqa: E402
 
@@ -63,12 +64,9 @@ def label(ability: str) -> str:
 
 
 def _save(fig, out: str | Path) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    with atomic_path(out, suffix=".png") as tmp:  # the extension tells matplotlib the format
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, out)
 
 
 def _placeholder(out: str | Path, title: str, message: str) -> None:

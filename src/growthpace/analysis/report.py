@@ -4,13 +4,13 @@ analysis found, in sentences with numbers), plus captions for Snakemake's ``--re
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..evaluate import authors
+from ..files import write_text_atomic
 from .guideline import untrained_distance
 from .plots import selected_test_scores
 from .sensitivity import GROUP_TEXT
@@ -69,9 +69,7 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
               "Tables: `tables/scores.parquet` (per cell, epoch, split, ability), "
               "`tables/predictions.parquet` (per instance), `tables/cells.parquet` (training).", ""]
     text = "\n".join(lines)
-    tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, text)
     return text
 
 
@@ -140,16 +138,8 @@ def write_captions(directory: str | Path) -> dict[str, Path]:
     paths = {}
     for name, text in CAPTIONS.items():
         paths[name] = directory / f"{name}.rst"
-        _write_text(paths[name], text)
+        write_text_atomic(paths[name], text)
     return paths
-
-
-def _write_text(out: str | Path, text: str) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
 
 
 def _num(v, digits: int = 3, sign: bool = False) -> str:
@@ -807,5 +797,5 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
             lines.append(f"- `{path}`: {caption}")
         lines.append("")
     text = "\n".join(lines)
-    _write_text(out, text)
+    write_text_atomic(out, text)
     return text

@@ -15,30 +15,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..evaluate.scoring import DEFAULT_MODE, rescore
-from ..store import write_parquet_atomic
+from ..files import write_parquet_atomic
+from .bootstrap import CELL_KEYS, bootstrap_ci, split_of
 
-# A cell: plain grid cells have recipe "" (recipe cells: the recipe's name; single-ability cells:
-# only-{ability}-{n}; the untuned base model: data_source "base", data_size 0, epoch 0).
-CELL_KEYS = ["model_size", "data_source", "data_size", "seed", "recipe"]
+# A cell (CELL_KEYS, see analysis.bootstrap): plain grid cells have recipe "" (recipe cells: the recipe's
+# name; single-ability cells: only-{ability}-{n}; the untuned base model: data_source "base", epoch 0).
 SCORE_KEYS = CELL_KEYS + ["epoch", "split", "ability"]
-
-
-def split_of(eval_set: str) -> str:
-    return eval_set.rsplit("_", 1)[1]
-
-
-def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean over items."""
-    if len(values) == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi)
 
 
 def scores_table(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,10 @@ OOD_TYPE = re.compile(r"^ceval_[a-z0-9_]+$")
 GENERAL_TYPES = ("general",)  # synthetic general-instruction data (teacher-model style)
 
 ROLES = ("user", "assistant")
+# The option letters of a four-way single-choice question (the in-domain suite's choice items).
+LETTERS = "ABCD"
+# Passages of a pretraining corpus (``corpus.txt``) are separated by an empty line.
+PASSAGE_SEPARATOR = "\n\n"
 
 
 class RecordError(ValueError):

@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 CHINESE_MC_TASKS = ("logiqa-zh", "gaokao-chinese", "gaokao-geography", "gaokao-history", "gaokao-biology",
                     "gaokao-chemistry", "gaokao-mathqa", "jec-qa-kd", "jec-qa-ca", "gaokao-physics")
 PROMPTS_FILE = "few_shot_prompts.csv"
-LETTERS = "ABCD"
 OPTION_LETTERS = "ABCDEFGHIJ"
 DEFAULT_MAX_TOKENS, RESERVE = 2048, 48
 

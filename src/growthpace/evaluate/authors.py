@@ -67,9 +67,9 @@ import re
 
 import pandas as pd
 
+from ..data.schema import LETTERS
 from . import scorers
 
-LETTERS = "ABCD"
 TF_TRUE = ("正确", "对", "T", "√", "V")
 TF_FALSE = ("错误", "错", "F", "×", "X")
 CHOICE_ABILITIES = ("biology", "reasoning", "understanding")

@@ -74,7 +74,7 @@ class BatchSizeMemory:
     def save(self, kind: str, size: int) -> None:
         from filelock import FileLock
 
-        from ..store import write_json_atomic
+        from ..files import write_json_atomic
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.path) + ".lock"):

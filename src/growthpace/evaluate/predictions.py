@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 from filelock import FileLock
+
+from ..files import write_json_atomic, write_parquet_atomic
 
 KEY_COLUMNS = ["model_key", "eval_set", "item_hash", "settings_hash"]
 
@@ -48,7 +49,7 @@ class PredictionLog:
                 raise ValueError(f"{info}: this prediction log belongs to model {old.get('model_key')!r} with "
                                  f"settings {old.get('settings_hash')!r}, not {model_key!r} / {self.settings_hash!r}")
         else:
-            _write_text_atomic(info, json.dumps(meta, ensure_ascii=False, indent=2, default=str) + "\n")
+            write_json_atomic(info, meta)
 
     def lock(self) -> FileLock:
         """Held while evaluating, so two processes never compute the same rows at once."""
@@ -90,13 +91,7 @@ class PredictionLog:
         parts = self.parts()
         n = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
         path = self.dir / f"part-{n:05d}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        rows.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        write_parquet_atomic(rows, path)
         return path
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

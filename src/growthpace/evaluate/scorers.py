@@ -173,7 +173,8 @@ import string
 import threading
 from fractions import Fraction
 
-LETTERS = "ABCD"
+from ..data.schema import LETTERS
+
 _ALL_LETTERS = string.ascii_uppercase[:8]  # A-H: the most options any parser accepts
 
 __all__ = [

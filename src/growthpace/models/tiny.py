@@ -15,13 +15,13 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments
 
+from ..data.schema import PASSAGE_SEPARATOR
 from .chat import ASSISTANT, EOT, USER
 
 log = logging.getLogger(__name__)
 
-# Passages of the corpus are joined by an empty line, as in ``corpus.txt`` (not by <eot>, which stays a
-# speaker-turn token that SFT teaches).
-PASSAGE_SEPARATOR = "\n\n"
+# Passages of the corpus are joined by PASSAGE_SEPARATOR, as in ``corpus.txt`` (not by <eot>, which stays
+# a speaker-turn token that SFT teaches).
 # The speaker tokens never occur in the corpus. After pretraining their embedding rows (tied with the
 # output rows) start as copies of the corpus's own markers: the demo suite writes worked exam questions
 # as "问<question>\n<options>\n答<answer>", so a chat prompt "<user>...<eot><assistant>" begins close to

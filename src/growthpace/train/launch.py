@@ -24,6 +24,8 @@ import sys
 import threading
 from pathlib import Path
 
+from ..files import write_json_atomic
+
 LAUNCHERS = ("torchrun", "deepspeed")
 # glibc raises its mmap threshold each time a large block is freed, after which blocks of that size come
 # from the heap and stay resident once freed. Building a model under zero.Init allocates and frees every
@@ -102,9 +104,7 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     job_file, metrics_file = work_dir / "job.json", work_dir / "metrics.json"
-    tmp = job_file.with_name(f".job.json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(job, indent=2, default=str))
-    os.replace(tmp, job_file)
+    write_json_atomic(job_file, job)
     metrics_file.unlink(missing_ok=True)
     cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
     env = launch_env(threads)
@@ -156,10 +156,7 @@ def worker_main(argv: list[str] | None = None) -> None:
     records = load_jsonl(job["train_file"])
     metrics = train_sft(job["base_model_dir"], records, job["out_dir"], job["work_dir"], settings)
     if int(os.environ.get("RANK", "0")) == 0:
-        out = Path(args.metrics)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(metrics, indent=2, default=str))
-        os.replace(tmp, out)
+        write_json_atomic(args.metrics, metrics)
     # A process group left to interpreter shutdown can abort in its destructor (gloo); close it here.
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()

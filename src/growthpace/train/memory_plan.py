@@ -171,7 +171,7 @@ def format_plan(plans: list[SizePlan], study_name: str, gpu_memory_gib: float) -
 
 def main(configfiles: list[Path], gpu_memory_gib: float) -> int:
     """Print the plan; exit status 1 when a size does not fit."""
-    from ..status import load_config
+    from ..study import load_config
 
     config = load_config(*configfiles)
     plans = memory_plan(config, gpu_memory_gib)

@@ -38,6 +38,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
+from ..files import atomic_dir, tree_bytes
 from ..models.chat import IGNORE_INDEX, add_chat_tokens, encode_for_training
 from .checks import check_model_dir
 from .deepspeed_config import deepspeed_config
@@ -99,20 +100,16 @@ NOT_SNAPSHOT = ("trainer_state.json",)
 
 def snapshot_checkpoint(checkpoint: Path, target: Path) -> None:
     """Make ``target`` a weights-only copy of a complete Trainer checkpoint (hard links where possible)."""
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in sorted(checkpoint.iterdir()):
-        if f.is_file() and f.suffix in SNAPSHOT_SUFFIXES and f.name not in NOT_SNAPSHOT:
-            try:
-                os.link(f, tmp / f.name)
-            except OSError:
-                shutil.copy2(f, tmp / f.name)
-    if not (tmp / "model.safetensors").is_file() and not list(tmp.glob("model-*.safetensors")):
-        raise RuntimeError(f"{checkpoint} has no safetensors weights to snapshot")
-    if target.exists():  # an epoch trained again after an interruption: its new weights win
-        shutil.rmtree(target)
-    os.rename(tmp, target)
+    # An epoch trained again after an interruption: its new weights replace the old snapshot.
+    with atomic_dir(target) as tmp:
+        for f in sorted(checkpoint.iterdir()):
+            if f.is_file() and f.suffix in SNAPSHOT_SUFFIXES and f.name not in NOT_SNAPSHOT:
+                try:
+                    os.link(f, tmp / f.name)
+                except OSError:
+                    shutil.copy2(f, tmp / f.name)
+        if not (tmp / "model.safetensors").is_file() and not list(tmp.glob("model-*.safetensors")):
+            raise RuntimeError(f"{checkpoint} has no safetensors weights to snapshot")
 
 
 def complete_checkpoints(work_dir: Path) -> list[Path]:
@@ -222,12 +219,10 @@ def ensure_process_group_env() -> None:
     """DeepSpeed without a launcher looks for MPI; a lone process gets a one-process group instead."""
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         return
-    import socket
+    from .launch import free_port
 
-    with socket.socket() as s:  # a free port for the one-process rendezvous
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(free_port()))
 
 
 def init_process_group(on_gpu: bool) -> None:
@@ -281,10 +276,6 @@ def load_model(base_model_dir: Path, tokenizer, added: int, settings: SFTSetting
         torch.manual_seed(settings.seed)
         model.resize_token_embeddings(len(tokenizer))
     return model
-
-
-def tree_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
 def peak_memory_bytes() -> tuple[int, str]:

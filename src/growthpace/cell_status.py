@@ -14,27 +14,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
 from . import study
 from .store import Store, artifact_key
-
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-
-
-def load_config(*configfiles: str | Path) -> dict:
-    """A study's config as snakemake reads ``--configfile A B``: later files update earlier ones
-    (nested keys merged), then validated with the schema's defaults filled in."""
-    from snakemake.utils import update_config, validate
-
-    config: dict = {}
-    for f in configfiles:
-        update_config(config, yaml.safe_load(Path(f).read_text()) or {})
-    validate(config, str(SCHEMA))
-    study.check_study(config)
-    return config
-
 
 def _building(store: Store, results: Path, cell: study.Cell, config: dict) -> bool:
     base = results / "receipts" / "base" / f"{cell.model_size}.json"
@@ -77,7 +58,7 @@ def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
 
 
 def print_status(configfiles: list[str | Path], workdir: str | Path = ".") -> int:
-    config = load_config(*configfiles)
+    config = study.load_config(*configfiles)
     rows = cell_states(config, workdir)
     guideline = sum(r["recipe"] in study.GUIDELINE_RECIPES and r["data_source"] == study.RECIPE for r in rows)
     print(f"study {config['study']!r}: {len(rows)} training cells"

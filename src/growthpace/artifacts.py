@@ -22,11 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import demo_suite
+from .data import demo
 from .data.loaders import doit_file, load_doit_split, load_json, load_jsonl, strip_provenance
 from .data.sampling import nested_subset
 from .fingerprint import Fingerprint, Fingerprints, labelled, tree_files
-from .store import Artifact, Store, artifact_key, read_receipt, write_parquet_atomic
+from .files import tree_bytes, write_parquet_atomic
+from .store import Artifact, Store, artifact_key, read_receipt
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def build_suite(store: Store, spec: dict) -> Artifact:
     params = {k: v for k, v in spec["demo"].items()}
 
     def generate(tmp: Path):
-        manifest = demo_suite.generate_suite(tmp, **params)
+        manifest = demo.generate_suite(tmp, **params)
         return {"files": manifest["files"]}
     return store.build("suite", spec, None, generate)
 
@@ -332,7 +333,7 @@ def corpus_lines(suite: Artifact) -> list[str]:
     path = suite_root(suite) / "pretrain" / "corpus.txt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the suite has no pretraining corpus")
-    return demo_suite.read_corpus(path)  # passages separated by an empty line; one may span lines
+    return demo.read_corpus(path)  # passages separated by an empty line; one may span lines
 
 
 def suite_texts(suite: Artifact):
@@ -449,7 +450,7 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
                "work_dir": str(work / "trainer"), "settings": asdict(settings)}
         info = run_cell(job, work, nproc=nproc, launcher=launcher, threads=threads)
         shutil.move(str(work / "out" / "epochs"), tmp / "epochs")
-        info["bytes_stored"] = sum(p.stat().st_size for p in (tmp / "epochs").rglob("*") if p.is_file())
+        info["bytes_stored"] = tree_bytes(tmp / "epochs")
         (tmp / "train_metrics.json").write_text(json.dumps(info, indent=2, default=str))
         shutil.rmtree(work, ignore_errors=True)  # optimizer states go once the cell is complete
         return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps", "losses")}}
@@ -497,7 +498,7 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
     records = load_eval_sets(suite, abilities, ["test"])
     # A generated suite says what each ability needs by construction; real data does not.
     generated = suite_root(suite) == suite.path
-    needs = {a: demo_suite.ABILITY_NEEDS[a] for a in abilities if a in demo_suite.ABILITY_NEEDS} if generated else None
+    needs = {a: demo.ABILITY_NEEDS[a] for a in abilities if a in demo.ABILITY_NEEDS} if generated else None
     return pipeline.analyze(
         scores_df, predictions_df, out_dir, abilities=abilities, model_sizes=spec["model_sizes"], records=records,
         budget=budget, pool_sizes=pools, weighting=spec["weighting"], recipe_name=spec["recipe_name"],

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from growthpace import stages
+from growthpace import artifacts
 from growthpace.data.leakage import LeakageError
 from growthpace.data.loaders import load_jsonl
 from growthpace.data.recipes import RecipeError
@@ -21,7 +21,7 @@ DOIT = ROOT / "tests" / "fixtures" / "doit"
 @pytest.fixture
 def doit_suite(tmp_path):
     store = Store(tmp_path / "store")
-    return store, stages.build_suite(store, {"source_dir": str(DOIT)})
+    return store, artifacts.build_suite(store, {"source_dir": str(DOIT)})
 
 
 def recipe_spec(recipe, cap=False, seed=0):
@@ -35,36 +35,36 @@ def types(subset):
 def test_recipe_subset_is_keyed_by_its_content(doit_suite):
     store, suite = doit_suite
     mine = {"name": "small", "counts": {"biology": 3, "math": 4, "code": 1}, "synthetic": 2}
-    subset = stages.build_subset(store, suite, recipe_spec(mine))
+    subset = artifacts.build_subset(store, suite, recipe_spec(mine))
     assert types(subset) == ["biology"] * 3 + ["code"] + ["math"] * 4 + ["general"] * 2
     manifest = json.loads((subset.path / "manifest.json").read_text())
     assert manifest["n"] == 10 and manifest["synthetic"] == 2 and manifest["pool_split"] == "full"
     # the same mixture under another name is the same artifact
-    again = stages.build_subset(store, suite, recipe_spec({**mine, "name": "other"}))
+    again = artifacts.build_subset(store, suite, recipe_spec({**mine, "name": "other"}))
     assert again.key == subset.key
     # single-ability cells are recipes of one ability from curated/1000
-    only = stages.build_subset(store, suite, recipe_spec({"name": "only-math-2", "counts": {"math": 2}, "pool": "1000"}))
+    only = artifacts.build_subset(store, suite, recipe_spec({"name": "only-math-2", "counts": {"math": 2}, "pool": "1000"}))
     assert types(only) == ["math", "math"]
-    assert stages.realised_cell({"data_source": "single_ability", "data_size": 2}, only)["data_size"] == 2
-    assert stages.realised_cell({"data_source": "recipe", "data_size": 0}, subset)["data_size"] == 10
-    assert stages.realised_cell({"data_source": "curated", "data_size": 7}, subset)["data_size"] == 7
+    assert artifacts.realised_cell({"data_source": "single_ability", "data_size": 2}, only)["data_size"] == 2
+    assert artifacts.realised_cell({"data_source": "recipe", "data_size": 0}, subset)["data_size"] == 10
+    assert artifacts.realised_cell({"data_source": "curated", "data_size": 7}, subset)["data_size"] == 7
 
 
 def test_recipe_equal_to_a_plain_cell_shares_its_artifact(doit_suite):
     store, suite = doit_suite
-    plain = stages.build_subset(store, suite, {"source": "curated", "data_size": 20, "seed": 0, "cap": False,
+    plain = artifacts.build_subset(store, suite, {"source": "curated", "data_size": 20, "seed": 0, "cap": False,
                                                "abilities": list(ABILITIES)})
-    assert stages.build_subset(store, suite, recipe_spec("curated-20")).key == plain.key
-    synthetic = stages.build_subset(store, suite, {"source": "synthetic", "data_size": 3, "seed": 0, "cap": False})
-    assert stages.build_subset(store, suite, recipe_spec("synthetic-3")).key == synthetic.key
+    assert artifacts.build_subset(store, suite, recipe_spec("curated-20")).key == plain.key
+    synthetic = artifacts.build_subset(store, suite, {"source": "synthetic", "data_size": 3, "seed": 0, "cap": False})
+    assert artifacts.build_subset(store, suite, recipe_spec("synthetic-3")).key == synthetic.key
 
 
 def test_too_large_recipes_stop_unless_capped(doit_suite):
     store, suite = doit_suite
     with pytest.raises(RecipeError, match=r"^recipe 'baseline': biology: asked for 1000 items but the curated/1000 "
                                           r"pool has \d+; .*set cap: true"):
-        stages.build_subset(store, suite, recipe_spec("baseline"))
-    capped = stages.build_subset(store, suite, recipe_spec("baseline", cap=True))
+        artifacts.build_subset(store, suite, recipe_spec("baseline"))
+    capped = artifacts.build_subset(store, suite, recipe_spec("baseline", cap=True))
     assert sorted(set(types(capped))) == sorted(ABILITIES)
 
 
@@ -77,13 +77,13 @@ def test_leaked_record_stops_the_subset_with_the_pairs(tmp_path):
     pool.write_text(pool.read_text(encoding="utf-8").rstrip("\n") + "\n" + leaked + "\n", encoding="utf-8")
     n = len(load_jsonl(pool))
     store = Store(tmp_path / "store")
-    suite = stages.build_suite(store, {"source_dir": str(root)})
+    suite = artifacts.build_suite(store, {"source_dir": str(root)})
     spec = recipe_spec({"name": "all-math", "counts": {"math": n}, "pool": "1000"})
     with pytest.raises(LeakageError) as err:
-        stages.build_subset(store, suite, spec, leakage="error")
+        artifacts.build_subset(store, suite, spec, leakage="error")
     assert f"math_1000.json:{n}" in str(err.value) and "math_test.json:1" in str(err.value)
     assert "[same record]" in str(err.value)
-    assert len(stages.check_subset_leakage(suite, stages.build_subset(store, suite, spec, leakage="off"),
+    assert len(artifacts.check_subset_leakage(suite, artifacts.build_subset(store, suite, spec, leakage="off"),
                                            "report")) == 1
 
 
@@ -92,7 +92,7 @@ def test_missing_benchmark_dir_fails_before_any_model_is_loaded(tmp_path, doit_s
     spec = {"abilities": ["math"], "splits": ["test"], "dtype": "auto", "batch_size": 4, "max_new_tokens": {},
             "benchmarks": {"cmmlu": {"dir": str(tmp_path / "nope"), "shots": [0]}}}
     with pytest.raises(FileNotFoundError, match=r"evaluation\.benchmarks\.cmmlu\.dir: .*nope \(no such directory\)"):
-        stages.build_predictions(store, tmp_path / "no-model", "k", suite, spec)
+        artifacts.build_predictions(store, tmp_path / "no-model", "k", suite, spec)
 
 
 def test_base_model_without_chat_tokens_gets_them(tmp_path):
@@ -111,7 +111,7 @@ def test_base_model_without_chat_tokens_gets_them(tmp_path):
             "intermediate_size": 32}
     build_model(arch, len(hf), hf.eos_token_id, hf.eos_token_id).save_pretrained(tmp_path, safe_serialization=True)
     hf.save_pretrained(tmp_path)
-    assert not stages.has_chat_tokens(tmp_path)
+    assert not artifacts.has_chat_tokens(tmp_path)
     a, b = (HFEngine(tmp_path, add_chat_tokens=True, progress=False) for _ in range(2))
     ChatIds.of(a.tokenizer)  # the speaker tokens exist now
     emb = a.model.get_input_embeddings().weight
