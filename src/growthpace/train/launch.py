@@ -82,9 +82,9 @@ def _log_stream():
 def launch_env(threads: int | None = None) -> dict:
     """The environment of launched training processes: this one's, plus what the caller did not set."""
     env = dict(os.environ)
-    # DeepSpeed compiles its ops (on a CPU, a shared-memory all-reduce) on first use into
-    # ~/.cache/torch_extensions; environments with other torch builds sharing that directory rebuild
-    # them in turn, minutes each. Ops built for this environment stay with it.
+    # DeepSpeed compiles its ops on first use into ~/.cache/torch_extensions; environments with other
+    # torch builds sharing that directory rebuild them in turn, minutes each. Ops built for this
+    # environment stay with it. (Training skips the one op a CPU run would build: sft.skip_shm_op.)
     env.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
     for name, value in LOW_MEMORY_ENV.items():
         env.setdefault(name, value)

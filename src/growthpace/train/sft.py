@@ -236,7 +236,23 @@ def init_process_group(on_gpu: bool) -> None:
     ensure_process_group_env()
     import deepspeed
 
+    skip_shm_op()
     deepspeed.init_distributed(dist_backend="nccl" if on_gpu else "gloo")
+
+
+def skip_shm_op() -> None:
+    """Keep DeepSpeed from compiling its CPU shared-memory all-reduce op when it starts its process group.
+
+    The op serves only ``inference_all_reduce`` (tensor-parallel inference); training's collectives go
+    through torch.distributed (gloo), so it is never used here. Compiling it costs tens of seconds on a
+    fresh environment, and a compile killed half-way leaves a ``lock`` file in ``TORCH_EXTENSIONS_DIR``
+    that makes every later start wait on it forever.
+    """
+    import importlib
+
+    # By name: the attribute ``deepspeed.comm.torch`` is torch itself (a star import shadows the module).
+    backend = importlib.import_module("deepspeed.comm.torch")
+    backend.build_shm_op = lambda: None  # tests/test_train_deepspeed.py checks that nothing is compiled
 
 
 def world_size() -> int:
