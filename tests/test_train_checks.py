@@ -103,6 +103,9 @@ def test_deepspeed_config_leaves_optimizer_and_schedule_to_trainer(stage):
 def test_launch_commands_name_the_processes(tmp_path):
     cmd = launch_command(tmp_path / "job.json", tmp_path / "m.json", 4, "torchrun", threads=2)
     assert "--nproc_per_node=4" in cmd and cmd[cmd.index("-m", 3) + 1] == "growthpace.train"
+    # One process needs no launcher (run_cell gives it torchrun's environment).
+    cmd = launch_command(tmp_path / "job.json", tmp_path / "m.json", 1, "torchrun")
+    assert cmd[1:3] == ["-m", "growthpace.train"] and "torch.distributed.run" not in cmd
     cmd = launch_command(tmp_path / "job.json", tmp_path / "m.json", 2, "deepspeed")
     assert "--num_gpus=2" in cmd and "growthpace.train" in cmd
     with pytest.raises(ValueError, match="launcher: 'mpirun'"):
