@@ -103,10 +103,7 @@ def engine_run(model_dir: Path, train_file: Path, settings: dict, work: Path) ->
 
     job = {"base_model_dir": str(model_dir), "train_file": str(train_file), "out_dir": str(work / "out"),
            "work_dir": str(work / "trainer"), "settings": settings}
-    start = time.perf_counter()
-    info = run_cell(job, work, nproc=1, threads=torch.get_num_threads())
-    info["cell_seconds"] = time.perf_counter() - start
-    return info
+    return run_cell(job, work, nproc=1, threads=torch.get_num_threads())  # cell_seconds: launch to exit
 
 
 def demo_settings(size: str) -> dict:
@@ -166,6 +163,8 @@ def main():
                 print(f"[engine] {name:9s} run {i + 1}: {r['steps']} steps, loop {r['wall_seconds']:.2f} s "
                       f"({r['tokens_per_second']:.0f} tok/s), whole cell {r['cell_seconds']:.2f} s, "
                       f"peak RSS {r['peak_memory_bytes'] / 2**20:.0f} MiB, last loss {r['last_loss']:.3f}")
+                print("         phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in r["phase_seconds"].items())
+                      + f"; launcher exit {r['cell_seconds'] - sum(r['phase_seconds'].values()):.2f}")
                 if name not in runs or r["cell_seconds"] < runs[name]["cell_seconds"]:
                     runs[name] = r
         ds, tr = runs["deepspeed"], runs["trainer"]

@@ -88,6 +88,14 @@ def check_cell(info, tmp_path, base_dir, settings):
     assert info["bytes_if_every_epoch_with_optimizer"] == 3 * info["checkpoint_bytes_with_optimizer"]
     assert info["tokens_seen"] == 3 * info["tokens_per_epoch"]
     assert info["peak_memory_bytes"] > 0 and info["tokens_per_second"] > 0
+    # Where the cell's time went: phases in order, each within the whole launched cell.
+    phases = info["phase_seconds"]
+    assert list(phases) == ["process_start", "tokenize", "process_group", "training_arguments", "load_model",
+                            "trainer", "engine_setup", "loop", "after_loop"]
+    assert all(v >= 0 for v in phases.values())
+    assert sum(phases.values()) <= info["cell_seconds"]
+    # The Trainer's own loop sits inside the time measured around trainer.train().
+    assert phases["engine_setup"] + phases["loop"] <= info["wall_seconds"] + 0.05
 
 
 @pytest.mark.parametrize("stage,launcher", [(2, "deepspeed"), (3, "torchrun")])

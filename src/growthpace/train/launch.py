@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 LAUNCHERS = ("torchrun", "deepspeed")
@@ -113,7 +114,8 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     work_dir.mkdir(parents=True, exist_ok=True)
     job_file, metrics_file = work_dir / "job.json", work_dir / "metrics.json"
     tmp = job_file.with_name(f".job.json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(job, indent=2, default=str))
+    # When the launch began: the worker reports how long its start (interpreter, imports) took.
+    tmp.write_text(json.dumps({**job, "launched_at": time.time()}, indent=2, default=str))
     os.replace(tmp, job_file)
     metrics_file.unlink(missing_ok=True)
     cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
@@ -136,7 +138,9 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
             signal.signal(s, h)
     if rc != 0:
         raise RuntimeError(f"training launched as `{' '.join(cmd)}` failed with exit status {rc}")
-    return json.loads(metrics_file.read_text())
+    metrics = json.loads(metrics_file.read_text())
+    metrics["cell_seconds"] = round(time.time() - json.loads(job_file.read_text())["launched_at"], 3)
+    return metrics
 
 
 def worker_main(argv: list[str] | None = None) -> None:
@@ -164,9 +168,12 @@ def worker_main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     job = json.loads(Path(args.job).read_text())
+    started = round(time.time() - job["launched_at"], 3) if "launched_at" in job else None
     settings = SFTSettings.from_dict(job["settings"])
     records = load_jsonl(job["train_file"])
     metrics = train_sft(job["base_model_dir"], records, job["out_dir"], job["work_dir"], settings)
+    # Launch to the start of training: interpreter and launcher start, imports, reading the data.
+    metrics["phase_seconds"] = {"process_start": started, **metrics["phase_seconds"]}
     if int(os.environ.get("RANK", "0")) == 0:
         out = Path(args.metrics)
         tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")

@@ -167,6 +167,26 @@ class OptimizerProbe(TrainerCallback):
         opt.step = step
 
 
+class PhaseClock(TrainerCallback):
+    """Seconds spent in each phase of a cell (``phase_seconds`` in its metrics): where a short cell's time
+    goes is mostly not the training loop."""
+
+    def __init__(self):
+        self.marks = [("begin", time.perf_counter())]
+
+    def mark(self, name: str) -> None:
+        self.marks.append((name, time.perf_counter()))
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.mark("engine_setup")  # Trainer: optimizer, DeepSpeed initialisation, resumed state
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.mark("loop")  # every step, log and epoch checkpoint
+
+    def seconds(self) -> dict[str, float]:
+        return {name: round(t - prev, 3) for (_, prev), (name, t) in zip(self.marks, self.marks[1:])}
+
+
 class SFTTrainer(Trainer):
     """HF Trainer with the paper's schedule (linear from lr to end_lr), whatever the engine, and batches
     grouped by length over the global batch, so that every optimiser step sees the same items whatever
@@ -318,10 +338,13 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
     more ``TrainerCallback``s (measurements).
     """
     base_model_dir, out_dir, work_dir = Path(base_model_dir), Path(out_dir), Path(work_dir)
+    clock = PhaseClock()
     tokenizer, added, data = prepare(base_model_dir, records, settings)
+    clock.mark("tokenize")
     on_gpu = torch.cuda.is_available()
     if settings.engine == "deepspeed":
         init_process_group(on_gpu)
+    clock.mark("process_group")
     repeats = plan_repeats(len(data), settings)
     train_data = Repeated(data, repeats)
     world = world_size()
@@ -361,7 +384,9 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         deepspeed=deepspeed_config(settings.zero_stage) if settings.engine == "deepspeed" else None,
         disable_tqdm=False,
     )
+    clock.mark("training_arguments")
     model = load_model(base_model_dir, tokenizer, added, settings, training_dtype(settings, precision), on_gpu)
+    clock.mark("load_model")
     probe = OptimizerProbe()
     trainer = SFTTrainer(
         end_lr=settings.end_lr,
@@ -371,9 +396,10 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         data_collator=PadCollator(tokenizer.pad_token_id),
         global_batch=settings.batch_size,
         processing_class=tokenizer,
-        callbacks=[EpochSnapshots(snapshots), probe, *(callbacks or [])],
+        callbacks=[EpochSnapshots(snapshots), probe, clock, *(callbacks or [])],
     )
     probe.trainer = trainer
+    clock.mark("trainer")
     done = complete_checkpoints(work_dir)
     resume = done[-1] if done else None
     if args.should_save:  # checkpoints and snapshots cut short by a kill are of no use
@@ -391,6 +417,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
     start = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.time() - start
+    clock.mark("after_loop")
     peak, peak_kind = peak_memory_bytes()
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
@@ -434,4 +461,5 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         "checkpoint_bytes_with_optimizer": checkpoint_bytes,
         "bytes_if_every_epoch_with_optimizer": checkpoint_bytes * settings.epochs if checkpoint_bytes else None,
         "snapshot_bytes": snapshot_bytes,
+        "phase_seconds": clock.seconds(),
     }
