@@ -38,8 +38,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
-from ..models.chat import IGNORE_INDEX, add_chat_tokens, encode_for_training
-from .checks import check_model_dir
+from ..models.chat import IGNORE_INDEX, add_chat_tokens
+from .checks import NoTrainableTokens, check_model_dir, encode_records  # noqa: F401 (NoTrainableTokens: re-exported)
 from .deepspeed_config import deepspeed_config
 from .schedule import linear_to_end_lr
 # Re-exported: the settings live in a torch-free module so that planning a study does not import torch.
@@ -47,20 +47,9 @@ from .settings import ENGINES, PRECISIONS, SFTSettings, plan_repeats  # noqa: F4
 
 log = logging.getLogger(__name__)
 
-class NoTrainableTokens(ValueError):
-    pass
-
-
 class SFTDataset(torch.utils.data.Dataset):
     def __init__(self, tokenizer, records: list[dict], max_len: int):
-        self.items = []
-        for r in records:
-            ids, labels = encode_for_training(tokenizer, r["messages"], max_len)
-            if any(x != IGNORE_INDEX for x in labels):  # truncation may leave nothing to learn
-                self.items.append({"input_ids": ids, "labels": labels})
-        if not self.items:
-            raise NoTrainableTokens(
-                f"none of the {len(records)} training records has an assistant token within max_len={max_len}")
+        self.items = encode_records(tokenizer, records, max_len)
 
     def __len__(self):
         return len(self.items)
