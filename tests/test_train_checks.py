@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,6 +105,9 @@ def test_deepspeed_config_leaves_optimizer_and_schedule_to_trainer(stage):
 def test_launch_commands_name_the_processes(tmp_path):
     cmd = launch_command(tmp_path / "job.json", tmp_path / "m.json", 4, "torchrun", threads=2)
     assert "--nproc_per_node=4" in cmd and cmd[cmd.index("-m", 3) + 1] == "growthpace.train"
+    # One process needs no launcher (run_cell gives it torchrun's environment).
+    cmd = launch_command(tmp_path / "job.json", tmp_path / "m.json", 1, "torchrun")
+    assert cmd[1:3] == ["-m", "growthpace.train"] and "torch.distributed.run" not in cmd
     cmd = launch_command(tmp_path / "job.json", tmp_path / "m.json", 2, "deepspeed")
     assert "--num_gpus=2" in cmd and "growthpace.train" in cmd
     with pytest.raises(ValueError, match="launcher: 'mpirun'"):
@@ -116,3 +121,14 @@ def test_settings_defaults_are_the_papers():
     assert (s.adam_beta1, s.adam_beta2, s.weight_decay, s.lr, s.end_lr, s.batch_size, s.epochs) == \
         (0.9, 0.95, 0.1, 1e-5, 1e-6, 64, 15)
     assert (s.engine, s.zero_stage) == ("deepspeed", 2)
+
+
+def test_data_check_before_launch_does_not_import_the_trainer(tiny_model_dir):
+    """The job's own process checks the data without the Trainer's imports (seconds; the worker has them)."""
+    code = ("import json, sys\n"
+            "from growthpace.train.checks import check_training_data\n"
+            "check_training_data(sys.argv[1], json.loads(sys.argv[2]), 16)\n"
+            "print(sorted(m for m in ('transformers.trainer', 'deepspeed') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_model_dir), json.dumps(GOOD)], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[]"

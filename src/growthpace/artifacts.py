@@ -440,11 +440,12 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
     work = store.root / "sft" / f".work-{request.key}"
 
     def train(tmp: Path):
+        from .train.checks import check_training_data
         from .train.launch import run_cell
-        from .train.sft import prepare
 
         train_file = subset.path / "train.jsonl"
-        prepare(base.path, load_jsonl(train_file), settings)  # clear errors before anything is launched
+        # Clear errors before anything is launched (without the Trainer's imports: the worker has them).
+        check_training_data(base.path, load_jsonl(train_file), settings.max_len)
         # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
         job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
                "work_dir": str(work / "trainer"), "settings": asdict(settings)}

@@ -3,6 +3,8 @@
 ``run_cell`` writes the cell's job file and starts ``torchrun`` (or the ``deepspeed`` launcher) with
 one process per GPU of the job, or one process on a CPU; each process runs ``python -m growthpace.train``
 (``worker_main``). The same call therefore trains on one CPU, one GPU or every GPU of a SLURM node.
+One process under ``torchrun`` is started directly, with the environment torchrun would give it: the
+launcher's own start (importing torch, a rendezvous) took 8 s of a cell's wall time on 2 busy cores.
 
 The launched processes get ``LOW_MEMORY_ENV`` (large freed blocks go back to the system) and a
 DeepSpeed op cache of this environment's own (``TORCH_EXTENSIONS_DIR``), unless the caller set them.
@@ -22,6 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from ..files import write_json_atomic
@@ -43,6 +46,8 @@ def launch_command(job_file: Path, metrics_file: Path, nproc: int, launcher: str
     worker = ["--job", str(job_file), "--metrics", str(metrics_file)]
     if threads:
         worker += ["--threads", str(threads)]
+    if launcher == "torchrun" and nproc == 1:  # see single_process_env
+        return [sys.executable, "-m", "growthpace.train", *worker]
     if launcher == "torchrun":
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                 "-m", "growthpace.train", *worker]
@@ -81,12 +86,18 @@ def _log_stream():
         return None
 
 
+def single_process_env() -> dict:
+    """What ``torchrun --standalone --nproc_per_node=1`` tells its one worker about the process group."""
+    return {"RANK": "0", "LOCAL_RANK": "0", "GROUP_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
+            "ROLE_RANK": "0", "ROLE_WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+
+
 def launch_env(threads: int | None = None) -> dict:
     """The environment of launched training processes: this one's, plus what the caller did not set."""
     env = dict(os.environ)
-    # DeepSpeed compiles its ops (on a CPU, a shared-memory all-reduce) on first use into
-    # ~/.cache/torch_extensions; environments with other torch builds sharing that directory rebuild
-    # them in turn, minutes each. Ops built for this environment stay with it.
+    # DeepSpeed compiles its ops on first use into ~/.cache/torch_extensions; environments with other
+    # torch builds sharing that directory rebuild them in turn, minutes each. Ops built for this
+    # environment stay with it. (Training skips the one op a CPU run would build: sft.skip_shm_op.)
     env.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
     for name, value in LOW_MEMORY_ENV.items():
         env.setdefault(name, value)
@@ -104,10 +115,13 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     job_file, metrics_file = work_dir / "job.json", work_dir / "metrics.json"
-    write_json_atomic(job_file, job)
+    # When the launch began: the worker reports how long its start (interpreter, imports) took.
+    write_json_atomic(job_file, {**job, "launched_at": time.time()})
     metrics_file.unlink(missing_ok=True)
     cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
     env = launch_env(threads)
+    if launcher == "torchrun" and nproc == 1:
+        env.update(single_process_env())
     log.info("launching: %s", " ".join(cmd))
     proc = subprocess.Popen(cmd, env=env, stdout=_log_stream(), stderr=subprocess.STDOUT,
                             preexec_fn=_die_with_parent)
@@ -124,7 +138,9 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
             signal.signal(s, h)
     if rc != 0:
         raise RuntimeError(f"training launched as `{' '.join(cmd)}` failed with exit status {rc}")
-    return json.loads(metrics_file.read_text())
+    metrics = json.loads(metrics_file.read_text())
+    metrics["cell_seconds"] = round(time.time() - json.loads(job_file.read_text())["launched_at"], 3)
+    return metrics
 
 
 def worker_main(argv: list[str] | None = None) -> None:
@@ -152,9 +168,12 @@ def worker_main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     job = json.loads(Path(args.job).read_text())
+    started = round(time.time() - job["launched_at"], 3) if "launched_at" in job else None
     settings = SFTSettings.from_dict(job["settings"])
     records = load_jsonl(job["train_file"])
     metrics = train_sft(job["base_model_dir"], records, job["out_dir"], job["work_dir"], settings)
+    # Launch to the start of training: interpreter and launcher start, imports, reading the data.
+    metrics["phase_seconds"] = {"process_start": started, **metrics["phase_seconds"]}
     if int(os.environ.get("RANK", "0")) == 0:
         write_json_atomic(args.metrics, metrics)
     # A process group left to interpreter shutdown can abort in its destructor (gloo); close it here.

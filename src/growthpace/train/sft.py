@@ -39,8 +39,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
 from ..files import atomic_dir, tree_bytes
-from ..models.chat import IGNORE_INDEX, add_chat_tokens, encode_for_training
-from .checks import check_model_dir
+from ..models.chat import IGNORE_INDEX, add_chat_tokens
+from .checks import NoTrainableTokens, check_model_dir, encode_records  # noqa: F401 (NoTrainableTokens: re-exported)
 from .deepspeed_config import deepspeed_config
 from .schedule import linear_to_end_lr
 # Re-exported: the settings live in a torch-free module so that planning a study does not import torch.
@@ -48,20 +48,9 @@ from .settings import ENGINES, PRECISIONS, SFTSettings, plan_repeats  # noqa: F4
 
 log = logging.getLogger(__name__)
 
-class NoTrainableTokens(ValueError):
-    pass
-
-
 class SFTDataset(torch.utils.data.Dataset):
     def __init__(self, tokenizer, records: list[dict], max_len: int):
-        self.items = []
-        for r in records:
-            ids, labels = encode_for_training(tokenizer, r["messages"], max_len)
-            if any(x != IGNORE_INDEX for x in labels):  # truncation may leave nothing to learn
-                self.items.append({"input_ids": ids, "labels": labels})
-        if not self.items:
-            raise NoTrainableTokens(
-                f"none of the {len(records)} training records has an assistant token within max_len={max_len}")
+        self.items = encode_records(tokenizer, records, max_len)
 
     def __len__(self):
         return len(self.items)
@@ -164,6 +153,26 @@ class OptimizerProbe(TrainerCallback):
         opt.step = step
 
 
+class PhaseClock(TrainerCallback):
+    """Seconds spent in each phase of a cell (``phase_seconds`` in its metrics): where a short cell's time
+    goes is mostly not the training loop."""
+
+    def __init__(self):
+        self.marks = [("begin", time.perf_counter())]
+
+    def mark(self, name: str) -> None:
+        self.marks.append((name, time.perf_counter()))
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.mark("engine_setup")  # Trainer: optimizer, DeepSpeed initialisation, resumed state
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.mark("loop")  # every step, log and epoch checkpoint
+
+    def seconds(self) -> dict[str, float]:
+        return {name: round(t - prev, 3) for (_, prev), (name, t) in zip(self.marks, self.marks[1:])}
+
+
 class SFTTrainer(Trainer):
     """HF Trainer with the paper's schedule (linear from lr to end_lr), whatever the engine, and batches
     grouped by length over the global batch, so that every optimiser step sees the same items whatever
@@ -231,7 +240,23 @@ def init_process_group(on_gpu: bool) -> None:
     ensure_process_group_env()
     import deepspeed
 
+    skip_shm_op()
     deepspeed.init_distributed(dist_backend="nccl" if on_gpu else "gloo")
+
+
+def skip_shm_op() -> None:
+    """Keep DeepSpeed from compiling its CPU shared-memory all-reduce op when it starts its process group.
+
+    The op serves only ``inference_all_reduce`` (tensor-parallel inference); training's collectives go
+    through torch.distributed (gloo), so it is never used here. Compiling it costs tens of seconds on a
+    fresh environment, and a compile killed half-way leaves a ``lock`` file in ``TORCH_EXTENSIONS_DIR``
+    that makes every later start wait on it forever.
+    """
+    import importlib
+
+    # By name: the attribute ``deepspeed.comm.torch`` is torch itself (a star import shadows the module).
+    backend = importlib.import_module("deepspeed.comm.torch")
+    backend.build_shm_op = lambda: None  # tests/test_train_deepspeed.py checks that nothing is compiled
 
 
 def world_size() -> int:
@@ -293,10 +318,13 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
     more ``TrainerCallback``s (measurements).
     """
     base_model_dir, out_dir, work_dir = Path(base_model_dir), Path(out_dir), Path(work_dir)
+    clock = PhaseClock()
     tokenizer, added, data = prepare(base_model_dir, records, settings)
+    clock.mark("tokenize")
     on_gpu = torch.cuda.is_available()
     if settings.engine == "deepspeed":
         init_process_group(on_gpu)
+    clock.mark("process_group")
     repeats = plan_repeats(len(data), settings)
     train_data = Repeated(data, repeats)
     world = world_size()
@@ -336,7 +364,9 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         deepspeed=deepspeed_config(settings.zero_stage) if settings.engine == "deepspeed" else None,
         disable_tqdm=False,
     )
+    clock.mark("training_arguments")
     model = load_model(base_model_dir, tokenizer, added, settings, training_dtype(settings, precision), on_gpu)
+    clock.mark("load_model")
     probe = OptimizerProbe()
     trainer = SFTTrainer(
         end_lr=settings.end_lr,
@@ -346,9 +376,10 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         data_collator=PadCollator(tokenizer.pad_token_id),
         global_batch=settings.batch_size,
         processing_class=tokenizer,
-        callbacks=[EpochSnapshots(snapshots), probe, *(callbacks or [])],
+        callbacks=[EpochSnapshots(snapshots), probe, clock, *(callbacks or [])],
     )
     probe.trainer = trainer
+    clock.mark("trainer")
     done = complete_checkpoints(work_dir)
     resume = done[-1] if done else None
     if args.should_save:  # checkpoints and snapshots cut short by a kill are of no use
@@ -366,6 +397,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
     start = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.time() - start
+    clock.mark("after_loop")
     peak, peak_kind = peak_memory_bytes()
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
@@ -409,4 +441,5 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         "checkpoint_bytes_with_optimizer": checkpoint_bytes,
         "bytes_if_every_epoch_with_optimizer": checkpoint_bytes * settings.epochs if checkpoint_bytes else None,
         "snapshot_bytes": snapshot_bytes,
+        "phase_seconds": clock.seconds(),
     }
