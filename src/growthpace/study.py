@@ -351,6 +351,7 @@ def check_study(config: dict) -> None:
             raise ConfigError(f"evaluation.select_after_epoch: {after} leaves no epoch to select for model size "
                               f"{ms!r}, which trains {settings['epochs']} epochs")
     _check_guideline(config)
+    check_adaptive(config)
     for name in extrapolate_spec(config)["model_sizes"]:
         if name in model_sizes(config):
             raise ConfigError(f"analysis.extrapolate.model_sizes.{name}: {name!r} is a model size the grid trains; "
@@ -714,3 +715,39 @@ def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) 
         spec["plain_prompt"] = {"shots": prompt["shots"], "question": prompt["question"], "answer": prompt["answer"],
                                 "seed": config["data"].get("subset_seed", 0)}
     return canonical(spec)
+
+
+# ---------------------------------------------------------------------------------------- adaptive
+def adaptive_settings(config: dict) -> dict | None:
+    """``grid.adaptive`` with its defaults (``analysis.adaptive.SETTINGS``), or None when it is off."""
+    from .analysis.adaptive import SETTINGS
+
+    a = config["grid"].get("adaptive") or {}
+    if not a.get("enabled", False):
+        return None
+    return canonical({**SETTINGS, **{k: v for k, v in a.items() if k != "enabled"}})
+
+
+def adaptive_candidates(config: dict) -> list[Cell]:
+    """The cells an adaptive study chooses from: the plain grid's (curated and synthetic)."""
+    return [c for c in training_cells(config) if c.data_source in SOURCES]
+
+
+def check_adaptive(config: dict) -> None:
+    """An adaptive study trains plain grid cells only (recipes and single-ability cells are not cells it
+    could skip), and its seed design needs two curated sizes."""
+    settings = adaptive_settings(config)
+    if settings is None:
+        return
+    grid = config["grid"]
+    if recipe_names(config) or (grid.get("single_ability") or {}).get("sizes"):
+        raise ConfigError("grid.adaptive: an adaptive study chooses among the plain grid's cells; "
+                          "grid.recipes and grid.single_ability must be empty")
+    if len((grid["data_sizes"].get("curated") or [])) < 2:
+        raise ConfigError("grid.adaptive: needs at least two curated data sizes (grid.data_sizes.curated)")
+    against = (grid.get("adaptive") or {}).get("validate_against")
+    if against:
+        missing = [f"{against}/tables/{t}.parquet" for t in ("scores", "predictions")
+                   if not (Path(against) / "tables" / f"{t}.parquet").is_file()]
+        if missing:
+            raise ConfigError(f"grid.adaptive.validate_against: no such file {', '.join(missing)}")
