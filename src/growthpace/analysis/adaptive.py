@@ -18,7 +18,7 @@ Rounds. Round 0 trains the seed design: the smallest and largest data size of ea
 conclusions' source (curated): the shortest design on which every conclusion is defined. Each later
 round measures the instability of the conclusions from the cells trained so far and stops when it is at
 most ``tolerance`` (the mean over abilities of the group and of the stop-point instability, and the
-recipe's), or when the budget of cells is spent, or when no candidate can inform an unstable
+recipe's; ``tolerance: null`` spends the whole budget), or when the budget of cells is spent, or when no candidate can inform an unstable
 conclusion. Otherwise it picks ``batch`` candidates, greedily by ``cell_value``:
 
 - a cell informs groups and stop points if it is of the conclusions' source; these are read on the data
@@ -209,17 +209,19 @@ def cell_value(cell: GridCell, measured: set, unstable: dict, spec: Spec) -> flo
     return float(value)
 
 
-def pick(candidates, measured, unstable: dict, spec: Spec, n: int) -> list[GridCell]:
-    """Up to ``n`` unmeasured candidates, one at a time by (value, gap halved, smaller size first)."""
+def pick(candidates, measured, unstable: dict, spec: Spec, n: int, spend: bool = False) -> list[GridCell]:
+    """Up to ``n`` unmeasured candidates, one at a time by (value, share of its column measured, gap halved,
+    smaller size first). Only cells that feed an unstable conclusion, unless ``spend`` (a fixed budget to
+    spend: then any cell of the conclusions' source, the most informative first)."""
     measured, chosen = set(measured), []
     left = [c for c in candidates if c not in measured]
     for _ in range(n):
-        scored = [(cell_value(c, measured, unstable, spec), _gap(c, measured), -c.data_size, c) for c in left
-                  if c not in chosen]
-        scored = [s for s in scored if s[0] > 0]
+        scored = [(cell_value(c, measured, unstable, spec), _share(c, measured, spec.model_sizes),
+                   _gap(c, measured), -c.data_size, c) for c in left if c not in chosen]
+        scored = [s for s in scored if s[0] > 0 or (spend and s[4].data_source == SOURCE)]
         if not scored:
             break
-        best = max(scored, key=lambda s: s[:3])[3]
+        best = max(scored, key=lambda s: s[:4])[4]
         chosen.append(best)
         measured.add(best)
     return chosen
@@ -252,14 +254,16 @@ def decide(round_no: int, items: pd.DataFrame | None, measured, candidates, spec
     unstable = instability(boot, spec, base)
     record["conclusions"], record["instability"] = base, unstable
     room = budget - len(measured)
-    if unstable["overall"] <= float(spec.setting("tolerance")):
+    tolerance = spec.setting("tolerance")  # None: spend the whole budget
+    if tolerance is not None and unstable["overall"] <= float(tolerance):
         record["stop"] = "stable"
     elif room <= 0:
         record["stop"] = "budget"
     elif round_no >= int(spec.setting("max_rounds")):
         record["stop"] = "max_rounds"
     else:
-        chosen = pick(candidates, measured, unstable, spec, min(int(spec.setting("batch")), room))
+        chosen = pick(candidates, measured, unstable, spec, min(int(spec.setting("batch")), room),
+                      spend=tolerance is None)
         record["chosen"] = [c.key for c in chosen]
         record["stop"] = None if chosen else "no_informative_cell"
     return record
