@@ -67,6 +67,17 @@ def main(argv=None) -> int:
         lines.append(f"- round {r['round']}: {', '.join(r['chosen']) or '-'}"
                      + (f"  [instability groups {u['mean_group']:.2f}, stop points {u['mean_stop']:.2f}, recipe "
                         f"{u['recipe']:.2f}]" if u else "  [seed design]") + (f"  stop: {r['stop']}" if r["stop"] else ""))
+    # The trajectory: after each round, what the cells so far conclude against the full grid.
+    from growthpace.analysis.bootstrap import selected_items
+
+    items, spec, so_far = selected_items(predictions, scores), adaptive.spec_from(study.analysis_spec(config), settings), []
+    lines.append("")
+    for r in result["records"]:
+        so_far += adaptive.cells_of(r["chosen"])
+        if r["chosen"]:
+            a = adaptive.agreement(adaptive.final_conclusions(items, so_far, spec), result["full"])
+            lines.append(f"- after round {r['round']}: {len(so_far)} cells ({len(so_far) / result['n_candidates']:.0%}), "
+                         f"{a['same_group']}/{a['n_abilities']} groups, recipe {'same' if a['same_recipe'] else 'not the same'}")
     lines += ["", *adaptive.figures(result),
               f"- training time (measured on the full grid): {spent:.3f} of {total:.3f} cell-hours "
               f"(ratio {spent / total:.2f} against the full grid)",

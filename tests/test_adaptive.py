@@ -121,6 +121,7 @@ def test_replay_reaches_the_full_grids_conclusions(known_study):
     assert seed_round["sat"]["group"] == "data"
     assert out["agreement"]["same_group"] == 4 and out["agreement"]["same_recipe"]
     assert not any("synthetic" in k for k in out["cells"]) and out["n_candidates"] == 18
+    assert out["n_cells"] == 12  # every curated cell: three sizes shared by all model sizes are not enough here
     table = adaptive.rounds_table(out["records"])
     assert list(table.loc[table["ability"] == "", "round"]) == list(range(len(out["records"])))
     assert table.loc[table["ability"] == "", "n_cells"].iloc[-1] == out["n_cells"]
@@ -150,3 +151,13 @@ def test_adaptive_config_is_checked():
     bad["grid"]["adaptive"]["validate_against"] = "/nonexistent/results/demo"
     with pytest.raises(study.ConfigError, match=re.escape("/nonexistent/results/demo/tables/scores.parquet")):
         study.check_study(bad)
+
+
+def test_replay_held_to_40_percent_cannot_see_the_saturation(known_study):
+    """At 7 of 18 cells the shared data sizes are still 40 and 2560: the saturating ability reads as
+    data-responsive, and its recipe rule is share instead of freeze (what README.md reports)."""
+    predictions, scores = known_study
+    out = adaptive.replay(predictions, scores, spec(budget=0.4))
+    assert out["n_cells"] == 7 and out["records"][-1]["stop"] == "budget"
+    assert out["agreement"]["different_group"] == {"sat": ["data", "saturating"]}
+    assert out["agreement"]["different_rule"] == {"sat": ["share", "freeze"]}
