@@ -269,8 +269,14 @@ def decide(round_no: int, items: pd.DataFrame | None, measured, candidates, spec
     return record
 
 
+def split_key(key: str) -> tuple[str, str]:
+    """(model size, cell name) of a cell's key ``{model_size}/{name}`` (as the rounds record cells)."""
+    model_size, _, name = key.partition("/")
+    return model_size, name
+
+
 def cells_of(keys) -> list[GridCell]:
-    return [GridCell.parse(*k.split("/", 1)) for k in keys]
+    return [GridCell.parse(*split_key(k)) for k in keys]
 
 
 def measured_tables(prediction_files, select_after: int, scoring: str) -> tuple[pd.DataFrame, pd.DataFrame]:
