@@ -18,7 +18,9 @@ Rounds. Round 0 trains the seed design: the smallest and largest data size of ea
 conclusions' source (curated): the shortest design on which every conclusion is defined. Each later
 round measures the instability of the conclusions from the cells trained so far and stops when it is at
 most ``tolerance`` (the mean over abilities of the group and of the stop-point instability, and the
-recipe's; ``tolerance: null`` spends the whole budget), or when the budget of cells is spent, or when no candidate can inform an unstable
+recipe's; ``tolerance: null`` spends the whole budget; a rising curve's stop point counts as unresolved
+while a gap between the shared data sizes is wider than ``max_gap`` doublings, since no replicate can
+show a saturation inside it), or when the budget of cells is spent, or when no candidate can inform an unstable
 conclusion. Otherwise it picks ``batch`` candidates, greedily by ``cell_value``:
 
 - a cell informs groups and stop points if it is of the conclusions' source; these are read on the data
