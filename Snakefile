@@ -25,6 +25,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/adaptive_inputs.smk"
+include: "workflow/rules/adaptive.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/reuse.smk"
@@ -40,9 +42,12 @@ localrules:
     summary,
     analysis_plots,
     report_md,
+    adaptive_round,
+    adaptive_summary,
 
 
 rule all:
     input:
         final_outputs(),
+        adaptive_outputs(),
     default_target: True

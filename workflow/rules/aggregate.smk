@@ -1,7 +1,7 @@
 rule tables:
     input:
-        predictions=prediction_files(),
-        sft=sft_receipts(),
+        predictions=grid_prediction_files,
+        sft=grid_sft_receipts,
     output:
         predictions=f"{RESULTS}/tables/predictions.parquet",
         scores=f"{RESULTS}/tables/scores.parquet",

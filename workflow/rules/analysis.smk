@@ -107,6 +107,8 @@ rule report_md:
         settings=rules.analysis.output.settings,
         recipe=rules.analysis.output.recipe,
         plots=rules.analysis_plots.output,
+        # an adaptive study's rounds, skipped cells and cell-hours (rules/adaptive.smk)
+        adaptive=[f"{RESULTS}/adaptive.md"] if ADAPTIVE else [],
     output:
         f"{RESULTS}/report.md",
     params:

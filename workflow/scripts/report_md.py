@@ -16,3 +16,8 @@ report.write_report(
     plots={Path(p).stem: os.path.relpath(p, here) for p in snakemake.input.plots},
     recipe_path=os.path.relpath(snakemake.input.recipe, here),
 )
+if snakemake.input.adaptive:  # an adaptive study: its design, appended
+    out = Path(snakemake.output[0])
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(out.read_text().rstrip("\n") + "\n\n" + Path(snakemake.input.adaptive[0]).read_text())
+    os.replace(tmp, out)

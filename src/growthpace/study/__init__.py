@@ -1,6 +1,6 @@
 """A study: its config expanded into a grid of cells (``grid``), the checks a schema cannot make
-(``checks``), the specs that key each artifact (``specs``), the resources of its jobs (``resources``)
-and its config files read as the workflow reads them (``config``).
+(``checks``), the specs that key each artifact (``specs``), the resources of its jobs (``resources``),
+the adaptive part (``adaptive``) and its config files read as the workflow reads them (``config``).
 
 Callers use ``from growthpace import study`` and ``study.<name>``: the names below are the package's API.
 """
@@ -15,5 +15,6 @@ from .specs import (BASE_PROMPT_DEFAULTS, EVAL_DEFAULTS, analysis_spec, base_spe
                     extrapolate_spec, leakage_mode, needs_tokenizer, ood_enabled, scoring_spec, sft_spec,
                     subset_spec, suite_spec, tokenizer_spec, untrained_spec)  # noqa: F401
 from .checks import MissingInputs, check_inputs, check_study, missing_benchmark_paths, missing_inputs  # noqa: F401
+from .adaptive import adaptive_candidates, adaptive_settings, check_adaptive  # noqa: F401
 from .config import SCHEMA, load_config  # noqa: F401
 from .resources import DEFAULT_RESOURCES, job_resources  # noqa: F401

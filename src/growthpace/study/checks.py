@@ -10,6 +10,7 @@ from ..data.recipes import RecipeError, parse_recipe
 from .grid import (GUIDELINE_POOL, GUIDELINE_RECIPES, ConfigError, cell_recipe, guideline_cells, guideline_settings,
                    model_sizes, model_sizes_for, recipe_definition, recipe_names, sft_settings, single_ability_recipes,
                    training_cells)
+from .adaptive import check_adaptive
 from .specs import extrapolate_spec, ood_enabled
 
 
@@ -63,6 +64,7 @@ def check_study(config: dict) -> None:
             raise ConfigError(f"evaluation.select_after_epoch: {after} leaves no epoch to select for model size "
                               f"{ms!r}, which trains {settings['epochs']} epochs")
     _check_guideline(config)
+    check_adaptive(config)
     for name in extrapolate_spec(config)["model_sizes"]:
         if name in model_sizes(config):
             raise ConfigError(f"analysis.extrapolate.model_sizes.{name}: {name!r} is a model size the grid trains; "
