@@ -11,11 +11,17 @@ Run, on a finished demo (results/demo) with the adaptive demo's settings:
     .venv/bin/python benchmarks/adaptive_replay.py --results results/demo \\
         --configfile config/config.yaml config/studies/demo-adaptive.yaml [--set budget=null] [--out FILE.md]
 ``--set key=value`` overrides grid.adaptive keys (YAML values), e.g. a budget or a tolerance.
+
+``--oracle N`` also prints what N cells could reach at best, whatever rule picks them: the most abilities
+with the full grid's group over every set of N cells that holds the seed design, and over every set of N
+cells of the conclusions' source (an upper bound for any selection rule; synthetic cells inform no
+conclusion, so they are left out).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -39,6 +45,7 @@ def main(argv=None) -> int:
                         default=[ROOT / "config" / "config.yaml", ROOT / "config" / "studies" / "demo-adaptive.yaml"])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", type=Path, help="also write the figures as markdown here")
+    parser.add_argument("--oracle", type=int, metavar="N", help="the best any N cells could reach (module doc)")
     args = parser.parse_args(argv)
     config = load_config(*args.configfile)
     config["grid"].setdefault("adaptive", {})["enabled"] = True
@@ -83,11 +90,40 @@ def main(argv=None) -> int:
               f"(ratio {spent / total:.2f} against the full grid)",
               f"- skipped: {', '.join(result['skipped'])}",
               f"- replay CPU time: {cpu:.1f} s"]
+    if args.oracle:
+        lines += ["", *oracle(items, spec, result, args.oracle)]
     text = "\n".join(lines)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
     return 0
+
+
+def oracle(items: pd.DataFrame, spec, result: dict, n: int) -> list[str]:
+    """The best agreement with the full grid that any ``n`` cells reach, with and without the seed design."""
+    candidates = adaptive.cells_of(result["cells"] + result["skipped"])
+    pool = sorted(c for c in candidates if c.data_source == adaptive.SOURCE)
+    seed = adaptive.seed_design(candidates)
+    out = []
+    for label, fixed in (("holding the seed design", seed), ("of any kind", [])):
+        rest = [c for c in pool if c not in fixed]
+        sets = [fixed + list(extra) for extra in itertools.combinations(rest, n - len(fixed))] if n >= len(fixed) else []
+        best, best_sets = -1, []
+        for cells in sets:
+            a = adaptive.agreement(adaptive.final_conclusions(items, cells, spec), result["full"])
+            score = (a["same_group"], a["same_recipe"])
+            if score > (best if best != -1 else (-1, False)):
+                best, best_sets = score, [cells]
+            elif score == best:
+                best_sets.append(cells)
+        if not sets:
+            out.append(f"- oracle, {n} cells {label}: none (the seed design alone has {len(fixed)})")
+            continue
+        example = ", ".join(c.key for c in sorted(set(best_sets[0]) - set(fixed))) or "-"
+        out.append(f"- oracle, {n} cells {label} ({len(sets)} sets of the conclusions' source): at best "
+                   f"{best[0]}/{len(result['full'])} groups, recipe {'same' if best[1] else 'not the same'} "
+                   f"({len(best_sets)} sets reach it; e.g. adding {example})")
+    return out
 
 
 if __name__ == "__main__":

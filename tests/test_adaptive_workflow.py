@@ -7,6 +7,8 @@ import shutil
 import pandas as pd
 import yaml
 
+from growthpace.cell_status import cell_states
+
 from .conftest import ROOT, snakemake
 
 
@@ -35,6 +37,13 @@ def test_adaptive_rounds_run_and_resume_between_rounds(smoke_run, tmp_path):
     picked = out / "receipts" / "sft" / f"{r1['chosen'][0]}.json"
     assert not picked.exists()
     seed_receipts = {p: p.stat().st_mtime_ns for p in (out / "receipts" / "sft").rglob("*.json")}
+    # `growthpace status` between rounds: chosen and trained, chosen and not trained, not chosen yet.
+    states = {f"{r['model_size']}/{r['name']}": r["state"] for r in cell_states(config, work)
+              if r["data_source"] in ("curated", "synthetic")}
+    assert len(states) == 8
+    assert {k for k, s in states.items() if s == "done"} == set(r0["chosen"])
+    assert states[r1["chosen"][0]] == "missing"
+    assert {s for k, s in states.items() if k not in r0["chosen"] + r1["chosen"]} == {"unchosen"}
 
     # The same command again: the rounds on disk stand, round 1's cell trains, round 2 stops at the budget.
     snakemake(work, configfile=work / "adaptive.yaml")
@@ -50,4 +59,8 @@ def test_adaptive_rounds_run_and_resume_between_rounds(smoke_run, tmp_path):
     report = (out / "report.md").read_text()
     assert "## Adaptive design" in report and "xs/synthetic-20-seed0" in report  # skipped, listed
     assert "Cell-hours:" in report
+    states = {f"{r['model_size']}/{r['name']}": r["state"] for r in cell_states(config, work)
+              if r["data_source"] in ("curated", "synthetic")}
+    assert {k for k, s in states.items() if s == "done"} == set(r0["chosen"] + r1["chosen"])
+    assert {s for k, s in states.items() if k not in r0["chosen"] + r1["chosen"]} == {"skipped"}
     assert "Nothing to be done" in snakemake(work, "-n", configfile=work / "adaptive.yaml").stdout

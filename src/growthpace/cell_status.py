@@ -6,6 +6,10 @@ A cell is
 - ``running``: its SFT artifact is being built right now (the store's build lock is held);
 - ``failed``: its training log ends in an error and it has no result;
 - ``missing``: nothing yet.
+
+In an adaptive study (``grid.adaptive``) a cell no round has chosen is not missing: it is
+- ``unchosen``: the rounds are still deciding (it may be chosen later);
+- ``skipped``: the rounds have stopped without it (the study does not train it).
 """
 
 from __future__ import annotations
@@ -34,10 +38,22 @@ def _failed(log: Path) -> bool:
     return "Traceback (most recent call last)" in tail or "Error:" in tail
 
 
+def _adaptive_rounds(results: Path) -> tuple[set[str], bool]:
+    """The cells (``{model_size}/{name}``) the adaptive rounds on disk chose, and whether a round stopped."""
+    chosen, stopped = set(), False
+    for f in sorted((results / "analysis" / "adaptive").glob("round*.json")):
+        record = json.loads(f.read_text())
+        chosen.update(record["chosen"])
+        stopped = stopped or bool(record["stop"])
+    return chosen, stopped
+
+
 def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
     workdir = Path(workdir)
     results = workdir / "results" / config["study"]
     store = Store(workdir / config.get("store_dir", "results/store"))
+    adaptive = study.adaptive_settings(config) is not None
+    chosen, stopped = _adaptive_rounds(results) if adaptive else (set(), False)
     rows = []
     # The grid's cells, then the cells of the recipe derived from them (analysis.guideline).
     for cell in study.training_cells(config) + study.guideline_cells(config):
@@ -51,6 +67,8 @@ def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
             state = "running"
         elif _failed(results / "logs" / "train" / cell.model_size / f"{cell.name}.log"):
             state = "failed"
+        elif adaptive and f"{cell.model_size}/{cell.name}" not in chosen:
+            state = "skipped" if stopped else "unchosen"
         else:
             state = "missing"
         rows.append({**cell.as_dict(), "state": state, "epochs_evaluated": f"{evaluated}/{len(epochs)}"})

@@ -31,7 +31,8 @@ rule derive_recipe:
         "../scripts/derive_recipe.py"
 
 
-rule guideline_tables:
+# The recipe cells' tables: the grid's tables rule (one script) on the guideline cells' files.
+use rule tables as guideline_tables with:
     input:
         predictions=guideline_prediction_files(),
         sft=guideline_receipts(),
@@ -39,15 +40,8 @@ rule guideline_tables:
         predictions=f"{RESULTS}/tables/guideline/predictions.parquet",
         scores=f"{RESULTS}/tables/guideline/scores.parquet",
         cells=f"{RESULTS}/tables/guideline/cells.parquet",
-    params:
-        select_after=config["evaluation"]["select_after_epoch"],
-        scoring=study.scoring_spec(config),
     log:
         f"{RESULTS}/logs/guideline_tables.log",
-    conda:
-        ENV
-    script:
-        "../scripts/tables.py"
 
 
 # Also given the base models (their configs give the parameter counts of the growth model over model
