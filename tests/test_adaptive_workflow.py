@@ -8,8 +8,16 @@ import pandas as pd
 import yaml
 
 from growthpace.cell_status import cell_states
+from growthpace.study import load_config
 
 from .conftest import ROOT, snakemake
+
+
+def grid_states(work):
+    """`growthpace status`'s state of each grid cell, by the rounds' cell key ``{model_size}/{name}``."""
+    rows = cell_states(load_config(work / "adaptive.yaml"), work)
+    return {f"{r['model_size']}/{r['data_source']}-{r['data_size']}-seed{r['seed']}": r["state"] for r in rows
+            if r["data_source"] in ("curated", "synthetic")}
 
 
 def test_adaptive_rounds_run_and_resume_between_rounds(smoke_run, tmp_path):
@@ -38,8 +46,7 @@ def test_adaptive_rounds_run_and_resume_between_rounds(smoke_run, tmp_path):
     assert not picked.exists()
     seed_receipts = {p: p.stat().st_mtime_ns for p in (out / "receipts" / "sft").rglob("*.json")}
     # `growthpace status` between rounds: chosen and trained, chosen and not trained, not chosen yet.
-    states = {f"{r['model_size']}/{r['name']}": r["state"] for r in cell_states(config, work)
-              if r["data_source"] in ("curated", "synthetic")}
+    states = grid_states(work)
     assert len(states) == 8
     assert {k for k, s in states.items() if s == "done"} == set(r0["chosen"])
     assert states[r1["chosen"][0]] == "missing"
@@ -59,8 +66,7 @@ def test_adaptive_rounds_run_and_resume_between_rounds(smoke_run, tmp_path):
     report = (out / "report.md").read_text()
     assert "## Adaptive design" in report and "xs/synthetic-20-seed0" in report  # skipped, listed
     assert "Cell-hours:" in report
-    states = {f"{r['model_size']}/{r['name']}": r["state"] for r in cell_states(config, work)
-              if r["data_source"] in ("curated", "synthetic")}
+    states = grid_states(work)
     assert {k for k, s in states.items() if s == "done"} == set(r0["chosen"] + r1["chosen"])
     assert {s for k, s in states.items() if k not in r0["chosen"] + r1["chosen"]} == {"skipped"}
     assert "Nothing to be done" in snakemake(work, "-n", configfile=work / "adaptive.yaml").stdout
