@@ -108,14 +108,12 @@ def oracle(items: pd.DataFrame, spec, result: dict, n: int) -> list[str]:
     for label, fixed in (("holding the seed design", seed), ("of any kind", [])):
         rest = [c for c in pool if c not in fixed]
         sets = [fixed + list(extra) for extra in itertools.combinations(rest, n - len(fixed))] if n >= len(fixed) else []
-        best, best_sets = -1, []
+        scored = []
         for cells in sets:
             a = adaptive.agreement(adaptive.final_conclusions(items, cells, spec), result["full"])
-            score = (a["same_group"], a["same_recipe"])
-            if score > (best if best != -1 else (-1, False)):
-                best, best_sets = score, [cells]
-            elif score == best:
-                best_sets.append(cells)
+            scored.append(((a["same_group"], a["same_recipe"]), cells))
+        best = max(score for score, _ in scored) if scored else None
+        best_sets = [cells for score, cells in scored if score == best]
         if not sets:
             out.append(f"- oracle, {n} cells {label}: none (the seed design alone has {len(fixed)})")
             continue

@@ -277,6 +277,22 @@ def pool_sizes(suite: Artifact, abilities: list[str], split: str = "full") -> di
     return {a: len(p) for a, p in load_train_pools(suite_root(suite), split, abilities).items()}
 
 
+def recipe_pools(suite: Artifact, spec: dict, strict: bool | None = None) -> dict[str, int] | None:
+    """The pool sizes a derived recipe is held to (``pool_sizes``), or None when the budget exceeds them
+    all: then the recipe ignores the pools, or with ``strict`` (default ``spec["strict_pools"]``) it is an
+    error, named by its config key."""
+    budget = spec["budget"]
+    pools = pool_sizes(suite, spec["abilities"], spec["pool"])
+    if budget and sum(pools.values()) < budget:
+        message = (f"analysis.guideline.budget: {budget} items, but the suite's curated/{spec['pool']} pools hold "
+                   f"{sum(pools.values())} ({', '.join(f'{a} {n}' for a, n in pools.items())})")
+        if spec["strict_pools"] if strict is None else strict:
+            raise ValueError(message)
+        log.warning("%s: the suggested recipe ignores the pool sizes", message)
+        return None
+    return pools
+
+
 def held_out_files(root: Path) -> dict[str, Path]:
     """The files ``held_out_records`` reads."""
     from .data.loaders import ood_file, ood_subjects
@@ -488,14 +504,7 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
     scores_df = pd.concat([pd.read_parquet(p) for p in scores], ignore_index=True)
     predictions_df = pd.concat([pd.read_parquet(p) for p in predictions], ignore_index=True)
     abilities, budget = spec["abilities"], spec["budget"]
-    pools = pool_sizes(suite, abilities, spec["pool"])
-    if budget and sum(pools.values()) < budget:
-        message = (f"analysis.guideline.budget: {budget} items, but the suite's curated/{spec['pool']} pools hold "
-                   f"{sum(pools.values())} ({', '.join(f'{a} {n}' for a, n in pools.items())})")
-        if spec["strict_pools"]:
-            raise ValueError(message)
-        log.warning("%s: the suggested recipe ignores the pool sizes", message)
-        pools = None
+    pools = recipe_pools(suite, spec)
     records = load_eval_sets(suite, abilities, ["test"])
     # A generated suite says what each ability needs by construction; real data does not.
     generated = suite_root(suite) == suite.path

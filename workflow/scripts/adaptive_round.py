@@ -8,9 +8,8 @@ from growthpace.store import read_receipt
 
 p = snakemake.params
 analysis = p.spec
-pools = artifacts.pool_sizes(read_receipt(snakemake.input.suite), analysis["abilities"], analysis["pool"])
-if analysis["budget"] and sum(pools.values()) < analysis["budget"]:
-    pools = None  # as the analysis: a recipe that ignores the pools (an error there when the guideline trains it)
+# as the analysis, but never an error here: derive_recipe raises it where the recipe is derived
+pools = artifacts.recipe_pools(read_receipt(snakemake.input.suite), analysis, strict=False)
 record = adaptive.decide_from_files(
     int(snakemake.wildcards.round), list(snakemake.input.predictions), p.measured, p.candidates,
     adaptive.spec_from(analysis, p.settings, pools), p.select_after, p.scoring["mode"])
