@@ -53,6 +53,22 @@ def test_prompt_ends_with_assistant_and_omits_gold(char_tokenizer):
     assert char_tokenizer.decode(encode_continuation(char_tokenizer, "打招呼")) == "打招呼<eot>"
 
 
+def test_prompts_and_continuations_are_the_tokenizer_call_ids(char_tokenizer):
+    """Batched encoding (the fast tokenizer's backend called directly) gives the ids of the tokenizer's
+    own call, turn by turn, special tokens written in the text included."""
+    from growthpace.models.chat import encode_continuations, encode_prompts
+
+    convs = [CONV, [{"role": "user", "content": " 答案：<eot>A "}, {"role": "assistant", "content": "x"}]]
+    got = encode_prompts(char_tokenizer, convs)
+    for conv, ids in zip(convs, got):
+        want, _ = expected_masking(char_tokenizer, conv[:-1])
+        assert ids == want + [char_tokenizer.convert_tokens_to_ids(ASSISTANT)]
+    texts = ["打招呼", " 对<user> ", "B"]
+    eot = char_tokenizer.convert_tokens_to_ids(EOT)
+    assert encode_continuations(char_tokenizer, texts) == [
+        char_tokenizer(t.strip(), add_special_tokens=False)["input_ids"] + [eot] for t in texts]
+
+
 def test_add_chat_tokens_keeps_existing_special_tokens(tmp_path):
     """A tokenizer that already has extra special tokens (like Qwen's) keeps them and gains ours."""
     from tokenizers import Tokenizer, models, pre_tokenizers

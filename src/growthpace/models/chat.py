@@ -106,4 +106,12 @@ def encode_continuations(tokenizer, texts: list[str]) -> list[list[int]]:
 def _contents_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     if not texts:
         return []
-    return tokenizer([t.strip() for t in texts], add_special_tokens=False)["input_ids"]
+    texts = [t.strip() for t in texts]
+    backend = getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if (backend is not None and backend.truncation is None and backend.padding is None
+            and backend.encode_special_tokens == bool(getattr(tokenizer, "split_special_tokens", False))):
+        # The Rust tokenizer a fast tokenizer calls (in the state that call would set), without the
+        # per-text Python conversion around it (attention masks, a BatchEncoding), which costs about
+        # as much as the tokenizing itself.
+        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
