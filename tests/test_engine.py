@@ -89,6 +89,68 @@ def test_shared_and_flat_loglikelihood_agree_with_plain_forward(tiny_model_dir):
         assert f[2] == s[2]
 
 
+def test_shared_mask_is_read_by_eager_attention_and_flash_falls_back_to_flat(tiny_model_dir):
+    """The packed ``shared`` forward's 4D mask means the same to the eager attention as to sdpa;
+    an attention that takes no such mask scores every request ``flat``."""
+    engine = HFEngine(tiny_model_dir, batch_size=4, progress=False)
+    reqs = ranking_requests(engine.tokenizer)
+    sdpa = engine.loglikelihood(reqs, strategy="shared")
+    engine.model.set_attn_implementation("eager")
+    assert engine.model.config._attn_implementation == "eager"
+    for a, b in zip(sdpa, engine.loglikelihood(reqs, strategy="shared")):
+        assert abs(a[0] - b[0]) < 1e-4 and a[1:] == b[1:]
+    engine.custom_masks = False  # as for flash attention
+    engine._loglikelihood_shared = None  # would fail if called
+    flat = engine.loglikelihood(reqs, strategy="shared")
+    for a, b in zip(sdpa, flat):
+        assert abs(a[0] - b[0]) < 1e-4 and a[1:] == b[1:]
+
+
+def test_generate_scores_continuations_as_loglikelihood_does(tiny_model_dir):
+    """The log-likelihood that comes with a generation (from the prompt's own forward) is the plain
+    forward's, and the generation is unchanged by it; a prompt that must be cut for its generation
+    budget is scored apart, as ``loglikelihood`` scores it."""
+    engine = HFEngine(tiny_model_dir, batch_size=3, progress=False)
+    tok = engine.tokenizer
+    ps = prompts(tok)
+    conts = [encode_continuation(tok, c) for c in ("细胞是生命", "对", "春风又绿江南岸，明月何时照我还", "C")]
+    budgets = [5, 7, 5, 3]
+    gens = engine.generate(ps, budgets, continuations=conts)
+    assert [g.token_ids for g in gens] == [g.token_ids for g in engine.generate(ps, budgets)]
+    for p, c, g in zip(ps, conts, gens):
+        lp, n, greedy = g.loglikelihood
+        assert abs(lp - reference_loglikelihood(engine.model, p, c)) < 1e-4 and n == len(c)
+        with torch.no_grad():
+            logits = engine.model(torch.tensor([p + c])).logits[0]
+        assert greedy == all(int(logits[len(p) - 1 + k].argmax()) == t for k, t in enumerate(c))
+    engine.max_positions = 20  # the longer prompts no longer leave room for their budgets
+    apart = [len(p) > engine.max_positions - b or len(p) + len(c) - 1 > engine.max_positions
+             for p, c, b in zip(ps, conts, budgets)]
+    assert any(apart) and not all(apart)  # both ways are taken
+    cut = engine.generate(ps, budgets, continuations=conts)
+    for p, c, g in zip(ps, conts, cut):
+        want = engine.loglikelihood([(p, c)])[0]
+        assert abs(g.loglikelihood[0] - want[0]) < 1e-4 and g.loglikelihood[1:] == want[1:]
+    engine.joint_prefill = False  # a sliding-window model: every continuation is scored apart
+    for g, h in zip(cut, engine.generate(ps, budgets, continuations=conts)):
+        assert g.token_ids == h.token_ids and abs(g.loglikelihood[0] - h.loglikelihood[0]) < 1e-4
+    with pytest.raises(ValueError, match="continuations"):
+        engine.generate(ps, 3, continuations=conts[:2])
+
+
+def test_greedy_flag_follows_argmax_on_ties(tiny_model_dir):
+    """A continuation is greedy when each target is the argmax: on a tie the first index wins."""
+    engine = HFEngine(tiny_model_dir, progress=False)
+    logits = torch.tensor([[0.0, 2.0, 2.0, 1.0],   # target 1 ties 2 and comes first: greedy
+                           [0.0, 2.0, 2.0, 1.0],   # target 2 ties 1 and comes after: not greedy
+                           [3.0, 0.0, 0.0, 0.0],   # target 0, the only maximum: greedy
+                           [3.0, 0.0, 0.0, 0.0]])  # target 3: not greedy
+    sums, greedy = engine._continuation_scores(logits, [1, 2, 0, 3], [0, 1, 2, 2], 3)
+    assert greedy == [True, False, False]
+    logprobs = torch.log_softmax(logits, -1)
+    assert sums[2] == pytest.approx(float(logprobs[2, 0] + logprobs[3, 3]), abs=1e-6)
+
+
 def test_shared_strategy_falls_back_to_flat_for_over_long_requests(tiny_model_dir):
     engine = HFEngine(tiny_model_dir, batch_size=4, progress=False)
     engine.max_positions = 12  # both strategies must then keep the last 12 positions of each request

@@ -105,6 +105,7 @@ class Generation:
     token_ids: list[int]
     letter_logits: dict[str, float] | None = None       # at the first generated position
     last_letter_logits: dict[str, float] | None = None  # at the row's last generation step
+    loglikelihood: tuple[float, int, bool] | None = None  # of the continuation given, as ``loglikelihood``
 
 
 def resolve_dtype(name: str, device: str) -> torch.dtype:
@@ -163,6 +164,14 @@ class HFEngine:
         self.stop_ids = sorted(stops)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
         self.max_positions = getattr(self.model.config, "max_position_embeddings", 2048)
+        # ``shared`` log-likelihood passes a 4D attention mask, which the sdpa and eager attentions read
+        # (flash attention does not): other implementations score every request ``flat``.
+        self.custom_masks = getattr(self.model.config, "_attn_implementation", None) in ("sdpa", "eager")
+        # A generation's prefill also scores a continuation, then cuts the cache back to the prompt:
+        # only where every layer keeps its full past (no sliding window, no linear-attention state).
+        config = self.model.config
+        self.joint_prefill = not getattr(config, "sliding_window", None) and all(
+            t == "full_attention" for t in (getattr(config, "layer_types", None) or ["full_attention"]))
 
     # ------------------------------------------------------------ batching with back-off
     def _check_memory(self, rows: int, width: int) -> None:
@@ -215,9 +224,26 @@ class HFEngine:
     # ---------------------------------------------------------------- generate
     @torch.inference_mode()
     def generate(self, prompts: Sequence[list[int]], max_new_tokens: Sequence[int] | int,
-                 letter_token_ids: dict[str, int] | None = None, desc: str = "generate") -> list[Generation]:
+                 letter_token_ids: dict[str, int] | None = None, desc: str = "generate",
+                 continuations: Sequence[list[int]] | None = None) -> list[Generation]:
+        """Greedy generations of ``prompts``. ``continuations`` (one per prompt): also the
+        ``loglikelihood`` of each after its prompt, from the forward that starts the generation (the
+        continuation rides after the prompt; the cache is cut back to the prompt before decoding), so
+        a prompt runs once for both."""
         n = len(prompts)
         budgets = [max_new_tokens] * n if isinstance(max_new_tokens, int) else list(max_new_tokens)
+        conts = [None] * n if continuations is None else list(continuations)
+        if len(conts) != n:
+            raise ValueError(f"generate: {len(conts)} continuations for {n} prompts")
+        if any(c is not None and not c for c in conts):
+            raise ValueError("generate: empty continuation")
+        # Scored with the generation only where the prompt is not cut for it and prompt + continuation
+        # fit; else ``loglikelihood`` truncates them its own way: the numbers do not depend on the path.
+        apart = [i for i, c in enumerate(conts) if c is not None and (
+            not self.joint_prefill or not prompts[i] or len(prompts[i]) > self.max_positions - budgets[i]
+            or len(prompts[i]) + len(c) - 1 > self.max_positions)]
+        for i in apart:
+            conts[i] = None
         # Group by budget, then longest prompt first within a group.
         order = sorted(range(n), key=lambda i: (budgets[i], -len(prompts[i])))
 
@@ -227,30 +253,58 @@ class HFEngine:
 
         def run(ks):
             idx = [order[k] for k in ks]
-            return self._generate_batch([prompts[i] for i in idx], budgets[idx[0]], letter_token_ids)
+            return self._generate_batch([prompts[i] for i in idx], budgets[idx[0]], letter_token_ids,
+                                        [conts[i] for i in idx])
 
         done = self._run_batches(n, take, run, lambda k: 1, desc, "generate")
         results: list[Generation | None] = [None] * n
         for k, g in done.items():
             results[order[k]] = g
+        if apart:
+            for i, ll in zip(apart, self.loglikelihood([(prompts[i], continuations[i]) for i in apart])):
+                results[i].loglikelihood = ll
         return results  # type: ignore[return-value]
 
-    def _generate_batch(self, prompts, budget, letter_token_ids):
+    def _generate_batch(self, prompts, budget, letter_token_ids, conts=None):
         """Greedy decoding with a KV cache: one prefill, then one single-token forward per step.
 
         A plain loop rather than ``model.generate``: it keeps only the logits it needs (the last
         position; the letter logits of two steps per row) and has a fraction of its per-step overhead,
         which dominates for small models. ``tests/test_engine.py`` checks it against full forwards.
+        ``conts``: per row, a continuation to score (or None). The prefill then holds each prompt
+        followed by its continuation (right padded; causal attention keeps the prompt's positions
+        as they are alone), its logits from the prompt's last position on score the continuation,
+        and the cache is cut back to the prompts before the first step.
         """
         room = self.max_positions - budget
         prompts = [p[-room:] for p in prompts]  # keep the end of an over-long prompt (left truncation)
         ids, mask = self._left_pad(prompts)
         rows, width = ids.shape
-        self._check_memory(rows, width + budget)
+        scored = [r for r, c in enumerate(conts or []) if c is not None]
+        tail = max((len(conts[r]) - 1 for r in scored), default=0)
+        self._check_memory(rows, width + max(budget, tail))
         stop = torch.tensor(self.stop_ids, device=self.device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-        cache, logits = out.past_key_values, out.logits[:, -1]
+        scores = {}
+        if scored:
+            lengths = [len(c) - 1 if c else 0 for c in conts]  # tokens after the prompt's last
+            ext = torch.tensor([(c[:-1] if c else []) + [self.pad_id] * (tail - k) for c, k in zip(conts, lengths)],
+                               dtype=torch.long, device=self.device).view(rows, tail)
+            ext_mask = torch.tensor([[1] * k + [0] * (tail - k) for k in lengths], device=self.device).view(rows, tail)
+            keep = torch.arange(width - 1, width + tail, device=self.device)  # the prompt's last position on
+            out = self.model(input_ids=torch.cat([ids, ext], 1), attention_mask=torch.cat([mask, ext_mask], 1),
+                             position_ids=torch.cat([pos, pos[:, -1:] + 1 + torch.arange(tail, device=self.device)], 1),
+                             use_cache=True, logits_to_keep=keep)
+            cache, logits = out.past_key_values, out.logits[:, 0]
+            cache.crop(-tail)  # back to the prompts' keys and values
+            r_idx = [r for r in scored for _ in conts[r]]
+            c_idx = [j for r in scored for j in range(len(conts[r]))]
+            sums, greedy = self._continuation_scores(out.logits[r_idx, c_idx], [t for r in scored for t in conts[r]],
+                                                     [k for k, r in enumerate(scored) for _ in conts[r]], len(scored))
+            scores = {r: (sums[k], len(conts[r]), greedy[k]) for k, r in enumerate(scored)}
+        else:
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+            cache, logits = out.past_key_values, out.logits[:, -1]
         next_pos = pos[:, -1:] + 1
         letter_ids = torch.tensor(list(letter_token_ids.values()), device=self.device) if letter_token_ids else None
         first = last = None
@@ -280,7 +334,8 @@ class HFEngine:
         for r, seq in enumerate(new):
             cut = next((k for k, t in enumerate(seq) if t in self.stop_ids), len(seq))
             toks = seq[:cut]
-            gen = Generation(self.tokenizer.decode(toks, skip_special_tokens=False), toks)
+            gen = Generation(self.tokenizer.decode(toks, skip_special_tokens=False), toks,
+                             loglikelihood=scores.get(r))
             if first is not None:
                 gen.letter_logits = dict(zip(letter_token_ids, first[r].tolist()))
                 gen.last_letter_logits = dict(zip(letter_token_ids, last[r].tolist()))
@@ -325,9 +380,12 @@ class HFEngine:
                 raise ValueError("loglikelihood: empty continuation")
             if not ctx:
                 raise ValueError("loglikelihood: empty context (the first token has no prediction)")
+            if len(cont) > self.max_positions:
+                raise ValueError(f"loglikelihood: a continuation of {len(cont)} tokens is longer than the model's "
+                                 f"{self.max_positions} positions")
         if strategy == "auto":
             strategy = choose_strategy(requests)
-        if strategy == "flat":
+        if strategy == "flat" or not self.custom_masks:
             return self._loglikelihood_flat(list(requests), desc)
         return self._loglikelihood_shared(list(requests), desc)
 
@@ -349,22 +407,37 @@ class HFEngine:
         seqs = [((ctx + cont)[-(self.max_positions + 1):], len(cont)) for ctx, cont in reqs]
         width = max(len(s) for s, _ in seqs) - 1
         self._check_memory(len(seqs), width)
-        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for r, (s, _) in enumerate(seqs):
-            inp = s[:-1]  # drop the start of an over-long context (left truncation)
-            ids[r, :len(inp)] = torch.tensor(inp)
-            mask[r, :len(inp)] = 1
+        # The input is each sequence but its last token (the start of an over-long context dropped).
+        ids = torch.tensor([s[:-1] + [self.pad_id] * (width - len(s) + 1) for s, _ in seqs], dtype=torch.long)
+        mask = torch.tensor([[1] * (len(s) - 1) + [0] * (width - len(s) + 1) for s, _ in seqs], dtype=torch.long)
         logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-        out = []
-        for r, (s, k) in enumerate(seqs):
-            end = len(s) - 1
-            target = torch.tensor(s[-k:], device=logits.device)
-            rows = torch.log_softmax(logits[r, end - k:end].float(), dim=-1)  # continuation positions only
-            lp = rows.gather(1, target[:, None]).squeeze(1)
-            greedy = bool((rows.argmax(-1) == target).all())
-            out.append((float(lp.sum()), k, greedy))
-        return out
+        r_idx = [r for r, (s, k) in enumerate(seqs) for _ in range(k)]
+        c_idx = [j for s, k in seqs for j in range(len(s) - 1 - k, len(s) - 1)]  # continuation positions only
+        sums, greedy = self._continuation_scores(logits[r_idx, c_idx], [t for s, k in seqs for t in s[-k:]],
+                                                 [r for r, (_, k) in enumerate(seqs) for _ in range(k)], len(seqs))
+        return [(lp, k, g) for lp, g, (_, k) in zip(sums, greedy, seqs)]
+
+    def _continuation_scores(self, logits: torch.Tensor, targets: list[int], owners: list[int],
+                             n: int) -> tuple[list[float], list[bool]]:
+        """Summed log-probabilities of ``targets`` (one per row of ``logits`` [N, vocab], the
+        prediction of it) per owner 0..n-1, in float64, and whether every target is the argmax."""
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        target = torch.tensor(targets, device=logprobs.device)
+        owner = torch.tensor(owners, device=logprobs.device)
+        picked = logprobs.gather(1, target[:, None]).squeeze(1)
+        sums = torch.zeros(n, dtype=torch.float64, device=logprobs.device).index_add_(0, owner, picked.double())
+        # Greedy: the target is the argmax. The row maximum is a plain reduction (argmax over a whole
+        # vocabulary costs several times more); only where the target ties another token does the
+        # first-index rule of argmax need checking.
+        top = logprobs.amax(-1)
+        greedy = picked == top
+        rows = greedy.nonzero().squeeze(1)
+        if rows.numel():
+            tied = rows[(logprobs[rows] == top[rows, None]).sum(-1) > 1]
+            if tied.numel():
+                greedy[tied] = logprobs[tied].argmax(-1) == target[tied]
+        missed = torch.zeros(n, dtype=torch.long, device=logprobs.device).index_add_(0, owner, (~greedy).long())
+        return sums.tolist(), (missed == 0).tolist()
 
     def _loglikelihood_shared(self, requests, desc):
         groups: dict[tuple, list[int]] = {}
@@ -381,10 +454,9 @@ class HFEngine:
             idx = [i for _, m in over for i in m]
             for i, r in zip(idx, self._loglikelihood_flat([requests[i] for i in idx], desc)):
                 results[i] = r
-        # Longest candidates first: the candidate forward is the expensive one (all its positions need
-        # logits), so candidates of similar length share a batch; contexts are padded separately.
-        fits.sort(key=lambda g: (-max(len(requests[i][1]) for i in g[1]), -len(g[0])))
-        n_rows = [len(m) for _, m in fits]
+        # A context and its candidates share one row (``_shared_batch``): longest rows first.
+        fits.sort(key=lambda g: -(len(g[0]) + sum(len(requests[i][1]) - 1 for i in g[1])))
+        n_rows = [len(m) for _, m in fits]  # a batch holds up to ``size`` candidates
 
         def take(start, size):  # whole groups, up to ``size`` candidate rows (at least one group)
             ks, rows = [start], n_rows[start]
@@ -414,52 +486,55 @@ class HFEngine:
             return self._shared_split(ctx, conts[:half]) + self._shared_split(ctx, conts[half:])
 
     def _shared_batch(self, batch: list[tuple[list[int], list[list[int]]]]) -> list[list[tuple[float, int, bool]]]:
+        """One forward, one row per context: the context (left padded), then each of its candidates
+        but their last token, side by side. A 4D attention mask lets a candidate's tokens see the
+        context and their own earlier tokens only, and their positions continue from the context's
+        end, so each candidate is scored as if alone, and the context runs once."""
         ctx_ids, ctx_mask = self._left_pad([ctx for ctx, _ in batch])
-        width = ctx_ids.shape[1]
-        self._check_memory(len(batch), width)
-        ctx_len = ctx_mask.sum(-1)
-        out = self.model(input_ids=ctx_ids, attention_mask=ctx_mask,
-                         position_ids=(ctx_mask.cumsum(-1) - 1).clamp(min=0), use_cache=True,
-                         logits_to_keep=1)
-        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts each candidate's first token
-        # Candidates with more than one token continue from the expanded context cache.
-        owners, tails = [], []
-        for g, (_, conts) in enumerate(batch):
-            for c in conts:
-                if len(c) > 1:
-                    owners.append(g)
-                    tails.append(c[:-1])
-        rest = None
-        if tails:
-            length = max(len(t) for t in tails)
-            self._check_memory(len(tails), width + length)
-            owner = torch.tensor(owners, device=self.device)
-            cache = out.past_key_values
-            cache.reorder_cache(owner)  # row r gets the cache of its context (index_select, repeats)
-            ids = torch.full((len(tails), length), self.pad_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for r, t in enumerate(tails):
-                ids[r, :len(t)] = torch.tensor(t)
-                mask[r, :len(t)] = 1
-            ids, mask = ids.to(self.device), mask.to(self.device)
-            pos = ctx_len[owner][:, None] + torch.arange(length, device=self.device)[None, :]
-            rest = self.model(input_ids=ids, attention_mask=torch.cat([ctx_mask[owner], mask], dim=1),
-                              position_ids=pos, past_key_values=cache).logits
-        results, r = [], 0
-        for g, (_, conts) in enumerate(batch):
-            per = []
-            for c in conts:
-                lp = float(first[g, c[0]])
-                greedy = int(first[g].argmax()) == c[0]
-                if len(c) > 1:
-                    target = torch.tensor(c[1:], device=rest.device)
-                    rows = torch.log_softmax(rest[r, :len(c) - 1].float(), dim=-1)
-                    lp += float(rows.gather(1, target[:, None]).sum())
-                    greedy = greedy and bool((rows.argmax(-1) == target).all())
-                    r += 1
-                per.append((lp, len(c), greedy))
-            results.append(per)
-        return results
+        rows, width = ctx_ids.shape
+        length = max(sum(len(c) - 1 for c in conts) for _, conts in batch)
+        total = width + length
+        self._check_memory(rows, total)
+        ctx_valid = ctx_mask.tolist()
+        tail, segment, pos = [], [], []
+        r_idx, c_idx, targets, owners, sizes = [], [], [], [], []
+        for g, (ctx, conts) in enumerate(batch):
+            ids, seg = [], [-1 if v else -2 for v in ctx_valid[g]]  # -1: context, k: its k-th candidate, -2: pad
+            where = [0] * (width - len(ctx)) + list(range(len(ctx)))
+            for k, c in enumerate(conts):
+                # c[0] is predicted at the context's last token, c[j] at the candidate's (j-1)-th.
+                r_idx += [g] * len(c)
+                c_idx += [0, *range(len(ids) + 1, len(ids) + len(c))]  # columns counted from width - 1
+                targets += c
+                owners += [len(sizes)] * len(c)
+                sizes.append(len(c))
+                ids += c[:-1]
+                seg += [k] * (len(c) - 1)
+                where += range(len(ctx), len(ctx) + len(c) - 1)
+            fill = length - len(ids)
+            tail.append(ids + [self.pad_id] * fill)
+            segment.append(seg + [-2] * fill)
+            pos.append(where + [0] * fill)
+        segment = torch.tensor(segment, device=self.device)
+        pos = torch.tensor(pos, device=self.device)
+        query, key = segment[:, :, None], segment[:, None, :]
+        causal = torch.ones(total, total, dtype=torch.bool, device=self.device).tril()
+        allowed = causal & ((key == -1) | ((query == key) & (query >= 0)))
+        allowed |= torch.eye(total, dtype=torch.bool, device=self.device)  # a padding query keeps a key
+        mask = allowed[:, None]  # sdpa reads a boolean mask; eager adds it to the scores
+        if self.model.config._attn_implementation != "sdpa":
+            mask = torch.zeros(mask.shape, dtype=self.dtype, device=self.device).masked_fill_(
+                ~mask, torch.finfo(self.dtype).min)
+        keep = torch.arange(width - 1, total, device=self.device)
+        tail = torch.tensor(tail, dtype=torch.long, device=self.device).view(rows, length)
+        logits = self.model(input_ids=torch.cat([ctx_ids, tail], 1), attention_mask=mask, position_ids=pos,
+                            logits_to_keep=keep).logits
+        sums, greedy = self._continuation_scores(logits[r_idx, c_idx], targets, owners, len(sizes))
+        out, i = [], 0
+        for _, conts in batch:
+            out.append([(sums[i + j], len(c), greedy[i + j]) for j, c in enumerate(conts)])
+            i += len(conts)
+        return out
 
 
 def choose_strategy(requests: Sequence[tuple[list[int], list[int]]]) -> str:

@@ -13,10 +13,11 @@ Three ways to answer, by record:
   logits of both the chat encoding of each letter and its bare vocabulary piece are kept.
 
 Every item also gets the log-likelihood of its gold output (content plus ``<eot>``) and its token
-count (``gold_logprob``, ``gold_tokens``): for a ranked item that is its first choice; for the others
-one more request, batched with the ranking requests. It is the SFT loss on held-out gold outputs, a
-continuous measure beside the score, and on the untuned base model a complexity proxy of each
-ability (``analysis.complexity``).
+count (``gold_logprob``, ``gold_tokens``): for a ranked item that is its first choice; for a generated
+item it comes with its generation (``engine.generate(continuations=...)``: the prompt runs once for
+both); for a first-token item one more request, batched with the ranking requests. It is the SFT
+loss on held-out gold outputs, a continuous measure beside the score, and on the untuned base model
+a complexity proxy of each ability (``analysis.complexity``).
 
 Prompts are the chat format of the fine-tuned models, or plain text for an untuned base model
 (``prompts``: ``ChatPrompts``, ``PlainPrompts``).
@@ -92,13 +93,14 @@ def _kind(record: dict) -> str:
     return FIRST_TOKEN if record.get("_score_by") == FIRST_TOKEN else scorers.item_kind(record)
 
 
-def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dict[str, int], fmt=None) -> list[dict]:
+def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dict[str, int], fmt=None,
+                   kinds: list[str] | None = None) -> list[dict]:
     """One row per (eval set, record) item, in the order given; ``fmt``: the prompt format
-    (``prompts.ChatPrompts`` by default)."""
+    (``prompts.ChatPrompts`` by default); ``kinds``: the items' kinds, when known."""
     fmt = fmt or ChatPrompts(engine.tokenizer)
     letters = fmt.letter_ids()
     pieces = letter_piece_ids(engine.tokenizer)
-    kinds = [_kind(r) for _, r in items]
+    kinds = kinds or [_kind(r) for _, r in items]
     prompts = fmt.prompts([r for _, r in items])
     outputs: dict[int, dict] = {}
 
@@ -111,20 +113,26 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
                           "piece_letter_logits": {L: lg[f"piece {L}"] for L in pieces},
                           "batch_size": engine.last_batch_size}
 
-    gen = [k for k, kind in enumerate(kinds) if kind not in (FIRST_TOKEN, "ranking")]
-    if gen:
-        gens = engine.generate([prompts[k] for k in gen], [budgets[kinds[k]] for k in gen], letter_token_ids=letters)
-        for k, g in zip(gen, gens):
-            outputs[k] = {"output": fmt.clean(g.text), "letter_logits": g.letter_logits,
-                          "last_letter_logits": g.last_letter_logits, "batch_size": engine.last_batch_size}
-
-    # One log-likelihood call for the ranked items' choices (gold first) and every other item's gold.
+    # The ranked items' choices (gold first) and every other item's gold output, in one tokenizer call.
     rank = [k for k, kind in enumerate(kinds) if kind == "ranking"]
     owners = [k for k in rank for _ in items[k][1]["choices"]]
-    texts = [c for k in rank for c in items[k][1]["choices"]]
     golds = [k for k, kind in enumerate(kinds) if kind != "ranking"]
-    candidates = fmt.continuations(owners + golds, texts + [items[k][1]["messages"][-1]["content"] for k in golds])
-    requests = [(prompts[k], cont) for k, cont in zip(owners + golds, candidates)]
+    candidates = fmt.continuations(owners + golds, [c for k in rank for c in items[k][1]["choices"]]
+                                   + [items[k][1]["messages"][-1]["content"] for k in golds])
+    gold_ids = dict(zip(golds, candidates[len(owners):]))
+
+    gen = [k for k, kind in enumerate(kinds) if kind not in (FIRST_TOKEN, "ranking")]
+    if gen:
+        # The gold's log-likelihood comes with the generation: one forward of each prompt for both.
+        gens = engine.generate([prompts[k] for k in gen], [budgets[kinds[k]] for k in gen], letter_token_ids=letters,
+                               continuations=[gold_ids[k] for k in gen])
+        for k, g in zip(gen, gens):
+            outputs[k] = {"output": fmt.clean(g.text), "letter_logits": g.letter_logits,
+                          "last_letter_logits": g.last_letter_logits, "batch_size": engine.last_batch_size,
+                          "gold_logprob": g.loglikelihood[0], "gold_tokens": g.loglikelihood[1]}
+
+    # One log-likelihood call for the ranked items' choices and the first-token items' golds.
+    requests = [(prompts[k], cont) for k, cont in zip(owners, candidates)] + [(prompts[k], gold_ids[k]) for k in first]
     if requests:
         lls = engine.loglikelihood(requests)
         for k, (lp, n, _) in zip(owners, lls):
@@ -132,7 +140,7 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
                                        "batch_size": engine.last_batch_size})
             o["choice_logprobs"].append(lp)
             o["choice_lengths"].append(n)
-        for k, (lp, n, _) in zip(golds, lls[len(owners):]):
+        for k, (lp, n, _) in zip(first, lls[len(owners):]):
             outputs[k]["gold_logprob"], outputs[k]["gold_tokens"] = lp, n
     for k in rank:
         outputs[k]["gold_logprob"] = outputs[k]["choice_logprobs"][0]
@@ -194,12 +202,12 @@ def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
     # Cheapest kinds first (a short first chunk reaches the disk soon), then by generation budget,
     # so each chunk's batches hold requests of one kind and one budget.
     cost = {FIRST_TOKEN: 0, "ranking": 1}
-    pending.sort(key=lambda key: (cost.get(_kind(unique[key][1]), 2),
-                                  budgets.get(_kind(unique[key][1]), 0)))
+    kind = {key: _kind(unique[key][1]) for key in pending}  # parsed once: it reads the question's options
+    pending.sort(key=lambda key: (cost.get(kind[key], 2), budgets.get(kind[key], 0)))
     fresh: list[dict] = []
     for i, start in enumerate(range(0, len(pending), chunk_size)):
-        chunk = [unique[key] for key in pending[start:start + chunk_size]]
-        rows = evaluate_items(engine, chunk, budgets, fmt)
+        keys = pending[start:start + chunk_size]
+        rows = evaluate_items(engine, [unique[key] for key in keys], budgets, fmt, [kind[key] for key in keys])
         if log is not None:
             log.append(pd.DataFrame(rows, columns=ROW_COLUMNS))
         else:
