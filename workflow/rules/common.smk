@@ -120,6 +120,20 @@ def base_params(wildcards):
     return study.base_spec(config, wildcards.model_size)
 
 
+def pretrain_priority(wildcards):
+    """The largest pretraining first (steps x tokens x layers x hidden^2): it heads the longest chain
+    of jobs, so the smaller sizes' pretraining and cells fill the other cores beside it."""
+
+    def cost(spec):
+        if "pretrain" not in spec:  # a local HF model: nothing to train
+            return 0
+        p, a = spec["pretrain"], spec["arch"]
+        return p["steps"] * p["batch_size"] * p["seq_len"] * a["num_hidden_layers"] * a["hidden_size"] ** 2
+
+    costs = {ms: cost(config["models"]["sizes"][ms]) for ms in study.model_sizes(config)}
+    return sorted(costs.values()).index(costs[wildcards.model_size])
+
+
 def subset_cell(wildcards):
     return study.lookup(SUBSETS, wildcards.cell, "training cell")
 
