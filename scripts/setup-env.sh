@@ -36,10 +36,14 @@ echo "setup: creating the Python environment in $VENV (a few minutes the first t
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 # DS_BUILD_OPS=0: DeepSpeed installs as pure Python; its ops compile on first use.
-# --no-compile: byte-compiling every installed module took 60 of the install's 100 s; Python compiles
-# (and caches) the modules a run imports, a fraction of them, on first use.
+# Byte-compiling every installed module took 60 of the install's 100 s, one file at a time: pip
+# installs without it, and compileall does it on every core. (The .pyc files must exist: where
+# PYTHONDONTWRITEBYTECODE is set, Python never caches what it compiles, and every job start would
+# compile torch and transformers again, seconds each.)
 DS_BUILD_OPS=0 "$VENV/bin/python" -m pip install -q --no-compile -c envs/requirements.lock -e '.[dev]' 2>&1 \
   | grep -v "is ignored: it is neither" || true
+"$VENV/bin/python" -m compileall -q -j 0 "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+  >/dev/null 2>&1 || true
 "$VENV/bin/python" -c "import growthpace, torch, transformers, snakemake, deepspeed" \
   || { echo "setup: the environment in $VENV is broken" >&2; exit 1; }
 echo "$want" > "$stamp"

@@ -1,5 +1,6 @@
 """Real snakemake on the smoke study (.test/config.yaml), from an empty results directory."""
 
+import json
 import subprocess
 import sys
 
@@ -125,3 +126,35 @@ def test_scoring_authors_grades_the_stored_predictions_again(smoke_run, tmp_path
     assert "Scoring: authors" in (out / "summary.md").read_text()
     assert "As the authors' scorer reports them" in (out / "summary.md").read_text()
     assert "Scoring: authors" in (out / "report.md").read_text()
+
+
+def test_demo_profile_accounts_for_every_job(smoke_run):
+    """benchmarks/demo_profile.py reads the run's Snakemake log and the store: every job of the first
+    run, each with the model work its artifact recorded (read here from the same files), less than
+    the job took."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_profile", ROOT / "benchmarks" / "demo_profile.py")
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
+    first = min((smoke_run / ".snakemake" / "log").glob("*.snakemake.log"))  # the full run, not the re-runs
+    jobs, wall = profile.parse_log(first)
+    results = smoke_run / "results" / "smoke"
+    counts = pd.Series([j["rule"] for j in jobs]).value_counts()
+    assert counts["train_cell"] == 6 and counts["evaluate_checkpoint"] == 12 and counts["base_model"] == 2
+    assert all(0 <= j["seconds"] <= wall for j in jobs)
+    for job in jobs:
+        work = profile.model_work(job, results)
+        w = job["wildcards"]
+        if job["rule"] == "train_cell":
+            sft = read_receipt(results / "receipts" / "sft" / w["model_size"] / f"{w['cell']}.json").path
+            loop = json.loads((sft / "train_metrics.json").read_text())["phase_seconds"]["loop"]
+            assert work == loop and 0 < work <= job["seconds"] + 1  # the log's stamps are whole seconds
+        elif job["rule"] == "evaluate_checkpoint":
+            preds = pd.read_parquet(results / "predictions" / w["model_size"] / w["cell"] / f"epoch{w['epoch']}.parquet")
+            store = read_receipt(results / "receipts" / "suite.json").path.parents[1]
+            manifest = store / "predictions" / preds["predictions_key"].iloc[0] / "manifest.json"
+            phases = json.loads(manifest.read_text())["phase_seconds"]
+            assert work == phases["evaluate"] and 0 < work <= job["seconds"] + 1
+        elif job["rule"] in ("suite", "subset", "tables"):
+            assert work is None

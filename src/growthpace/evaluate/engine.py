@@ -4,7 +4,9 @@
   out-of-memory error shows up on the first batch), original order restored, stop on ``<eot>`` (and
   the other speaker tokens), per-request ``max_new_tokens``. Optionally returns the logits of given
   tokens (the option letters) at the FIRST generated position and at the LAST generation step of
-  each row (the step that emitted its stop token, or its final step: what the authors' code read).
+  each row (the step that emitted its stop token, or its final step: what the authors' code read),
+  and the log-likelihood of a given continuation (the gold answer), scored in the generation's own
+  prefill: the prompt runs once for both.
 - ``next_token_logits``: one forward per batch of prompts, the logits of given tokens at the next
   position (CMMLU/AGIEval-style first-token A-D scoring, no generation).
 - ``loglikelihood``: for (context, continuation) pairs of token ids, the summed log-probability of the
@@ -12,9 +14,10 @@
   numbers (to float rounding):
 
   * ``flat``: one right-padded forward per batch over every context + continuation;
-  * ``shared``: requests are grouped by context; one forward of each context (left padded), its
-    KV cache expanded to its candidates, then one forward of all candidates against that cache. A
-    single-token continuation (A/B/C/D) needs no second forward at all.
+  * ``shared``: requests are grouped by context; a context and its candidates share one row of one
+    forward, a 4D attention mask keeping each candidate to the context and its own tokens (the
+    field's custom-mask path, which the sdpa and eager attentions read; with another attention
+    every request goes ``flat``). The context runs once for all its candidates.
 
   ``auto`` picks ``shared`` when contexts are shared by several candidates, else ``flat``
   (``benchmarks/bench_eval.py`` measures both; see ``LL_SHARED_MIN_CANDIDATES``).
@@ -51,10 +54,10 @@ log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 AUTO_BATCH_START = 256
 LL_STRATEGIES = ("auto", "flat", "shared")
-# ``auto``: share the context's KV cache when contexts carry at least this many candidates on average.
+# ``auto``: run a context once for its candidates when contexts carry at least this many on average.
 # Measured by benchmarks/bench_eval.py (CPU, tiny LLaMA): on the demo's 3-candidate ranking items
-# shared is ~1.4x faster than flat with 29-token contexts and ~3.7x with 5-shot (211-token)
-# contexts; with one candidate per context the second forward makes it slower than flat.
+# shared is 1.3-1.7x faster than flat with 29-token contexts and 3.1-3.3x with 5-shot (229-token)
+# contexts; with one candidate per context it saves nothing and its mask costs more than flat's.
 LL_SHARED_MIN_CANDIDATES = 2
 
 
