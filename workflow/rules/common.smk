@@ -122,7 +122,7 @@ def base_params(wildcards):
 
 def pretrain_priority(wildcards):
     """The largest pretraining first (steps x tokens x layers x hidden^2): it heads the longest chain
-    of jobs, so the smaller sizes' pretraining and cells fill the other cores beside it."""
+    of jobs, so its cells start while the smaller sizes' pretraining and cells fill the cores."""
 
     def cost(spec):
         if "pretrain" not in spec:  # a local HF model: nothing to train

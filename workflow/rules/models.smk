@@ -30,9 +30,9 @@ rule base_model:
         external=base_external,
     log:
         f"{RESULTS}/logs/base_model/{{model_size}}.log",
-    # One thread each: two threads make one job only 1.7x faster on 2 cores, so the sizes pretrain
-    # side by side (and beside the smaller sizes' first cells) in fewer core-seconds.
-    threads: 1
+    # Two threads (1.7x one on the demo's 2 cores). One each, side by side, took 14% fewer core-seconds
+    # for the pretraining itself but slowed the jobs beside it by about as much (shared caches).
+    threads: 2
     priority: pretrain_priority
     conda:
         ENV
