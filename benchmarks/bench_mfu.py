@@ -21,6 +21,8 @@ Measured (2-core CPU, shared, 1 thread, ``--repeat 1``; peak 63.7 GFLOP/s fp32 i
 (forward+backward alone 52%; AdamW's element-wise update is the rest), scoring 72%, greedy generation
 71% (the 64-token prefill is most of its FLOPs; 99 new tokens/s). On the demo's tiny models the same
 loops are bound by per-operation overhead instead: a 3M-parameter model reached 39-84% depending on load.
+Again with the default 2 threads (peak 192.5 GFLOP/s, the highest rate seen in the run; 141 at its
+start): SFT 48%, scoring 74%, generation 46%.
 
 Run: ``.venv/bin/python benchmarks/bench_mfu.py [--threads 2] [--device cpu|cuda] [--small]``
 (``--small``: a 4-layer, 256-wide model, for a quick check). On a GPU the model runs in bf16 and the

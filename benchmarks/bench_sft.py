@@ -14,6 +14,8 @@ Measured (xs, 160 items, 1 thread, 2 shared cores): batching 1.22x (best of 2) a
 HF's default, below the 1.5x aimed at: padding falls from 32% to 8% of the batch, worth at most ~1.35x
 in tokens, and an xs step is bound by per-operation overhead more than by its padded tokens.
 DeepSpeed ZeRO-2 against the plain Trainer: whole cell 0.97-1.40x, noisy.
+Again with the default 2 threads: batching 1.12x (xs) and 1.14x (m, one run); DeepSpeed costs 1.22-1.40x
+the plain Trainer's loop and 1.14-1.16x its whole cell.
 
 Run: ``.venv/bin/python benchmarks/bench_sft.py [--size xs] [--items 160]``.
 """
