@@ -2,6 +2,9 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
+# Test workers (pytest-xdist): the SLURM test mostly waits on its cluster, so one worker more than
+# the cores keeps both cores busy around it.
+TEST_WORKERS ?= 3
 
 .PHONY: env demo test lint dry-run clean-demo
 
@@ -12,7 +15,7 @@ demo: env  ## run the embedded demo study end to end
 	$(BIN)/growthpace demo --cores $(CORES)
 
 test: env  ## run the test suite (unit tests and real snakemake workflow tests)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: env  ## snakemake's linter on the demo config
 	$(BIN)/snakemake --lint

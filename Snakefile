@@ -33,10 +33,13 @@ include: "workflow/rules/reuse.smk"
 
 
 # Cheap steps run where snakemake runs, not as cluster jobs (the suite: a pointer to a DoIT directory,
-# or under a second to generate the demo's; the character tokenizer: about a second).
+# or under a second to generate the demo's; the character tokenizer: about a second; a cell's subset:
+# drawing its items from the pools and checking them for leakage, seconds even at the paper's 2,560
+# items, where a cluster job would wait in the queue for each cell).
 localrules:
     all,
     suite,
+    subset,
     tokenizer,
     plot_growth,
     summary,

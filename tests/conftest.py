@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,9 +108,41 @@ def snakemake(workdir, *args, configfile=None, check=True):
     return proc
 
 
+def pytest_collection_modifyitems(config, items):
+    """Longest first: the SLURM test (mostly waiting on the cluster), then the real workflow runs, then the
+    rest, so that with several workers (``make test`` runs ``pytest -n``) the long runs start at once and
+    the short tests fill the cores around them."""
+    def rank(item):
+        return 0 if item.get_closest_marker("slurm") else 1 if item.get_closest_marker("workflow") else 2
+    items.sort(key=rank)
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A directory that ``build(path)`` fills once per test run, whatever the number of pytest-xdist
+    workers: the first worker to ask builds it under a file lock, the others wait and share it. A failed
+    build fails every later request at once, with the first one's error."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the workers' common base
+    path, done, failed = root / name, root / f"{name}.done", root / f"{name}.failed"
+    with FileLock(str(root / f"{name}.lock")):
+        if failed.exists():
+            pytest.fail(f"building {name} failed in another worker:\n{failed.read_text()}")
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir()
+            try:
+                build(path)
+            except BaseException as e:
+                failed.write_text(str(e))
+                raise
+            done.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """The smoke study run once locally, from an empty directory (shared by the workflow tests)."""
-    workdir = tmp_path_factory.mktemp("smoke")
-    snakemake(workdir)
-    return workdir
+    """The smoke study run once locally, from an empty directory (shared by the workflow tests, and by
+    every worker). Tests that run snakemake on it again work on a copy."""
+    return built_once(tmp_path_factory, "smoke", snakemake)

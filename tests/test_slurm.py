@@ -12,6 +12,7 @@ import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 
 from .conftest import ROOT, snakemake
 
@@ -39,7 +40,7 @@ def slurm_cluster():
     return {"partition": partition, "account": "default"}
 
 
-def on_slurm(workdir, cluster, *args):
+def on_slurm(workdir, cluster, *args, configfile=None):
     return snakemake(
         workdir,
         "--profile", str(ROOT / "profiles" / "slurm"),
@@ -49,6 +50,7 @@ def on_slurm(workdir, cluster, *args):
         # a local cluster answers at once: poll early instead of the profile's 20 s
         "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "3",
         *args,
+        configfile=configfile,
         check=False,
     )
 
@@ -63,10 +65,16 @@ def jobs_of_run(out: str) -> list[str]:
             for line in acct.stdout.splitlines() if line.strip()]
 
 
-def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, smoke_run, tmp_path):
+def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, request, tmp_path):
+    """The smoke study's cells of one model size, trained and evaluated as SLURM jobs, score exactly as
+    the local run's (one size keeps the cluster's queue short; the other size adds jobs, not paths)."""
     workdir = tmp_path / "slurm"
     workdir.mkdir()
-    proc = on_slurm(workdir, slurm_cluster, "--slurm-logdir", str(workdir / "logs" / "slurm"))
+    config = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+    config["grid"]["model_sizes"] = ["xs"]
+    configfile = workdir / "slurm.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    proc = on_slurm(workdir, slurm_cluster, "--slurm-logdir", str(workdir / "logs" / "slurm"), configfile=configfile)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     # The jobs really ran under SLURM: sacct knows them and their logs are SLURM's.
     slurm_logs = list((workdir / "logs" / "slurm").rglob("*.log"))
@@ -75,18 +83,21 @@ def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, smoke_run, tmp_pa
     acct = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobName,State", "-S", "now-1hour"],
                           capture_output=True, text=True)
     assert "COMPLETED" in acct.stdout
+    first = jobs_of_run(proc.stdout + proc.stderr)
+    assert first.count("train_cell") == 3 and first.count("evaluate_checkpoint") == 6, first
+    assert "subset" not in first  # drawing a cell's items is a local rule
     slurm = pd.read_parquet(workdir / "results" / "smoke" / "tables" / "scores.parquet")
-    local = pd.read_parquet(smoke_run / "results" / "smoke" / "tables" / "scores.parquet")
+    # the local run of the whole smoke study (built meanwhile by another test worker), its xs cells
+    local = pd.read_parquet(request.getfixturevalue("smoke_run") / "results" / "smoke" / "tables" / "scores.parquet")
+    local = local[local["model_size"] == "xs"]
     keys = ["model_size", "data_source", "data_size", "seed", "epoch", "split", "ability"]
     pd.testing.assert_frame_equal(slurm.sort_values(keys).reset_index(drop=True),
                                   local.sort_values(keys).reset_index(drop=True))
-    first = jobs_of_run(proc.stdout + proc.stderr)
-    assert first.count("train_cell") == 6 and first.count("evaluate_checkpoint") == 12, first
 
     # A second study sharing the store's trained cells (the same grid under another name): every cell
     # resolves from the store where snakemake runs; sacct knows no training or evaluation job of it.
     again = on_slurm(workdir, slurm_cluster, "--config", "study=smoke-again",
-                     "--slurm-logdir", str(workdir / "logs" / "slurm-again"))
+                     "--slurm-logdir", str(workdir / "logs" / "slurm-again"), configfile=configfile)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
     second = jobs_of_run(again.stdout + again.stderr)
     assert "train_cell" not in second and "evaluate_checkpoint" not in second, second
