@@ -2,7 +2,7 @@
 # decided so far chose, read from the checkpoints' outputs (growthpace.analysis.adaptive).
 import json
 
-from growthpace.analysis.adaptive import split_key as adaptive_key
+from growthpace.study.grid import split_key as adaptive_key
 
 ADAPTIVE = study.adaptive_settings(config)
 ADAPTIVE_DIR = f"{ANALYSIS}/adaptive"

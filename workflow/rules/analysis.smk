@@ -5,8 +5,7 @@
 #
 #   tables (grid) -> derive_recipe -> subset/train_cell/evaluate_checkpoint (guideline cells)
 #                 -> guideline_tables -> analysis (grid + guideline tables) -> analysis_plots, report_md
-from growthpace.analysis.pipeline import TABLES
-from growthpace.analysis.plots import PLOTS
+from growthpace.analysis.outputs import PLOTS, TABLES
 
 
 # The grid's tables only: what the guideline cells train depends on them. It writes the analysis

@@ -43,6 +43,7 @@ import pandas as pd
 
 from ..evaluate.scoring import rescore
 from ..files import write_text_atomic
+from ..study.grid import split_key
 from . import tables
 from .bootstrap import Boot, bootstrap, order_model_sizes, selected_items
 from .guideline import allocate, rule_of
@@ -268,12 +269,6 @@ def decide(round_no: int, items: pd.DataFrame | None, measured, candidates, spec
         record["chosen"] = [c.key for c in chosen]
         record["stop"] = None if chosen else "no_informative_cell"
     return record
-
-
-def split_key(key: str) -> tuple[str, str]:
-    """(model size, cell name) of a cell's key ``{model_size}/{name}`` (as the rounds record cells)."""
-    model_size, _, name = key.partition("/")
-    return model_size, name
 
 
 def cells_of(keys) -> list[GridCell]:

@@ -45,12 +45,11 @@ from ..data.schema import ABILITIES
 from ..files import write_json_atomic, write_parquet_atomic
 from . import allocation, complexity, curves, extrapolation, guideline, sources, transfer
 from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
+from .outputs import TABLES
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
 
 log = logging.getLogger(__name__)
 
-TABLES = ["curves", "overall", "curve_fits", "sensitivity", "sources", "ceilings", "transfer", "transference",
-          "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation"]
 
 
 def in_domain_abilities(present) -> list[str]:

@@ -24,13 +24,13 @@ from matplotlib import font_manager  # noqa: E402
 from ..files import atomic_path  # noqa: E402
 from .bootstrap import order_model_sizes  # noqa: E402
 from .curves import predict  # noqa: E402
+from .outputs import PLOTS  # noqa: E402
 
 CJK_FONTS = ["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"]
 CJK_FILE = re.compile(r"wqy|NotoSansCJK|NotoSerifCJK|SourceHan|DroidSansFallback", re.IGNORECASE)
 ABILITY_ZH = {"biology": "生物", "history": "历史", "code": "代码生成", "creative_writing": "创意写作",
               "chinese": "中文", "understanding": "对话理解", "role_play": "角色扮演", "reasoning": "逻辑推理",
               "math": "数学推理", "ethics": "伦理", "mean": "平均"}
-PLOTS = ["overall", "abilities", "sources", "transfer", "recipes", "extrapolation"]
 BASE_STYLE = (0, (6, 2, 1, 2))  # dash-dot: the untuned base model
 
 

@@ -84,6 +84,12 @@ class Cell:
         return canonical(asdict(self))
 
 
+def split_key(key: str) -> tuple[str, str]:
+    """(model size, cell name) of a cell's key ``{model_size}/{name}`` (as the adaptive rounds record cells)."""
+    model_size, _, name = key.partition("/")
+    return model_size, name
+
+
 def model_sizes_for(config: dict, source: str) -> list[str]:
     """Model sizes of one data source (``curated``, ``synthetic``, ``recipe``, ``single_ability``)."""
     grid = config["grid"]

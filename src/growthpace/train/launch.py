@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from ..files import write_json_atomic
+from .rendezvous import free_port
 
 LAUNCHERS = ("torchrun", "deepspeed")
 # glibc raises its mmap threshold each time a large block is freed, after which blocks of that size come
@@ -55,14 +56,6 @@ def launch_command(job_file: Path, metrics_file: Path, nproc: int, launcher: str
         return [sys.executable, "-m", "deepspeed.launcher.runner", f"--num_gpus={nproc}",
                 f"--master_port={free_port()}", "--module", "growthpace.train", *worker]
     raise ValueError(f"launcher: {launcher!r} is not one of {', '.join(LAUNCHERS)}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent(sig: int = signal.SIGTERM) -> None:

@@ -42,6 +42,7 @@ from ..files import atomic_dir, tree_bytes
 from ..models.chat import IGNORE_INDEX, add_chat_tokens
 from .checks import NoTrainableTokens, check_model_dir, encode_records  # noqa: F401 (NoTrainableTokens: re-exported)
 from .deepspeed_config import deepspeed_config
+from .rendezvous import ensure_process_group_env
 from .schedule import linear_to_end_lr
 # Re-exported: the settings live in a torch-free module so that planning a study does not import torch.
 from .settings import ENGINES, PRECISIONS, SFTSettings, plan_repeats  # noqa: F401
@@ -222,16 +223,6 @@ def prepare(base_model_dir: str | Path, records: list[dict], settings: SFTSettin
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     added = add_chat_tokens(tokenizer)
     return tokenizer, added, SFTDataset(tokenizer, records, settings.max_len)
-
-
-def ensure_process_group_env() -> None:
-    """DeepSpeed without a launcher looks for MPI; a lone process gets a one-process group instead."""
-    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
-        return
-    from .launch import free_port
-
-    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(free_port()))
 
 
 def init_process_group(on_gpu: bool) -> None:
