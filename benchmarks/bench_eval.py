@@ -40,9 +40,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from growthpace.data.demo import ABILITIES, generate_suite  # noqa: E402
 from growthpace.data.loaders import load_doit_split, load_jsonl  # noqa: E402
-from growthpace.evaluate import scorers  # noqa: E402
+from growthpace.evaluate import scorers, scoring  # noqa: E402
 from growthpace.evaluate.engine import HFEngine  # noqa: E402
 from growthpace.evaluate.predictions import PredictionLog  # noqa: E402
+from growthpace.evaluate.scoring import FIRST_TOKEN  # noqa: E402
 from growthpace.evaluate.run import DEFAULT_MAX_NEW_TOKENS, eval_settings, evaluate_sets, letter_token_ids  # noqa: E402
 from growthpace.models.chat import encode_continuation, encode_continuations, encode_prompt, encode_prompts  # noqa: E402
 from growthpace.models.tiny import ARCHITECTURES, pretrain  # noqa: E402
@@ -66,12 +67,17 @@ def build(work: Path, n_valid: int, steps: int) -> tuple[Path, Path]:
 
 # ------------------------------------------------------------------------ the authors' way, batch 1
 def baseline(model_dir: Path, sets: dict[str, list[dict]], device: str, out_dir: Path,
-             on_model=None) -> dict[tuple[str, str], dict]:
+             on_model=None, loaded=None) -> dict[tuple[str, str], dict]:
     """One item at a time, as pred.py: fp32, generate with batch 1, a labelled forward per candidate,
-    each prediction appended to a JSON-lines file (with the vocabulary scores it keeps).
-    ``on_model(model)``: called once the model is loaded (the time breakdown hooks it)."""
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    each prediction appended to a JSON-lines file (with the vocabulary scores it keeps); a first-token
+    item (CMMLU) is one forward, its A-D logits read at the last position, as the authors' CMMLU script.
+    ``on_model(model)``: called once the model is loaded (the time breakdown hooks it); ``loaded``:
+    (tokenizer, model) already loaded, so that the time is the evaluation's alone."""
+    if loaded is None:
+        tok = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    else:
+        tok, model = loaded
     if on_model is not None:
         on_model(model)
     letters = letter_token_ids(tok)
@@ -82,7 +88,14 @@ def baseline(model_dir: Path, sets: dict[str, list[dict]], device: str, out_dir:
         for r in records:
             kind = scorers.item_kind(r)
             prompt = encode_prompt(tok, r["messages"])
-            if kind == "ranking":
+            if r.get("_score_by") == FIRST_TOKEN:
+                with torch.no_grad():
+                    last = model(input_ids=torch.tensor([prompt], device=device)).logits[0, -1].float()
+                logits = {L: float(last[t]) for L, t in letters.items()}
+                res = scoring.score_row({"kind": FIRST_TOKEN, "gold": r["messages"][-1]["content"],
+                                         "letter_logits": logits})
+                kept = {"generated_score": logits}
+            elif kind == "ranking":
                 lps, lens = [], []
                 for choice in r["choices"]:
                     cont = encode_continuation(tok, choice)
@@ -190,8 +203,16 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--skip-lm-eval", action="store_true")
+    ap.add_argument("--model-size", choices=["tiny", "50m"], default="tiny",
+                    help="tiny: parts 1-3 on the demo's xs model; 50m: part 4, a 50M LLaMA on study-shaped workloads")
+    ap.add_argument("--n-items", type=int, default=16, help="50m: items per workload kind (math: a quarter)")
+    ap.add_argument("--repeat", type=int, default=2, help="50m: runs of each side (the best counts)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.model_size == "50m":
+        ok = study_scale(args)
+        print("all correctness bars met" if ok else "A CORRECTNESS BAR FAILED")
+        return 0 if ok else 1
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -309,6 +330,221 @@ def compare_lm_eval(engine: HFEngine, model_dir: Path, ranked: list[dict], args)
     print(f"[lm-eval] time in model forwards: HFLM {f_theirs:.3f}s of {all_theirs:.3f}s, ours {f_ours:.3f}s of "
           f"{all_ours:.3f}s; speed-up with our forwards alone: {t_theirs / (f_ours * t_ours / all_ours):.2f}x")
     return diff < 1e-4 and greedy_same
+
+
+# ------------------------------------------------------------ a 50M LLaMA on study-shaped workloads
+# hidden 768, 7 layers, 12 heads (multi-head attention as LLaMA-1), MLP 2048: 49.6M parameters in the
+# layers, ~52M with the (tied) embeddings of a character vocabulary.
+ARCH_50M = {"hidden_size": 768, "num_hidden_layers": 7, "num_attention_heads": 12, "num_key_value_heads": 12,
+            "intermediate_size": 2048}
+CMMLU_SUBJECTS = ("ancient_chinese", "high_school_biology")
+
+
+def _text_of(rng, sentences: list[str], low: int, high: int) -> str:
+    """Corpus sentences joined until the text reaches a length drawn from [low, high] characters."""
+    want, out = rng.randint(low, high), ""
+    while len(out) < want:
+        out += rng.choice(sentences)
+    return out[:want]
+
+
+def write_cmmlu(root: Path, sentences: list[str], n_test: int, rng) -> None:
+    """A CMMLU-layout directory (dev: 5 demos, test: ``n_test`` questions per subject) whose questions
+    (30-70 characters) and options (4-12) are corpus text: a 5-shot prompt of ~450 characters."""
+    import csv
+
+    for split, n in (("dev", 5), ("test", n_test)):
+        (root / split).mkdir(parents=True, exist_ok=True)
+        for subject in CMMLU_SUBJECTS:
+            with open(root / split / f"{subject}.csv", "w", encoding="utf-8", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["", "Question", "A", "B", "C", "D", "Answer"])
+                for i in range(n):
+                    w.writerow([i, _text_of(rng, sentences, 30, 70), *(_text_of(rng, sentences, 4, 12) for _ in "ABCD"),
+                                rng.choice("ABCD")])
+
+
+def with_material(records: list[dict], sentences: list[str], rng, low: int, high: int) -> list[dict]:
+    """The records with a reading passage of ``low``-``high`` characters before the question, as the
+    real study's items carry (material, then the question and its options); kinds unchanged."""
+    out = []
+    for r in records:
+        msgs = [dict(m) for m in r["messages"]]
+        msgs[-2]["content"] = "阅读材料：" + _text_of(rng, sentences, low, high) + "\n" + msgs[-2]["content"]
+        new = {**r, "messages": msgs}
+        if scorers.item_kind(new) == scorers.item_kind(r):
+            out.append(new)
+    return out
+
+
+def build_50m(work: Path, n: int) -> tuple[Path, dict[str, dict[str, list[dict]]]]:
+    """The model directory (character tokenizer trained here, random weights) and three workloads:
+    {workload: {eval set: records}}."""
+    import random
+
+    from growthpace.evaluate.cmmlu import load_cmmlu
+    from growthpace.models.tiny import build_model
+
+    rng = random.Random(0)
+    suite = work / "suite"
+    generate_suite(suite, n_train=16, n_valid=max(n, 8), n_test=4, n_synthetic=16, n_ood=8)
+    sentences = [line for line in (suite / "pretrain" / "corpus.txt").read_text(encoding="utf-8").splitlines()
+                 if len(line) > 4]
+    write_cmmlu(work / "cmmlu", sentences, n // 2, rng)
+    valid = load_doit_split(suite, "valid", ABILITIES)
+    by_kind: dict[str, list[dict]] = {}
+    for recs in valid.values():
+        for r in recs:
+            by_kind.setdefault(scorers.item_kind(r), []).append(r)
+    # Generation: the short-answer kinds n items each, math (160 new tokens) n // 4; budgets as the study's.
+    gen = {k: with_material(by_kind[k][:n if k != "math" else max(1, n // 4)], sentences, rng, 60, 200)
+           for k in ("single_choice", "cloze", "multi_select", "math")}
+    ranking = with_material(by_kind["ranking"][:n], sentences, rng, 60, 200)
+    texts = sentences + [m["content"] for recs in gen.values() for r in recs for m in r["messages"]] \
+        + [c for r in ranking for c in r["choices"]] + [m["content"] for r in ranking for m in r["messages"]]
+    texts += [f.read_text(encoding="utf-8") for f in sorted((work / "cmmlu").rglob("*.csv"))]
+    from growthpace.evaluate.cmmlu import INSTRUCTION, NAME_ZH
+
+    texts += [INSTRUCTION.format(NAME_ZH[s]) + "题目：答案是" for s in CMMLU_SUBJECTS]
+    model_dir = work / "model50m"
+    tok = train_char_tokenizer(texts, model_dir)
+    model = build_model(ARCH_50M, len(tok), tok.pad_token_id, tok.eos_token_id, max_positions=2048)
+    model.save_pretrained(model_dir, safe_serialization=True)
+    cm = load_cmmlu(work / "cmmlu", shots=[5])
+    workloads = {
+        "CMMLU 5-shot first-token": cm,
+        "DoIT generation": {f"{k}_valid": recs for k, recs in gen.items()},
+        "3-candidate ranking": {"ranking_valid": ranking},
+    }
+    return model_dir, workloads
+
+
+def chat_text(messages: list[dict]) -> str:
+    """The chat prompt as text (speaker tokens are special tokens, content stripped), for lm-eval."""
+    return "".join(f"{'<user>' if m['role'] == 'user' else '<assistant>'}{m['content'].strip()}<eot>"
+                   for m in messages[:-1]) + "<assistant>"
+
+
+class Side:
+    """One way of answering a workload, timed over alternating runs: best wall and CPU time, and the
+    seconds in model forwards of the best run (the model's top forward, hooked: generate included)."""
+
+    def __init__(self, name: str, fn, model=None):
+        self.name, self.fn, self.clock = name, fn, Clock()
+        self.wall = self.cpu = self.forwards = float("inf")
+        self.value = None
+        if model is not None:
+            self.clock.hook(model)
+
+    def run(self):
+        self.clock.seconds = 0.0
+        t, c = time.perf_counter(), time.process_time()
+        self.value = self.fn()
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        if wall < self.wall:
+            self.wall, self.forwards = wall, self.clock.seconds
+        self.cpu = min(self.cpu, cpu)
+
+    def share(self) -> str:
+        return f"{100 * self.forwards / self.wall:.0f}%"
+
+
+def study_scale(args) -> bool:
+    """Ours against the batch-1 loop and against HFLM on each study-shaped workload (see the docstring)."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        model_dir, workloads = build_50m(work, args.n_items)
+        engine = HFEngine(model_dir, device=args.device, dtype="float32", batch_size=args.batch_size, progress=False)
+        tok, model = engine.tokenizer, engine.model
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"[50m] LLaMA {ARCH_50M}, vocabulary {model.config.vocab_size}: {n_params / 1e6:.1f}M parameters; "
+              f"device {args.device}, {torch.get_num_threads()} thread(s), batch size {args.batch_size}, "
+              f"best of {args.repeat}")
+        base_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(args.device).eval()
+        lm = HFLM(pretrained=str(model_dir), device=args.device, batch_size=args.batch_size, dtype="float32",
+                  add_bos_token=False, max_length=engine.max_positions)
+        letters = letter_token_ids(tok)
+        budgets = eval_settings(engine)["max_new_tokens"]
+        stops = ["<eot>", "<user>", "<assistant>"]
+        for label, sets in workloads.items():
+            records = [r for recs in sets.values() for r in recs]
+            kinds = [scorers.item_kind(r) if r.get("_score_by") != FIRST_TOKEN else FIRST_TOKEN for r in records]
+            prompts = encode_prompts(tok, [r["messages"] for r in records])
+            assert all(tok(chat_text(r["messages"]), add_special_tokens=False)["input_ids"] == p
+                       for r, p in zip(records, prompts)), "the text form does not tokenise to the engine's ids"
+            settings = eval_settings(engine)
+            ours = Side("ours", lambda: evaluate_sets(engine, sets, log=PredictionLog(  # noqa: B023
+                Path(tempfile.mkdtemp(dir=work)), "bench", settings)), model)
+            base = Side("batch-1", lambda: baseline(model_dir, sets, args.device,  # noqa: B023
+                                                    Path(tempfile.mkdtemp(dir=work)), loaded=(tok, base_model)),
+                        base_model)
+            # The same requests as lm-eval would make them, answered by HFLM and by the engine.
+            if kinds[0] == FIRST_TOKEN:  # lm-eval's CMMLU: a one-token continuation per letter
+                reqs = [Instance(request_type="loglikelihood", doc={}, arguments=(chat_text(r["messages"]), L), idx=i)
+                        for i, r in enumerate(records) for L in letters]
+                theirs_fn = lambda: lm.loglikelihood(reqs, disable_tqdm=True)  # noqa: E731, B023
+                req_fn = lambda: engine.next_token_logits(  # noqa: E731
+                    encode_prompts(tok, [r["messages"] for r in records]), letters)  # noqa: B023
+            elif kinds[0] == "ranking":
+                pairs = [(chat_text(r["messages"]), c.strip() + "<eot>") for r in records for c in r["choices"]]
+                reqs = [Instance(request_type="loglikelihood", doc={}, arguments=p, idx=i) for i, p in enumerate(pairs)]
+                theirs_fn = lambda: lm.loglikelihood(reqs, disable_tqdm=True)  # noqa: E731, B023
+
+                def req_fn():
+                    ctx = encode_prompts(tok, [r["messages"] for r in records])  # noqa: B023
+                    cands = iter(encode_continuations(tok, [c for r in records for c in r["choices"]]))  # noqa: B023
+                    return engine.loglikelihood([(c, next(cands)) for c, r in zip(ctx, records) for _ in r["choices"]])  # noqa: B023
+            else:
+                reqs = [Instance(request_type="generate_until", doc={}, idx=i, arguments=(
+                    chat_text(r["messages"]), {"until": stops, "max_gen_toks": budgets[k], "do_sample": False}))
+                    for i, (r, k) in enumerate(zip(records, kinds))]
+                theirs_fn = lambda: lm.generate_until(reqs, disable_tqdm=True)  # noqa: E731, B023
+                req_fn = lambda: engine.generate(encode_prompts(tok, [r["messages"] for r in records]),  # noqa: E731
+                                                 [budgets[k] for k in kinds])  # noqa: B023
+            theirs, req = Side("HFLM", theirs_fn, lm.model), Side("ours, same requests", req_fn, model)
+            sides = (ours, base, req, theirs)
+            for _ in range(args.repeat):
+                for side in sides:
+                    side.run()
+            # Scores: ours against the batch-1 loop (every item's score and parsed answer) ...
+            got, want = ours.value, base.value
+            diffs = [k for k in zip(got.eval_set, got.item_hash) if (want[k]["score"], _text(want[k]["parsed"])) !=
+                     tuple(got[(got.eval_set == k[0]) & (got.item_hash == k[1])][["score", "parsed"]].iloc[0].map(_text)
+                           .pipe(lambda s: (float(s.iloc[0]), s.iloc[1])))]
+            # ... and the engine's answers to lm-eval's requests against HFLM's.
+            if kinds[0] == FIRST_TOKEN:  # the letters' log-probabilities differ from their logits by a constant
+                lp = [x[0] for x in theirs.value]
+                gaps = [abs((lp[4 * i + j] - lp[4 * i]) - (d[L] - d["A"])) for i, d in enumerate(req.value)
+                        for j, L in enumerate(letters)]
+                agree = sum(max(letters, key=lambda L: lp[4 * i + list(letters).index(L)]) == max(d, key=d.get)  # noqa: B023
+                            for i, d in enumerate(req.value))
+                check = f"max |logit gap diff| {max(gaps):.1e}, same letter {agree}/{len(records)}"
+                ok &= max(gaps) < 1e-4 and agree == len(records)
+            elif kinds[0] == "ranking":
+                diff = max(abs(a[0] - b[0]) for a, b in zip(theirs.value, req.value))
+                same = sum(bool(a[1]) == b[2] for a, b in zip(theirs.value, req.value))
+                check = f"max |loglik diff| {diff:.1e}, is_greedy agrees {same}/{len(reqs)}"
+                ok &= diff < 1e-4 and same == len(reqs)
+            else:
+                texts = [g.text for g in req.value]
+                for s in stops:
+                    texts = [t.split(s)[0] for t in texts]
+                same = sum(a == b for a, b in zip(theirs.value, texts))
+                check = f"same generated text {same}/{len(records)}"
+                ok &= same == len(records)
+            ok &= not diffs
+            n_tok = sum(map(len, prompts))
+            print(f"[50m] {label}: {len(records)} items, prompts {n_tok / len(records):.0f} tokens on average")
+            for a, b in ((base, ours), (theirs, req)):
+                print(f"    {b.name} {b.wall:.2f}s vs {a.name} {a.wall:.2f}s: {a.wall / b.wall:.2f}x "
+                      f"(CPU time {a.cpu / b.cpu:.2f}x); forwards {b.share()} of {b.name}'s time, "
+                      f"{a.share()} of {a.name}'s; with {b.name}'s forwards alone {a.wall / b.forwards:.2f}x")
+            print(f"    scores identical to the batch-1 loop: {not diffs} ({len(diffs)} differ); vs HFLM: {check}")
+    return ok
 
 
 if __name__ == "__main__":
