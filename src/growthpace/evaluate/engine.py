@@ -235,18 +235,9 @@ class HFEngine:
         a prompt runs once for both."""
         n = len(prompts)
         budgets = [max_new_tokens] * n if isinstance(max_new_tokens, int) else list(max_new_tokens)
-        conts = [None] * n if continuations is None else list(continuations)
-        if len(conts) != n:
-            raise ValueError(f"generate: {len(conts)} continuations for {n} prompts")
-        if any(c is not None and not c for c in conts):
-            raise ValueError("generate: empty continuation")
-        # Scored with the generation only where the prompt is not cut for it and prompt + continuation
-        # fit; else ``loglikelihood`` truncates them its own way: the numbers do not depend on the path.
-        apart = [i for i, c in enumerate(conts) if c is not None and (
-            not self.joint_prefill or not prompts[i] or len(prompts[i]) > self.max_positions - budgets[i]
-            or len(prompts[i]) + len(c) - 1 > self.max_positions)]
-        for i in apart:
-            conts[i] = None
+        # Scored with the generation only where the prompt is not cut for it.
+        conts, apart = self._joint_continuations("generate", prompts, continuations, lambda i: self.joint_prefill and (
+            len(prompts[i]) <= self.max_positions - budgets[i]))
         # Group by budget, then longest prompt first within a group.
         order = sorted(range(n), key=lambda i: (budgets[i], -len(prompts[i])))
 
@@ -267,6 +258,22 @@ class HFEngine:
             for i, ll in zip(apart, self.loglikelihood([(prompts[i], continuations[i]) for i in apart])):
                 results[i].loglikelihood = ll
         return results  # type: ignore[return-value]
+
+    def _joint_continuations(self, what: str, prompts, continuations, joint: Callable[[int], bool]):
+        """(per prompt, the continuation to score in the prompt's own forward or None; the prompts whose
+        continuation is scored apart). Joint only where ``joint(i)`` holds and prompt + continuation fit
+        untruncated; else ``loglikelihood`` truncates them its own way: the numbers do not depend on the path."""
+        n = len(prompts)
+        conts = [None] * n if continuations is None else list(continuations)
+        if len(conts) != n:
+            raise ValueError(f"{what}: {len(conts)} continuations for {n} prompts")
+        if any(c is not None and not c for c in conts):
+            raise ValueError(f"{what}: empty continuation")
+        apart = [i for i, c in enumerate(conts) if c is not None and (
+            not joint(i) or not prompts[i] or len(prompts[i]) + len(c) - 1 > self.max_positions)]
+        for i in apart:
+            conts[i] = None
+        return conts, apart
 
     def _prompt_forward(self, ids, mask, pos, conts, **kwargs):
         """One forward of left-padded prompts, each followed by its continuation but the last token
@@ -363,17 +370,7 @@ class HFEngine:
         same forward (as ``generate`` does: a CMMLU prompt runs once for its letters and its gold), and
         the result is (logits, log-likelihoods)."""
         n = len(prompts)
-        conts = [None] * n if continuations is None else list(continuations)
-        if len(conts) != n:
-            raise ValueError(f"next_token_logits: {len(conts)} continuations for {n} prompts")
-        if any(c is not None and not c for c in conts):
-            raise ValueError("next_token_logits: empty continuation")
-        # Scored in the same forward only where prompt + continuation fit untruncated; else
-        # ``loglikelihood`` truncates them its own way: the numbers do not depend on the path.
-        apart = [i for i, c in enumerate(conts) if c is not None and (
-            not prompts[i] or len(prompts[i]) + len(c) - 1 > self.max_positions)]
-        for i in apart:
-            conts[i] = None
+        conts, apart = self._joint_continuations("next_token_logits", prompts, continuations, lambda i: True)
         whole, prompts = prompts, [p[-self.max_positions:] for p in prompts]
         order = sorted(range(n), key=lambda i: -len(prompts[i]))
         names, tids = list(token_ids), torch.tensor(list(token_ids.values()), device=self.device)
