@@ -205,7 +205,7 @@ def main() -> int:
     ap.add_argument("--skip-lm-eval", action="store_true")
     ap.add_argument("--model-size", choices=["tiny", "50m"], default="tiny",
                     help="tiny: parts 1-3 on the demo's xs model; 50m: part 4, a 50M LLaMA on study-shaped workloads")
-    ap.add_argument("--n-items", type=int, default=16, help="50m: items per workload kind (math: a quarter)")
+    ap.add_argument("--n-items", type=int, default=8, help="50m: items per workload kind (math: a quarter)")
     ap.add_argument("--repeat", type=int, default=2, help="50m: runs of each side (the best counts)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -427,23 +427,27 @@ def chat_text(messages: list[dict]) -> str:
 
 class Side:
     """One way of answering a workload, timed over alternating runs: best wall and CPU time, and the
-    seconds in model forwards of the best run (the model's top forward, hooked: generate included)."""
+    seconds in model forwards of the best run (the model's top forward, hooked: generate included),
+    and the token positions those forwards ran (padding included: what a compute-bound device pays)."""
 
-    def __init__(self, name: str, fn, model=None):
+    def __init__(self, name: str, fn, model):
         self.name, self.fn, self.clock = name, fn, Clock()
         self.wall = self.cpu = self.forwards = float("inf")
-        self.value = None
-        if model is not None:
-            self.clock.hook(model)
+        self.value, self.positions, self._positions = None, 0, 0
+        self.hooks = [*self.clock.hook(model), model.register_forward_pre_hook(self._count, with_kwargs=True)]
+
+    def _count(self, _module, args, kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        self._positions += ids.numel()
 
     def run(self):
-        self.clock.seconds = 0.0
+        self.clock.seconds, self._positions = 0.0, 0
         t, c = time.perf_counter(), time.process_time()
         self.value = self.fn()
         wall, cpu = time.perf_counter() - t, time.process_time() - c
         if wall < self.wall:
             self.wall, self.forwards = wall, self.clock.seconds
-        self.cpu = min(self.cpu, cpu)
+        self.cpu, self.positions = min(self.cpu, cpu), self._positions
 
     def share(self) -> str:
         return f"{100 * self.forwards / self.wall:.0f}%"
@@ -512,9 +516,9 @@ def study_scale(args) -> bool:
                     side.run()
             # Scores: ours against the batch-1 loop (every item's score and parsed answer) ...
             got, want = ours.value, base.value
-            diffs = [k for k in zip(got.eval_set, got.item_hash) if (want[k]["score"], _text(want[k]["parsed"])) !=
-                     tuple(got[(got.eval_set == k[0]) & (got.item_hash == k[1])][["score", "parsed"]].iloc[0].map(_text)
-                           .pipe(lambda s: (float(s.iloc[0]), s.iloc[1])))]
+            diffs = [(row.eval_set, row.item_hash) for row in got.itertuples()
+                     if (want[(row.eval_set, row.item_hash)]["score"], _text(want[(row.eval_set, row.item_hash)]["parsed"]))
+                     != (row.score, _text(row.parsed))]
             # ... and the engine's answers to lm-eval's requests against HFLM's.
             if kinds[0] == FIRST_TOKEN:  # the letters' log-probabilities differ from their logits by a constant
                 lp = [x[0] for x in theirs.value]
@@ -535,6 +539,10 @@ def study_scale(args) -> bool:
                     texts = [t.split(s)[0] for t in texts]
                 same = sum(a == b for a, b in zip(theirs.value, texts))
                 check = f"same generated text {same}/{len(records)}"
+                for a, b in [(a, b) for a, b in zip(theirs.value, texts) if a != b][:2]:
+                    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+                    print(f"    HFLM's text differs from character {at} (lengths {len(a)}, {len(b)}): "
+                          f"{a[max(0, at - 3):at + 5]!r} vs {b[max(0, at - 3):at + 5]!r}")
                 ok &= same == len(records)
             ok &= not diffs
             n_tok = sum(map(len, prompts))
@@ -542,7 +550,14 @@ def study_scale(args) -> bool:
             for a, b in ((base, ours), (theirs, req)):
                 print(f"    {b.name} {b.wall:.2f}s vs {a.name} {a.wall:.2f}s: {a.wall / b.wall:.2f}x "
                       f"(CPU time {a.cpu / b.cpu:.2f}x); forwards {b.share()} of {b.name}'s time, "
-                      f"{a.share()} of {a.name}'s; with {b.name}'s forwards alone {a.wall / b.forwards:.2f}x")
+                      f"{a.share()} of {a.name}'s; with {b.name}'s forwards alone {a.wall / b.forwards:.2f}x; "
+                      f"forward time {a.forwards / b.forwards:.2f}x; token positions through the model "
+                      f"{b.positions} vs {a.positions} ({a.positions / b.positions:.2f}x)")
+            for h in (h for side in sides for h in side.hooks):
+                h.remove()
+            for k in diffs[:int(os.environ.get("BENCH_SHOW_DIFFS", "3"))]:
+                row = got[(got.eval_set == k[0]) & (got.item_hash == k[1])].iloc[0]
+                print("    differs:", k, {c: row[c] for c in ("kind", "output", "parsed", "score")}, want[k])
             print(f"    scores identical to the batch-1 loop: {not diffs} ({len(diffs)} differ); vs HFLM: {check}")
     return ok
 
