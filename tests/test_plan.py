@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from growthpace import partial_report, study
-from growthpace.artifacts import PRUNED, epoch_dir, prune_epochs
+from growthpace.artifacts import PRUNED, epoch_dir, keep_selected_epochs
 from growthpace.plan import format_study_plan, plan_study
-from growthpace.store import Artifact
+from growthpace.store import Artifact, Store
 from growthpace.throughput import Rates
 
 from .conftest import ROOT
@@ -141,14 +141,45 @@ def test_report_of_the_finished_study_is_the_workflows(smoke_run, tmp_path):
     assert not ours.startswith("**Partial")
 
 
-def test_prune_epochs_keeps_the_given_epochs_and_names_the_setting(tmp_path):
-    sft = Artifact("sft", "k", tmp_path / "sft" / "k")
-    for e in (1, 2, 3):
-        (sft.path / "epochs" / f"epoch-{e}").mkdir(parents=True)
-        (sft.path / "epochs" / f"epoch-{e}" / "model.safetensors").write_bytes(b"x" * 10)
-    assert prune_epochs(sft, [2]) == [1, 3]
-    assert sorted(p.name for p in (sft.path / "epochs").iterdir()) == ["epoch-2", PRUNED]
-    assert epoch_dir(sft, 2).is_dir()
-    with pytest.raises(FileNotFoundError, match="keep_epochs"):
-        epoch_dir(sft, 3)
-    assert prune_epochs(sft, [2]) == []
+def test_keep_selected_epochs_on_the_finished_run(smoke_run, tmp_path):
+    """The keep_epochs rule's step on a copy of the smoke run's fine-tuned models: each keeps its selected
+    epoch (and those its benchmarks evaluate: none here), and an evaluation of a deleted one names the setting."""
+    store = Store(tmp_path / "store")
+    shutil.copytree(smoke_run / STORE / "sft", store.root / "sft")
+    config = study.load_config(SMOKE)
+    keep = {ms: {c.name: study.kept_epochs(config, c, None) for c in study.training_cells(config)}
+            for ms in study.model_sizes(config)}
+    cells = smoke_run / "results" / "smoke" / "tables" / "cells.parquet"
+    done = keep_selected_epochs(store, [cells], keep, tmp_path / "keep.json")
+    table = pd.read_parquet(cells)
+    assert len(done) == len(table)
+    for row in table.itertuples():
+        sft = Artifact("sft", row.sft_key, store.path("sft", row.sft_key))
+        left = sorted(p.name for p in (sft.path / "epochs").glob("epoch-*"))
+        assert left == [f"epoch-{row.selected_epoch}"]
+        other = 3 - row.selected_epoch  # two epochs
+        assert json.loads((sft.path / "epochs" / PRUNED).read_text())["deleted"] == [other]
+        with pytest.raises(FileNotFoundError, match="keep_epochs"):
+            epoch_dir(sft, other)
+    # a second run deletes nothing more
+    assert all(v == [] for v in keep_selected_epochs(store, [cells], keep, tmp_path / "again.json").values())
+
+
+def test_cpu_calibration_and_plan_against_the_run_it_came_from(smoke_run, tmp_path, monkeypatch):
+    """benchmarks/calibrate_cpu.py and plan_vs_measured.py on the smoke run: rates calibrated on a run
+    predict that run's core-seconds per rule (a check of the accounting: the same tokens, parameters and
+    thread counts on both sides)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from calibrate_cpu import calibrate
+    from plan_vs_measured import compare
+
+    monkeypatch.chdir(smoke_run)
+    rates = calibrate([SMOKE], smoke_run)
+    assert 0 < rates.mfu_train < 1 and rates.peak_tflops > 0
+    path = tmp_path / "rates.json"
+    rates.save(path)
+    table = compare([SMOKE], path, smoke_run)
+    for rule in ("train_cell", "evaluate_checkpoint"):
+        assert table.loc[rule, "ratio"] == pytest.approx(1, abs=0.3), table

@@ -74,7 +74,9 @@ class Rates:
                 + self.seconds(2 * parameters * generated_tokens, self.mfu_decode))
 
     def overhead(self, rule: str) -> float:
-        return float(self.overhead_seconds.get(rule, 0.0))
+        """A base model's evaluation costs what a checkpoint's does when it was not measured apart."""
+        fallback = self.overhead_seconds.get("evaluate_checkpoint", 0.0) if rule == "evaluate_base" else 0.0
+        return float(self.overhead_seconds.get(rule, fallback))
 
 
 DEFAULT_RATES = Rates()
