@@ -47,48 +47,13 @@ def core_peak_tflops() -> float:
         torch.set_num_threads(threads)
 
 
-def job_flops(plan_config: dict) -> dict:
-    """Model FLOPs the plan counts per job of the study: {("train_cell", ms, cell): F, ("evaluate", ...): (Fs, Fg)}."""
-    from growthpace import reuse, study
-    from growthpace.plan import Data, parameters
-    from growthpace.train.settings import SFTSettings, plan_repeats
-
-    planned = reuse.Plan(plan_config)
-    data = Data(plan_config, planned)
-    params = {ms: parameters(plan_config, planned, ms)[0] for ms in study.model_sizes(plan_config)}
-    out = {}
-
-    for (ms, name), cell in study.cell_index(plan_config).items():
-        settings = study.sft_settings(plan_config, ms)
-        items, per_epoch = data.cell_tokens_per_epoch(cell, settings)
-        tokens = per_epoch * plan_repeats(items, SFTSettings(**settings)) * settings["epochs"]
-        out[("train_cell", ms, name)] = 6 * params[ms] * tokens
-    for cell, epoch in study.evaluations(plan_config) + study.guideline_evaluations(plan_config):
-        scored, generated = data.eval_tokens(study.eval_spec(plan_config, cell, epoch), cell.model_size)
-        rule = "evaluate_checkpoint" if cell.trains else "evaluate_base"
-        out[(rule, cell.model_size, cell.name, str(epoch))] = (2 * params[cell.model_size] * scored,
-                                                               2 * params[cell.model_size] * generated)
-    for ms, spec in plan_config["models"]["sizes"].items():
-        if "pretrain" in spec and ms in params:
-            p = spec["pretrain"]
-            out[("base_model", ms)] = 6 * params[ms] * p["steps"] * p["batch_size"] * p["seq_len"]
-    return out
-
-
 def job_key(job: dict) -> tuple:
-    w, rule = job["wildcards"], job["rule"]
-    if rule == "train_cell":
-        return (rule, w["model_size"], w["cell"])
-    if rule == "evaluate_checkpoint":
-        return (rule, w["model_size"], w["cell"], w["epoch"])
-    if rule == "evaluate_base":
-        return (rule, w["model_size"], "base", "0")
-    if rule == "base_model":
-        return (rule, w["model_size"])
-    return (rule,)
+    """A logged job as the plan keys it: its rule and its wildcards' values."""
+    return (job["rule"], *job["wildcards"].values())
 
 
 def calibrate(configfiles: list[Path], workdir: Path, log: Path | None = None) -> "Rates":  # noqa: F821
+    from growthpace.plan import plan_study
     from growthpace.study import load_config
     from growthpace.throughput import Rates
 
@@ -96,7 +61,8 @@ def calibrate(configfiles: list[Path], workdir: Path, log: Path | None = None) -
     log = log or max((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
     jobs, _ = parse_log(log)
     results = workdir / "results" / config["study"]
-    flops = job_flops(config)
+    # the model FLOPs the plan counts for each job, as if the store held none of them
+    flops = plan_study(config, memory=False, fresh=True).job_flops
     peak = core_peak_tflops() * 1e12
     train_f = train_s = 0.0
     evals, overhead = [], {}
@@ -109,9 +75,9 @@ def calibrate(configfiles: list[Path], workdir: Path, log: Path | None = None) -
         work_core = work * job["threads"]
         overhead.setdefault(job["rule"], []).append(max(0.0, core_s - work_core))
         if job["rule"] in ("train_cell", "base_model"):
-            train_f, train_s = train_f + flops[key], train_s + work_core
+            train_f, train_s = train_f + flops[key][0], train_s + work_core
         else:
-            evals.append((*flops[key], work_core))
+            evals.append((*flops[key][1:], work_core))
     mfu_train = train_f / (peak * train_s)
     a = np.array([[fs / peak, fg / peak] for fs, fg, _ in evals])
     b = np.array([s for *_, s in evals])

@@ -103,6 +103,9 @@ class StudyPlan:
     # device-seconds per rule (overheads included) of the jobs still to run: a device is a GPU, or one
     # CPU core when the rates are a CPU's (benchmarks/plan_vs_measured.py sets them beside a run's)
     rule_seconds: dict[str, float] = field(default_factory=dict)
+    # model FLOPs (training, scoring, generating) of each job still to run, keyed by its rule and its
+    # wildcards' values in the order of the rule's output path
+    job_flops: dict[tuple, tuple[float, float, float]] = field(default_factory=dict)
 
     @property
     def total_jobs(self) -> int:
@@ -345,7 +348,14 @@ def plan_study(config: dict, rates: Rates = DEFAULT_RATES, running: int = DEFAUL
     data = Data(config, planned)
     seconds: dict[str, float] = {}
 
-    def spend(rule: str, device_seconds: float, devices: int) -> float:
+    flops: dict[tuple, tuple[float, float, float]] = {}
+
+    def spend(job: tuple, params: int, devices: int, train: float = 0.0, scored: float = 0.0,
+              generated: float = 0.0) -> float:
+        """Hours of one job (``job``: its rule and wildcards) from its tokens; recorded per rule and job."""
+        rule = job[0]
+        flops[job] = (6 * params * train, 2 * params * scored, 2 * params * generated)
+        device_seconds = rates.train_seconds(params, train) + rates.eval_seconds(params, scored, generated)
         total = device_seconds + rates.overhead(rule) * max(1, devices)
         seconds[rule] = seconds.get(rule, 0.0) + total
         return total / 3600
@@ -359,7 +369,7 @@ def plan_study(config: dict, rates: Rates = DEFAULT_RATES, running: int = DEFAUL
         pretrain = config_size(config, ms).get("pretrain")
         if pretrain and ms not in reused_bases:  # a tiny model pretrained here (its tokens: steps x batch x length)
             tokens = pretrain["steps"] * pretrain["batch_size"] * pretrain["seq_len"]
-            spend("base_model", rates.train_seconds(n, tokens), 1)
+            spend(("base_model", ms), n, 1, train=tokens)
     stored = set() if fresh else {(r["model_size"], r["cell"]) for r in planned.reusable("train_cell")}
     cells, seen = [], set()
     for (ms, name), cell in sorted(study.cell_index(config).items()):
@@ -383,7 +393,7 @@ def plan_study(config: dict, rates: Rates = DEFAULT_RATES, running: int = DEFAUL
             s.train_tokens += tokens
             # model FLOPs over one device's rate are device-seconds whatever the number of devices;
             # the overhead holds every device of the job
-            s.train_hours += spend("train_cell", rates.train_seconds(s.parameters, tokens), s.gpus_train)
+            s.train_hours += spend(("train_cell", ms, name), s.parameters, s.gpus_train, train=tokens)
     reused_evals = set() if fresh else {(r["model_size"], r["cell"], int(r["epoch"]))
                                         for r in planned.reusable("evaluate_checkpoint")}
     eval_cache: dict = {}
@@ -400,9 +410,11 @@ def plan_study(config: dict, rates: Rates = DEFAULT_RATES, running: int = DEFAUL
         s.scored_tokens += scored
         s.generated_tokens += generated
         rule = "evaluate_checkpoint" if cell.trains else "evaluate_base"
-        s.eval_hours += spend(rule, rates.eval_seconds(s.parameters, scored, generated), s.gpus_eval)
+        job = (rule, cell.model_size, cell.name, str(epoch)) if cell.trains else (rule, cell.model_size)
+        s.eval_hours += spend(job, s.parameters, s.gpus_eval, scored=scored, generated=generated)
     result = StudyPlan(config["study"], job_counts(config, planned), list(sizes.values()), cells, rates,
-                       free_space(config["store_dir"]), config["store_dir"], running, rule_seconds=seconds)
+                       free_space(config["store_dir"]), config["store_dir"], running, rule_seconds=seconds,
+                       job_flops=flops)
     if data.root is None:
         result.assumptions.append(f"data not here: {DEFAULT_ITEM['train_tokens']} tokens per training item, "
                                   f"{DEFAULT_ITEM['eval_items_per_set']} items per eval set, and DoIT's pool "
