@@ -106,6 +106,27 @@ def test_plan_of_the_paper_study_without_its_data():
             6 * s.parameters * s.train_tokens / (312e12 * 0.4) + 120 * 8 * sum(c.model_size == s.size for c in trained))
 
 
+def test_plan_command_with_gpu_check_rates(tmp_path, capsys):
+    """``growthpace plan --rates`` takes benchmarks/gpu_check.py's figures (its matmul peak and ZeRO-2's
+    MFU); a rates file with a key it does not know is refused, naming the file and the key."""
+    from growthpace.cli import main
+
+    figures = tmp_path / "gpu_check.json"
+    figures.write_text(json.dumps({"device": "NVIDIA H100", "gemm": {"tflops": 700.0},
+                                   "train": [{"zero_stage": 3, "mfu": 0.3}, {"zero_stage": 2, "mfu": 0.5}]}))
+    rates = Rates.load(figures)
+    assert (rates.peak_tflops, rates.mfu_train) == (700.0, 0.5)
+    paper = ROOT / "config" / "studies" / "doit-paper.yaml"
+    assert main(["plan", "--configfile", str(paper), "--rates", str(figures)]) in (0, 1)  # 1: /scratch's disk
+    out = capsys.readouterr().out
+    assert "Jobs: 624" in out and "NVIDIA H100 (measured), 700 TFLOP/s; MFU 50% training" in out
+    assert "Memory plan of study 'doit-paper'" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"peak_tflops": 1.0, "mfu": 0.5}))
+    assert main(["plan", "--configfile", str(paper), "--rates", str(bad)]) == 2
+    assert f"{bad}: unknown key(s) mfu" in capsys.readouterr().out
+
+
 def test_partial_report_of_a_study_stopped_half_way(smoke_run, tmp_path):
     """Results with one cell not trained and one cell's last epoch not evaluated: the report covers the
     complete cells only and says what is missing and what cannot be concluded yet."""

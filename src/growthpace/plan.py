@@ -501,11 +501,15 @@ def format_study_plan(p: StudyPlan) -> str:
 
 
 def main(configfiles: list[Path], rates_file: Path | None, gpu_memory_gib: float, running: int) -> int:
-    """Print the plan; exit status 1 when something does not fit (memory or disk)."""
+    """Print the plan; exit status 1 when something does not fit (memory or disk), 2 on a bad rates file."""
     from .study import load_config
 
     config = load_config(*configfiles)
-    rates = Rates.load(rates_file) if rates_file else DEFAULT_RATES
+    try:
+        rates = Rates.load(rates_file) if rates_file else DEFAULT_RATES
+    except ValueError as e:
+        print(f"growthpace plan: {e}")
+        return 2
     p = plan_study(config, rates, running, gpu_memory_gib)
     print(format_study_plan(p))
     return 1 if p.warnings else 0
