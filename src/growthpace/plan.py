@@ -166,6 +166,16 @@ class Data:
         self.config, self.planned, self.root = config, planned, planned.root
         self.abilities = list(config["data"]["abilities"])
         self._pools: dict = {}
+        self._scratch = None
+        if self.root is None and not config["data"].get("source_dir"):
+            # a demo suite not generated yet: generated here, in a second, into a temporary directory
+            import tempfile
+
+            from .data import demo
+
+            self._scratch = tempfile.TemporaryDirectory(prefix="growthpace-plan-")
+            self.root = Path(self._scratch.name)
+            demo.generate_suite(self.root, **study.suite_spec(config)["demo"])
 
     def tokens_per_char(self, model_size: str) -> float:
         spec = config_size(self.config, model_size)
@@ -224,7 +234,9 @@ class Data:
         records = self.subset_records(cell.name) if self.root is not None else None
         if records is not None:
             return len(records), sum(self.item_tokens(r, tpc, max_len) for r in records)
-        if cell.data_source == study.RECIPE:
+        if study.is_guideline(cell):  # derived from the grid's results: its budget of curated items
+            curated, synthetic = study.guideline_settings(self.config)["budget"], 0
+        elif cell.data_source == study.RECIPE:
             curated, synthetic = self.recipe_items(cell)
         elif cell.data_source == "synthetic":
             curated, synthetic = 0, cell.data_size
@@ -415,6 +427,11 @@ def plan_study(config: dict, rates: Rates = DEFAULT_RATES, running: int = DEFAUL
     result = StudyPlan(config["study"], job_counts(config, planned), list(sizes.values()), cells, rates,
                        free_space(config["store_dir"]), config["store_dir"], running, rule_seconds=seconds,
                        job_flops=flops)
+    if study.adaptive_settings(config):
+        result.assumptions.append("an adaptive study: every candidate cell counted (the rounds train a part of them)")
+    if rates.source == "default" and any(s.gpus_train == 0 or s.gpus_eval == 0 for s in sizes.values()):
+        result.assumptions.append("jobs without GPUs are costed at the GPU rates; benchmarks/calibrate_cpu.py "
+                                  "writes CPU rates (a device is then one core)")
     if data.root is None:
         result.assumptions.append(f"data not here: {DEFAULT_ITEM['train_tokens']} tokens per training item, "
                                   f"{DEFAULT_ITEM['eval_items_per_set']} items per eval set, and DoIT's pool "
