@@ -34,6 +34,7 @@ class Progress:
     sft: list[Path] = field(default_factory=list)
     guideline_predictions: list[Path] = field(default_factory=list)
     guideline_sft: list[Path] = field(default_factory=list)
+    unchosen: list[study.Cell] = field(default_factory=list)  # an adaptive study's cells no round chose
 
     @property
     def done(self) -> bool:
@@ -45,7 +46,10 @@ def cell_label(cell: study.Cell) -> str:
 
 
 def progress(config: dict, results: Path) -> Progress:
+    from .cell_status import adaptive_rounds
+
     p = Progress(results)
+    chosen = adaptive_rounds(results)[0] if study.adaptive_settings(config) else None
     grid = study.training_cells(config)
     guideline = study.guideline_cells(config)
     for cell in grid + guideline + study.base_cells(config):
@@ -60,6 +64,8 @@ def progress(config: dict, results: Path) -> Progress:
             else:
                 p.predictions += preds
                 p.sft += [receipt] if cell.trains else []
+        elif chosen is not None and cell.trains and cell_label(cell) not in chosen:
+            p.unchosen.append(cell)
         else:
             p.missing.append(cell)
     return p
@@ -97,7 +103,8 @@ def header(config: dict, p: Progress) -> str:
     n = len(p.complete) + len(p.missing)
     missing = ", ".join(cell_label(c) for c in p.missing)
     blocked = "; ".join(not_yet_possible(config, p)) or "none"
-    return (f"**Partial report: {len(p.complete)} of {n} cells complete.** Missing: {missing}. "
+    unchosen = f" ({len(p.unchosen)} more not chosen by the adaptive rounds so far)" if p.unchosen else ""
+    return (f"**Partial report: {len(p.complete)} of {n} cells complete{unchosen}.** Missing: {missing}. "
             f"Not possible yet: {blocked}. Intervals are over the complete cells only.\n\n")
 
 
