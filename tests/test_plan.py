@@ -65,8 +65,8 @@ def test_plan_jobs_match_the_dry_run_of_a_partly_stored_study(smoke_run, tmp_pat
 
 
 def test_plan_tokens_and_bytes_against_the_finished_run(smoke_run, monkeypatch):
-    """Items, optimiser repeats and tokens per cell against the training metrics of the run, and the bytes
-    kept per cell against the snapshot files on disk."""
+    """Items, optimiser repeats and tokens per cell against the training metrics of the run, the bytes
+    kept per cell against the snapshot files on disk, and the resume state against the last checkpoint's."""
     monkeypatch.chdir(smoke_run)
     config = smoke_config()
     plan = plan_study(config, memory=False)
@@ -81,6 +81,7 @@ def test_plan_tokens_and_bytes_against_the_finished_run(smoke_run, monkeypatch):
         assert c.train_tokens == pytest.approx(train["tokens_seen"], rel=0.02), c.name
         weights = sum(f.stat().st_size for f in (Path(receipt["path"]) / "epochs").glob("epoch-*/*.safetensors"))
         assert c.kept_bytes == pytest.approx(weights, rel=0.02), c.name
+        assert c.resume_bytes == pytest.approx(train["checkpoint_bytes_with_optimizer"], rel=0.15), c.name
         assert c.in_store
     # everything is in the store: nothing left to pay for
     assert plan.gpu_hours == 0 and plan.kept_bytes() == 0

@@ -15,10 +15,10 @@ Nothing is loaded but configs and data files (no weights); every figure is print
   until its longest item stops), and the benchmarks' items at the epochs that run them.
 - **Device hours** from those tokens and the parameters of each size (``throughput.Rates``).
 - **Disk**: a cell keeps a weights-only snapshot per epoch in its training dtype (bf16 or fp16 when
-  trained so, fp32 otherwise) and, while it runs, one resume state (weights, fp32 master weights and
-  two AdamW moments: 12 bytes a parameter more). Total when done, and the peak while the largest
-  ``running`` cells train at once, against the free space where ``store_dir`` lives (its nearest existing
-  parent). With ``training.keep_epochs: all`` the plan says what ``selected`` would free.
+  trained so, fp32 otherwise) and, while it runs, one resume state (``resume_bytes``: the weights,
+  DeepSpeed's copy of them, fp32 master weights and two fp32 AdamW moments). Total when done, and the
+  peak while the largest ``running`` cells train at once, against the free space where ``store_dir``
+  lives (its nearest existing parent). With ``training.keep_epochs: all`` the plan says what ``selected`` would free.
 - **Memory**: ``train.memory_plan`` as it was (its warnings included).
 """
 
@@ -49,7 +49,8 @@ RANKED_ABILITIES = ("code", "creative_writing", "role_play")  # question_format 
 # sets (evaluate.agieval); prompt tokens zero-shot and few-shot (five solved items ahead).
 BENCHMARK_ITEMS = {"cmmlu": 11528, "agieval": 4299}
 BENCHMARK_PROMPT_TOKENS = {0: 150, "zero-shot": 150, 5: 900, "few-shot": 900}
-RESUME_EXTRA_BYTES = 12  # per parameter: fp32 master weights and two fp32 AdamW moments
+
+
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 DEFAULT_RUNNING = 8  # cells training at once for the disk peak (one per node of an 8-node allocation)
 
@@ -342,6 +343,15 @@ def training_dtype_bytes(config: dict, model_size: str, on_gpu: bool) -> int:
     return DTYPE_BYTES[precision]
 
 
+def resume_bytes(engine: str, stored_values: int, parameters: int, dtype: int) -> int:
+    """A cell's resume state (its last Trainer checkpoint): the weights file; under DeepSpeed also the
+    engine's copy of the module and its optimizer partitions (fp32 master weights, even for fp32 training,
+    and two fp32 AdamW moments); under the plain Trainer the two moments. Measured on the smoke run's
+    cells within 15% (the rest: tokenizer, trainer state, RNG states)."""
+    weights = stored_values * dtype
+    return weights + parameters * (dtype + 12 if engine == "deepspeed" else 8)
+
+
 def planned_kept(config: dict, cell: study.Cell) -> int:
     """Snapshots a cell keeps under keep_epochs: selected, before its selection is known: the benchmarked
     epochs and the selected one (counted apart: it may be another)."""
@@ -359,7 +369,6 @@ def plan_study(config: dict, rates: Rates = DEFAULT_RATES, running: int = DEFAUL
     planned = reuse.Plan(config)
     data = Data(config, planned)
     seconds: dict[str, float] = {}
-
     flops: dict[tuple, tuple[float, float, float]] = {}
 
     def spend(job: tuple, params: int, devices: int, train: float = 0.0, scored: float = 0.0,
@@ -376,18 +385,19 @@ def plan_study(config: dict, rates: Rates = DEFAULT_RATES, running: int = DEFAUL
     reused_bases = set() if fresh else {r["model_size"] for r in planned.reusable("base_model")}
     for ms in study.model_sizes(config):
         n, stored_values, source = parameters(config, planned, ms)
-        sizes[ms] = SizeBill(ms, n, source, stored_values, gpus_train=study.job_resources(config, ms, "train")["gpus"],
+        sizes[ms] = SizeBill(ms, n, source, stored_values,
+                             gpus_train=study.job_resources(config, ms, "train")["gpus"],
                              gpus_eval=study.job_resources(config, ms, "evaluate")["gpus"])
         pretrain = config_size(config, ms).get("pretrain")
         if pretrain and ms not in reused_bases:  # a tiny model pretrained here (its tokens: steps x batch x length)
             tokens = pretrain["steps"] * pretrain["batch_size"] * pretrain["seq_len"]
             spend(("base_model", ms), n, 1, train=tokens)
     stored = set() if fresh else {(r["model_size"], r["cell"]) for r in planned.reusable("train_cell")}
-    cells, seen = [], set()
+    cells = []
     for (ms, name), cell in sorted(study.cell_index(config).items()):
         s, settings = sizes[ms], study.sft_settings(config, ms)
-        twin = study.equivalent_plain_cell(config, cell)
-        shared = twin is not None  # trains once, with its plain twin: the same artifact
+        # a recipe equal to a plain cell (baseline = curated-10000) finds that cell's model in the store
+        shared = study.equivalent_plain_cell(config, cell) is not None
         items, per_epoch = data.cell_tokens_per_epoch(cell, settings)
         repeats = plan_repeats(items, SFTSettings(**settings)) if items else 1
         tokens = per_epoch * repeats * settings["epochs"]
@@ -398,8 +408,7 @@ def plan_study(config: dict, rates: Rates = DEFAULT_RATES, running: int = DEFAUL
                               kept_bytes=epoch_bytes * settings["epochs"],
                               selected_bytes=epoch_bytes * planned_kept(config, cell),
                               keep=study.keep_epochs(config, ms),
-                              resume_bytes=s.parameters * (dtype + RESUME_EXTRA_BYTES)))
-        seen.add((ms, name))
+                              resume_bytes=resume_bytes(settings["engine"], s.stored_values, s.parameters, dtype)))
         s.cells += 1
         if not in_store:
             s.train_tokens += tokens
