@@ -281,9 +281,6 @@ def sft_settings(config: dict, model_size: str | None) -> dict:
     return SFTSettings.from_dict(merged).__dict__
 
 
-KEEP_EPOCHS = ("all", "selected")
-
-
 def keep_epochs(config: dict, model_size: str) -> str:
     """``training.keep_epochs`` (a model size's ``sft.keep_epochs`` first): ``all`` keeps every epoch's
     snapshot of a cell; ``selected`` deletes, once the tables selected its epoch, those of the epochs
