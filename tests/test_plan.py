@@ -1,8 +1,8 @@
 """``growthpace plan`` against what the workflow does and what a run measured, and ``growthpace report``
 on a study stopped half-way and on the finished one.
 
-All on the finished smoke study (the session's ``smoke_run``): one dry run of snakemake on a copy of its
-store with part of it deleted, and two builds of the report; no training.
+All on the finished smoke study (the session's ``smoke_run``): dry runs of snakemake on copies of it,
+one run of the keep_epochs rule (one local job), and two builds of the report; no training.
 """
 
 import json
@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 
 from growthpace import partial_report, study
-from growthpace.artifacts import PRUNED, epoch_dir, keep_selected_epochs
+from growthpace.artifacts import PRUNED, epoch_dir
 from growthpace.plan import format_study_plan, plan_study
 from growthpace.store import Artifact, Store
 from growthpace.throughput import Rates
 
-from .conftest import ROOT
-from .test_orchestration import planned_jobs
+from .conftest import ROOT, snakemake
+from .test_orchestration import job_stats, planned_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -163,28 +163,28 @@ def test_report_of_the_finished_study_is_the_workflows(smoke_run, tmp_path):
     assert not ours.startswith("**Partial")
 
 
-def test_keep_selected_epochs_on_the_finished_run(smoke_run, tmp_path):
-    """The keep_epochs rule's step on a copy of the smoke run's fine-tuned models: each keeps its selected
-    epoch (and those its benchmarks evaluate: none here), and an evaluation of a deleted one names the setting."""
-    store = Store(tmp_path / "store")
-    shutil.copytree(smoke_run / STORE / "sft", store.root / "sft")
-    config = study.load_config(SMOKE)
-    keep = {ms: {c.name: study.kept_epochs(config, c, None) for c in study.training_cells(config)}
-            for ms in study.model_sizes(config)}
-    cells = smoke_run / "results" / "smoke" / "tables" / "cells.parquet"
-    done = keep_selected_epochs(store, [cells], keep, tmp_path / "keep.json")
-    table = pd.read_parquet(cells)
-    assert len(done) == len(table)
+def test_keep_epochs_selected_on_the_finished_run(smoke_run, tmp_path):
+    """training.keep_epochs: selected on a copy of the finished smoke study: its rule is the only job (no
+    artifact's key changes), each fine-tuned model keeps its selected epoch (no benchmarks here), an
+    evaluation of a deleted one names the setting, and the study is then up to date."""
+    work = tmp_path / "work"
+    shutil.copytree(smoke_run, work, symlinks=True)
+    configfile = work / "keep.yaml"
+    configfile.write_text(SMOKE.read_text().replace("training:\n", "training:\n  keep_epochs: selected\n", 1))
+    proc = snakemake(work, configfile=configfile)
+    assert job_stats(proc.stdout + proc.stderr) == {"keep_epochs": 1, "all": 1}
+    store = Store(work / STORE)
+    table = pd.read_parquet(work / "results" / "smoke" / "tables" / "cells.parquet")
+    deleted = json.loads((work / "results" / "smoke" / "receipts" / "keep_epochs.json").read_text())
+    assert len(deleted) == len(table)
     for row in table.itertuples():
         sft = Artifact("sft", row.sft_key, store.path("sft", row.sft_key))
-        left = sorted(p.name for p in (sft.path / "epochs").glob("epoch-*"))
-        assert left == [f"epoch-{row.selected_epoch}"]
+        assert sorted(p.name for p in (sft.path / "epochs").glob("epoch-*")) == [f"epoch-{row.selected_epoch}"]
         other = 3 - row.selected_epoch  # two epochs
         assert json.loads((sft.path / "epochs" / PRUNED).read_text())["deleted"] == [other]
         with pytest.raises(FileNotFoundError, match="keep_epochs"):
             epoch_dir(sft, other)
-    # a second run deletes nothing more
-    assert all(v == [] for v in keep_selected_epochs(store, [cells], keep, tmp_path / "again.json").values())
+    assert planned_jobs(work, configfile) == {}
 
 
 def test_cpu_calibration_and_plan_against_the_run_it_came_from(smoke_run, tmp_path, monkeypatch):
