@@ -303,8 +303,10 @@ class Data:
         *context, gold = [2 + n * tpc for n in Data.chars(r)]
         prompt = sum(context) + 1
         kind = item_kind(r)
-        if kind == "ranking":
-            return prompt + len(r.get("choices") or [None] * DEFAULT_ITEM["ranked_choices"]) * gold, 0.0
+        if kind == "ranking":  # the prompt once, then every choice (gold first) and its <eot>
+            choices = r.get("choices") or []
+            scored = sum(1 + len(str(c).strip()) * tpc for c in choices) or DEFAULT_ITEM["ranked_choices"] * gold
+            return prompt + scored, 0.0
         return prompt + gold, float(budgets.get(kind, 12))
 
 
