@@ -30,6 +30,7 @@ include: "workflow/rules/adaptive.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/reuse.smk"
+include: "workflow/rules/keep.smk"
 
 
 # Cheap steps run where snakemake runs, not as cluster jobs (the suite: a pointer to a DoIT directory,
@@ -47,6 +48,7 @@ localrules:
     report_md,
     adaptive_round,
     adaptive_summary,
+    keep_epochs,
 
 
 rule all:

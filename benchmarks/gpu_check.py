@@ -14,7 +14,8 @@ On a machine with one or more CUDA GPUs, with nothing downloaded:
    together), seconds per step, peak GPU memory per process, and model FLOPs utilisation
    (6 x parameters per token, plus attention, over the measured peak of all GPUs; the hardware does
    about a third more with gradient checkpointing), and for the evaluation items per second and peak
-   GPU memory. ``--out FILE`` writes the same as JSON.
+   GPU memory. ``--out FILE`` writes the same as JSON, which ``growthpace plan --rates FILE`` reads (the
+   matmul peak, and the ZeRO-2 run's MFU for training).
 
 Run: ``.venv/bin/python benchmarks/gpu_check.py`` (at most about 8 minutes; needs a CUDA build of torch).
 ``--cpu-smoke`` runs the same steps on a CPU with a tiny model in fp32 (2 processes, gloo): it checks the

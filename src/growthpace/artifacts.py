@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -660,9 +661,60 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     return predictions_request(suite_root(suite), model_key, spec, store.fingerprints()).build(store, run, reuse_only)
 
 
-def epoch_dir(sft: Artifact, epoch: int) -> Path:
-    return sft.path / "epochs" / f"epoch-{epoch}"
+PRUNED = "pruned.json"  # in a fine-tuned model's epochs/: the epochs training.keep_epochs deleted
 
+
+def epoch_dir(sft: Artifact, epoch: int) -> Path:
+    path = sft.path / "epochs" / f"epoch-{epoch}"
+    pruned = sft.path / "epochs" / PRUNED
+    if not path.is_dir() and pruned.is_file() and epoch in json.loads(pruned.read_text())["deleted"]:
+        raise FileNotFoundError(
+            f"{path}: epoch {epoch} of this fine-tuned model was deleted by a study with training.keep_epochs: "
+            f"selected ({pruned}); delete the model's directory {sft.path} to train it again with every epoch")
+    return path
+
+
+def prune_epochs(sft: Artifact, keep: list[int]) -> list[int]:
+    """Delete a fine-tuned model's epoch snapshots other than ``keep`` (training.keep_epochs: selected);
+    record them in ``epochs/pruned.json`` first, so that a later request for one names the setting.
+    Each snapshot is renamed before it is deleted: a killed run leaves no half-deleted epoch behind its name."""
+    from .files import write_json_atomic
+
+    epochs = sft.path / "epochs"
+    present = sorted(int(p.name.removeprefix("epoch-")) for p in epochs.glob("epoch-*") if p.is_dir())
+    doomed = [e for e in present if e not in set(keep)]
+    if not doomed:
+        return []
+    before = json.loads((epochs / PRUNED).read_text())["deleted"] if (epochs / PRUNED).is_file() else []
+    write_json_atomic(epochs / PRUNED, {"deleted": sorted(set(before) | set(doomed)), "kept": sorted(keep)})
+    for e in doomed:
+        path = epochs / f"epoch-{e}"
+        trash = epochs / f".pruned-epoch-{e}-{os.getpid()}"
+        os.replace(path, trash)
+        shutil.rmtree(trash)
+    return doomed
+
+
+
+def keep_selected_epochs(store: Store, cells_tables: list, keep: dict, out: str | Path) -> dict:
+    """Prune the fine-tuned model of every cell in the tables whose model size keeps selected epochs only
+    (``keep``: ``{model_size: {cell name: [benchmarked epochs]}}``, ``study.keep_plan``) to its selected
+    epoch and those; ``out`` records what was deleted, per cell."""
+    from . import study
+    from .files import write_json_atomic
+
+    done = {}
+    for table in cells_tables:
+        for row in pd.read_parquet(table).to_dict("records"):
+            name = study.Cell(row["model_size"], row["data_source"], int(row["data_size"]), int(row["seed"]),
+                              row.get("recipe") or "").name
+            kept = (keep.get(row["model_size"]) or {}).get(name)
+            if kept is None:
+                continue
+            sft = Artifact("sft", row["sft_key"], store.path("sft", row["sft_key"]))
+            done[f"{row['model_size']}/{name}"] = prune_epochs(sft, sorted({*kept, int(row["selected_epoch"])}))
+    write_json_atomic(out, done)
+    return done
 
 
 def checkpoint_key(sft_key: str, epoch: int) -> str:

@@ -4,7 +4,10 @@
     growthpace run --configfile X.yaml [-- ...]  any study; extra arguments go to snakemake
     growthpace run --configfile A.yaml B.yaml     A's study with B's keys merged on top (as snakemake does)
     growthpace status [--configfile X.yaml ...]   which training cells are done, missing, running, failed
-    growthpace memory-plan --configfile X.yaml    GPU and host memory each model size needs, against its resources
+    growthpace plan --configfile X.yaml           the bill before it runs: jobs (and those in the store), device
+                                                  hours, disk, and the memory each model size needs
+    growthpace memory-plan --configfile X.yaml    the memory part of the plan alone
+    growthpace report --configfile X.yaml         tables, plots and report.md of the cells finished so far
     growthpace store ls [--store DIR]             artifacts in the store
     growthpace store gc --keep results/A ... [-n]  free artifacts none of the given studies uses, and the
                                                   resume state and chunk rows of finished builds
@@ -61,6 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     status = sub.add_parser("status", help="the grid of a study: done, missing, running, failed")
     status.add_argument("--configfile", type=Path, nargs="+", default=None)
+    bill = sub.add_parser("plan", help="jobs, device hours, disk and memory of a study before it runs "
+                                       "(exit status 1 when memory or disk does not fit)")
+    bill.add_argument("--configfile", type=Path, nargs="+", default=None)
+    bill.add_argument("--rates", type=Path, default=None, metavar="FILE",
+                      help="measured rates: benchmarks/gpu_check.py --out, or benchmarks/calibrate_cpu.py")
+    bill.add_argument("--gpu-memory", type=float, default=80.0, metavar="GIB",
+                      help="memory of one GPU in GiB (default 80: A100/H100 80GB)")
+    bill.add_argument("--running", type=int, default=None, metavar="N",
+                      help="cells training at once, for the disk peak (default 8)")
+    partial = sub.add_parser("report", help="tables, plots and report.md of the cells complete now "
+                                            "(results/{study}/partial/)")
+    partial.add_argument("--configfile", type=Path, nargs="+", default=None)
+    partial.add_argument("--out", type=Path, default=None, help="default: results/{study}/partial")
     plan = sub.add_parser("memory-plan", help="GPU and host memory of every model size against its resources "
                                               "(exit status 1 when one does not fit)")
     plan.add_argument("--configfile", type=Path, nargs="+", default=None)
@@ -82,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         extra = extra[1:]
     if args.command == "store":
         return store_command(args)
+    if args.command == "plan":
+        from .plan import DEFAULT_RUNNING, main as plan_main
+        return plan_main(args.configfile or [workflow_root() / "config" / "config.yaml"], args.rates,
+                         args.gpu_memory, args.running or DEFAULT_RUNNING)
+    if args.command == "report":
+        from .partial_report import main as report_main
+        return report_main(args.configfile or [workflow_root() / "config" / "config.yaml"], args.out)
     if args.command == "memory-plan":
         from .train.memory_plan import main as memory_plan
         return memory_plan(args.configfile or [workflow_root() / "config" / "config.yaml"], args.gpu_memory)

@@ -102,7 +102,7 @@ def final_outputs():
         f"{RESULTS}/summary.md",
         f"{ANALYSIS}/recipe.yaml",
         f"{RESULTS}/report.md",
-    ]
+    ] + ([f"{RESULTS}/receipts/keep_epochs.json"] if study.keep_plan(config) else [])
 
 
 def cell_of(wildcards):

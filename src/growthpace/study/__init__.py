@@ -9,6 +9,7 @@ from .grid import (BASE, BASE_NAME, CELL_PATTERN, GUIDELINE, GUIDELINE_METHODS, 
                    PATH_MODEL_DEFAULTS, RECIPE, RECIPE_OPTIONS, SINGLE, SOURCES, base_cells, canonical, Cell,
                    cell_index, cell_recipe, ConfigError, definition_spec, epochs, equivalent_plain_cell,
                    evaluations, guideline_cells, guideline_evaluations, guideline_recipe, guideline_settings,
+                   keep_epochs, keep_plan, kept_epochs,
                    is_guideline, lookup, model_sizes, model_sizes_for, recipe_cell_names, recipe_definition,
                    recipe_names, sft_settings, single_ability_recipes, subset_cells, training_cells)  # noqa: F401
 from .specs import (BASE_PROMPT_DEFAULTS, EVAL_DEFAULTS, analysis_spec, base_spec, benchmark_spec, eval_spec,

@@ -283,8 +283,34 @@ def sft_settings(config: dict, model_size: str | None) -> dict:
         if "path" in (config["models"]["sizes"].get(model_size) or {}):
             defaults.update(PATH_MODEL_DEFAULTS)
         merged = settings_for_size(defaults, config.get("training", {}), config["models"]["sizes"], model_size)
+    merged.pop("keep_epochs", None)  # what the store keeps afterwards, not how the cell trains (keep_epochs())
     return SFTSettings.from_dict(merged).__dict__
+
+
+def keep_epochs(config: dict, model_size: str) -> str:
+    """``training.keep_epochs`` (a model size's ``sft.keep_epochs`` first): ``all`` keeps every epoch's
+    snapshot of a cell; ``selected`` deletes, once the tables selected its epoch, those of the epochs
+    that neither were selected nor are benchmarked (``kept_epochs``)."""
+    size = (config["models"]["sizes"].get(model_size) or {}).get("sft") or {}
+    return size.get("keep_epochs", (config.get("training") or {}).get("keep_epochs", "all"))
+
+
+def kept_epochs(config: dict, cell: Cell, selected: int | None) -> list[int]:
+    """The epochs whose snapshots a cell keeps under ``keep_epochs: selected``: the selected one and
+    those the study's benchmarks evaluate (a later scoring or benchmark change evaluates them again)."""
+    from .specs import benchmark_spec
+
+    keep = {e for e in epochs(config, cell.model_size) if benchmark_spec(config, cell, e)}
+    return sorted(keep | ({selected} if selected is not None else set()))
 
 
 def epochs(config: dict, model_size: str) -> list[int]:
     return list(range(1, sft_settings(config, model_size)["epochs"] + 1))
+
+
+def keep_plan(config: dict) -> dict:
+    """``{model_size: {cell name: [benchmarked epochs]}}`` of the cells whose model size has keep_epochs:
+    selected (the rule keep_epochs adds each cell's selected epoch)."""
+    return {ms: {c.name: kept_epochs(config, c, None) for c in training_cells(config) + guideline_cells(config)
+                 if c.model_size == ms}
+            for ms in model_sizes(config) if keep_epochs(config, ms) == "selected"}
