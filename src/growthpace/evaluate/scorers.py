@@ -1023,7 +1023,7 @@ def _option_texts(question: str) -> dict[str, str]:
 
 def score_item(record: dict, output: str | None = None, letter_logits: dict | None = None,
                choice_logprobs: list[float] | None = None, choice_lengths: list[int] | None = None) -> dict:
-    """Score one record: {"kind", "parsed", "score", "expected"}."""
+    """Score one record: {"kind", "parsed", "score", "expected", "parse_path", "ambiguous"}."""
     kind = item_kind(record)
     expected = expected_score(record)
     gold = _gold(record)
@@ -1031,7 +1031,8 @@ def score_item(record: dict, output: str | None = None, letter_logits: dict | No
         if choice_logprobs is None or choice_lengths is None:
             raise ValueError("a ranking item needs choice_logprobs and choice_lengths")
         best, score = score_ranking(choice_logprobs, choice_lengths)
-        return {"kind": kind, "parsed": str(best), "score": score, "expected": 1.0 / len(choice_logprobs)}
+        return {"kind": kind, "parsed": str(best), "score": score, "expected": 1.0 / len(choice_logprobs),
+                "parse_path": "committed", "ambiguous": False}
     from .grading import grade  # the stages build on the readers above
 
     return grade(record, output, letter_logits)

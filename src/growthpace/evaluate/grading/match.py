@@ -90,13 +90,18 @@ def symbolic_equiv(pred: str, gold: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ choice
-_COMMIT = re.compile(r"(?:最后只剩(?:下)?|只剩下?|所以最后是|最后是|本题选|本题答案(?:是|为)?|就选|因此选|所以是|故答案(?:是|为)|"
+_COMMIT = re.compile(r"(?:最后只剩(?:下)?|只剩下?|剩下的(?:只有|就是|是)|所以最后是|最后是|本题选|本题答案(?:是|为)?|就选|因此选|所以是|故答案(?:是|为)|"
                      r"(?:符合题意|正确)的(?:是|为)(?:选项)?)\s*(?:选项)?\s*[(\[“\"]?\s*([A-H])(?![A-Za-z0-9])")
 _MARK_POS = r"(?:✓|✔|√|正确|对|是|符合|yes|correct|true)"
 _MARK_NEG = r"(?:✗|✘|×|错误|错|否|不符合|不正确|no|wrong|incorrect|false)"
 _MARKED = re.compile(rf"(?im)^\s*(?:[-*+]|\d+[.)])?\s*\|?\s*(?:选项)?\s*[(\[]?([A-H])[)\]]?\s*(?:项)?\s*[:：|]?\s*"
                      rf"(?:{_MARK_NEG}|({_MARK_POS}))\s*\|?\s*[。.]?\s*$")
 _ARTICLE_A = re.compile(r"(?<![A-Za-z0-9])A(?=\s+[a-z])")
+_RUN_OF = r"[A-H](?:\s*[和、,与及]\s*[A-H])*"
+# options a reasoning rules out: 排除A和D, A项显然不对, rule out C
+_RULED_OUT = re.compile(rf"(?:排除|除去|(?i:rule\s+out|eliminate))\s*(?:选项)?\s*{_RUN_OF}(?![A-Za-z0-9])|"
+                        rf"(?<![A-Za-z0-9]){_RUN_OF}\s*(?:项|选项)?\s*(?:的说法)?\s*(?:显然|明显|也|都|均)?"
+                        r"(?:不对|错误|不正确|站不住脚|可以排除|被排除|(?i:is\s+wrong|can\s+be\s+ruled\s+out))")
 
 
 def marked_letters(s: str) -> tuple[set[str], int] | None:
@@ -119,7 +124,12 @@ def choice(found: str, question: str, n_options: int) -> tuple[str | None, str]:
     commits = _COMMIT.findall(found)
     if commits:
         return S._decide([commits[-1]], valid)
-    letter, status = S._parse_choice(_ARTICLE_A.sub(" ", found), n_options)
+    found = _ARTICLE_A.sub(" ", found)
+    letter, status = S._parse_choice(found, n_options)
+    if status == "ambiguous":  # what the reasoning ruled out is not a candidate
+        rest = _RULED_OUT.sub(" ", found)
+        if rest != found:
+            letter, status = S._parse_choice(rest, n_options)
     if status == "none":
         texts = {L: t for L, t in S._option_texts(question).items() if len(t) >= 2}
         hits = [L for L, t in texts.items() if N.text(t) in found]
