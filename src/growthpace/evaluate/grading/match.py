@@ -21,6 +21,7 @@ multi-select line, math extraction and equivalence) and add what a careful grade
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import threading
@@ -64,10 +65,19 @@ def cpu_limited(fn, seconds: float = SYMBOLIC_CPU_SECONDS, default=None):
 _WARM = []
 
 
+class _OwnLimit(logging.Filter):
+    """math-verify warns once that its own timeout is off: the CPU-time limit here replaces it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Timeout is disabled")
+
+
 def _warm_up() -> None:
     """math-verify's first call imports sympy and builds its LaTeX grammar (seconds of CPU): done once,
     outside the limit, so the limit measures comparisons only."""
     if not _WARM:
+        for name in ("math_verify.parser", "math_verify.grader"):
+            logging.getLogger(name).addFilter(_OwnLimit())
         from math_verify import parse, verify
 
         _WARM.append(verify(parse("$1$", parsing_timeout=None), parse("$1$", parsing_timeout=None), timeout_seconds=None))
@@ -84,7 +94,7 @@ def symbolic_equiv(pred: str, gold: str) -> bool:
     try:
         if threading.current_thread() is threading.main_thread():
             _warm_up()
-        return bool(cpu_limited(run, default=False))
+        return bool(cpu_limited(run, SYMBOLIC_CPU_SECONDS, default=False))
     except Exception:  # noqa: BLE001 - a grader must never crash on odd text
         return False
 
@@ -163,8 +173,8 @@ def true_false(found: str) -> tuple[str, bool]:
         if v != "E":
             bare = len(sent.strip(S._PUNCT)) <= 3  # the sentence is a verdict and nothing else
             verdicts.append((v, bare))
-        elif re.search(r"正确|错误|对|错|true|false|correct", sent, re.I):
-            return "E", True  # one sentence says both
+        elif not verdicts and re.search(r"正确|错误|对|错|true|false|correct", sent, re.I):
+            return "E", True  # the first verdict says both (a later one is a reason)
     if not verdicts:
         return "E", False
     first = verdicts[0][0]

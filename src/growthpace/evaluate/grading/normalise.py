@@ -21,6 +21,7 @@ _FULLWIDTH.update({"（": "(", "）": ")", "：": ":", "．": ".", "，": ",", "
                    "／": "/", "＝": "=", "－": "-", "−": "-", "＋": "+", "＄": "$", "∶": ":", "＜": "<", "＞": ">"})
 _WIDTH = str.maketrans(_FULLWIDTH)
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_SUPERSCRIPT_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 _VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅛": "1/8"}
 
 
@@ -77,9 +78,11 @@ def cn_numbers_in(s: str) -> str:
     import cn2an
 
     try:
-        return cn2an.transform(s, "cn2an")
+        s = cn2an.transform(s, "cn2an")
     except Exception:  # noqa: BLE001
-        return s
+        pass
+    # financial numerals (玖, 壹拾贰), which transform leaves as they are
+    return re.sub("[零壹贰叁肆伍陆柒捌玖拾佰仟万亿]+", lambda m: cn_number(m.group(0)) or m.group(0), s)
 
 
 _EN_UNITS = {w: i for i, w in enumerate(
@@ -160,11 +163,15 @@ def inequalities(s: str) -> str:
     """Inequalities that describe an interval written as that interval, in ``$...$``."""
     def chain(m: re.Match) -> str:
         r1, r2 = _REL[m.group(2)], _REL[m.group(3)]
-        if r1[0] != r2[0] or r1[0] != "<":
+        if r1[0] != r2[0]:
             return m.group(0)
-        return "$" + _interval(m.group(1), r1 == "<=", m.group(4), r2 == "<=") + "$"
+        if r1[0] == "<":
+            return "$" + _interval(m.group(1), r1 == "<=", m.group(4), r2 == "<=") + "$"
+        return "$" + _interval(m.group(4), r2 == ">=", m.group(1), r1 == ">=") + "$"
 
     def one(m: re.Match) -> str:
+        if re.search(rf"{_REL_RX}\s*$", m.string[:m.start()]):  # part of a chain left as it is
+            return m.group(0)
         r, v = _REL[m.group(1)], m.group(2)
         if r[0] == ">":
             return "$" + _interval(v, r == ">=", "+\\infty", False) + "$"
@@ -193,7 +200,8 @@ _PM = re.compile(r"(?:([a-z])\s*=\s*)?(?:±|\\pm)\s*(\d+(?:\.\d+)?|\\sqrt\{[^{}]
 
 def math_text(s: str) -> str:
     """A math output in one writing before its answer is extracted (see the module docstring)."""
-    s = numbers_in(text(s).translate(_SUPERSCRIPT))
+    s = _SUPERSCRIPT_RUN.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPT) + "}", text(s))
+    s = numbers_in(s)
     for k, v in _VULGAR.items():
         s = re.sub(rf"(\d)\s*{k}", rf"\1又{v}", s).replace(k, v)
     s = _MIXED.sub(lambda m: f"$\\frac{{{int(m.group(1)) * int(m.group(3)) + int(m.group(2))}}}{{{m.group(3)}}}$", s)
