@@ -140,9 +140,10 @@ def choice(found: str, question: str, n_options: int) -> tuple[str | None, str]:
         rest = _RULED_OUT.sub(" ", found)
         if rest != found:
             letter, status = S._parse_choice(rest, n_options)
-    if status == "none":
-        texts = {L: t for L, t in S._option_texts(question).items() if len(t) >= 2}
-        hits = [L for L, t in texts.items() if N.text(t) in found]
+    if status == "none":  # the option's text: the whole answer, or quoted in a sentence (two characters or more)
+        texts = {L: N.text(t) for L, t in S._option_texts(question).items() if t}
+        core = found.strip().strip(S._PUNCT)
+        hits = [L for L, t in texts.items() if t == core] or [L for L, t in texts.items() if len(t) >= 2 and t in found]
         if len(hits) == 1:
             return S._decide(hits, valid)
     return letter, status
