@@ -14,12 +14,10 @@ import functools
 import re
 from decimal import Decimal, InvalidOperation
 
-_FULLWIDTH = {chr(0xFF21 + i): chr(0x41 + i) for i in range(26)}
-_FULLWIDTH.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})
-_FULLWIDTH.update({chr(0xFF10 + i): chr(0x30 + i) for i in range(10)})
-_FULLWIDTH.update({"（": "(", "）": ")", "：": ":", "．": ".", "，": ",", "　": " ", "［": "[", "］": "]",
-                   "／": "/", "＝": "=", "－": "-", "−": "-", "＋": "+", "＄": "$", "∶": ":", "＜": "<", "＞": ">"})
-_WIDTH = str.maketrans(_FULLWIDTH)
+from ..scorers import _FULLWIDTH
+
+# the answer readers' full-width table, plus the ratio colon and full-width comparison signs
+_WIDTH = str.maketrans({**_FULLWIDTH, "∶": ":", "＜": "<", "＞": ">"})
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _SUPERSCRIPT_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 _VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅛": "1/8"}
