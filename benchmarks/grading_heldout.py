@@ -11,6 +11,26 @@ also grades the set with the scorer of another checkout's ``src`` (e.g. the main
 both figures side by side.
 
 Usage: ``.venv/bin/python benchmarks/grading_heldout.py [--before-src DIR] [--misses]``
+
+Agreement on the 724 outputs, before (the single-pass careful scorer) and after the grading stages
+(``evaluate.grading``):
+
+==============  ===============  ===============
+kind            before           after
+==============  ===============  ===============
+single choice   149/180  82.8%   177/180  98.3%
+true/false      170/200  85.0%   200/200 100.0%
+cloze           107/137  78.1%   137/137 100.0%
+multi-select    106/122  86.9%   122/122 100.0%
+math             52/85   61.2%    81/85   95.3%
+overall         584/724  80.7%   717/724  99.0%
+==============  ===============  ===============
+
+The set and the stages were written by the same hand, and the stages were designed after the "before"
+misses had been read, so the "after" figure is an upper bound on agreement with answer styles that
+neither has seen. Still missed: a ``综上所述，正确答案是B`` that follows a list of ruled-out options
+(read as ambiguous), ``3∶2`` with the ratio colon, ``0.5`` for ``50%``, ``\sqrt 2`` in ``$...$``, and a
+ramble that tries ``x=7`` without committing (read as 7).
 """
 
 from __future__ import annotations
