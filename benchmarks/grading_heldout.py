@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.misses:
         for row, v in zip(rows, after):
             if v["score"] != row["verdict"]:
-                print(f"{row['id']} {row['kind']:<13} gold={row['gold']!r} want={row['verdict']} parsed={v['parsed']!r} "
-                      f"[{row['style']}] {row['output']!r}")
+                print(f"{row['id']} {row['kind']:<13} gold={row['gold']!r} want={row['verdict']} "
+                      f"parsed={v['parsed']!r} [{row['style']}] {row['output']!r}")
 
 
 if __name__ == "__main__":

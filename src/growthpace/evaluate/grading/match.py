@@ -80,7 +80,8 @@ def _warm_up() -> None:
             logging.getLogger(name).addFilter(_OwnLimit())
         from math_verify import parse, verify
 
-        _WARM.append(verify(parse("$1$", parsing_timeout=None), parse("$1$", parsing_timeout=None), timeout_seconds=None))
+        one = parse("$1$", parsing_timeout=None)
+        _WARM.append(verify(one, one, timeout_seconds=None))
 
 
 def symbolic_equiv(pred: str, gold: str) -> bool:
