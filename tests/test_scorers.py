@@ -409,7 +409,8 @@ def test_score_ranking_rejects_bad_input(lps, lens):
 
 def test_score_item_ranking():
     res = S.score_item(ranked_rec("role_play"), choice_logprobs=[-20, -10, -15], choice_lengths=[20, 5, 5])
-    assert res == {"kind": "ranking", "parsed": "0", "score": 1.0, "expected": pytest.approx(1 / 3)}
+    assert res == {"kind": "ranking", "parsed": "0", "score": 1.0, "expected": pytest.approx(1 / 3),
+                   "parse_path": "committed", "ambiguous": False}
     res = S.score_item(ranked_rec("code"), choice_logprobs=[-5, -12, -30], choice_lengths=[1, 6, 10])
     assert (res["parsed"], res["score"]) == ("1", 0.0)
     with pytest.raises(ValueError):
@@ -515,7 +516,8 @@ def test_gold_letter_rejects_non_choice():
 ])
 def test_score_item_single_choice(output, logits, parsed, score):
     res = S.score_item(choice_rec("B"), output=output, letter_logits=logits)
-    assert res == {"kind": "single_choice", "parsed": parsed, "score": score, "expected": 0.25}
+    assert {k: res[k] for k in ("kind", "parsed", "score", "expected")} == \
+        {"kind": "single_choice", "parsed": parsed, "score": score, "expected": 0.25}
 
 
 def test_score_item_three_options_ignores_d():

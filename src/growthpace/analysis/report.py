@@ -761,6 +761,25 @@ def _extrapolation_section(t: dict, settings: dict) -> list[str]:
     return lines + [""]
 
 
+def _grading_section(t: dict, settings: dict) -> list[str]:
+    g = t.get("grading")
+    lines = ["## How much the grading choice moves the scores", ""]
+    if g is None or g.empty:
+        return lines + ["The prediction rows do not keep the evidence both scorers read, so the careful and the "
+                        "authors' verdicts are not compared.", ""]
+    table = g.assign(ambiguous=[f"{v:.1%}" for v in g["ambiguous_share"]],
+                     careful_score=g["careful_score"].round(3), authors_score=g["authors_score"].round(3))
+    table = table[["ability", "n", "ambiguous", "correction", "logit_fallback", "none", "verdicts_differ",
+                   "careful_score", "authors_score"]]
+    differ = int(g["verdicts_differ"].sum())
+    lines.append(f"Over the test items at the selected checkpoints, the careful and the authors' scorers give "
+                 f"different verdicts on {differ} of {int(g['n'].sum())} items; {_num(g['ambiguous_share'].max(), 3)} "
+                 "is the largest share of ambiguous outputs (several answers and none committed to, graded 0) of "
+                 "any ability. `correction`: answers taken after the output corrected itself; `logit_fallback`: "
+                 "answers read from the letter logits; `none`: no answer.")
+    return lines + ["", table.to_markdown(index=False), ""]
+
+
 def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, out: str | Path,
                  plots: dict[str, str | Path] | None = None, recipe_path: str = "analysis/recipe.yaml") -> str:
     """``report.md``: the analysis's findings in sentences with numbers; a section says so when its data
@@ -790,6 +809,7 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
     lines += _complexity_section(tables, settings)
     lines += _guideline_section(tables, settings, recipe_path)
     lines += _extrapolation_section(tables, settings)
+    lines += _grading_section(tables, settings)
     if plots:
         lines += ["## Plots", ""]
         for name, path in plots.items():

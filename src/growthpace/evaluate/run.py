@@ -52,8 +52,8 @@ SCORING_VERSION = 3
 DEFAULT_CHUNK_SIZE = 512
 
 ROW_COLUMNS = ["eval_set", "ability", "item_hash", "kind", "gold", "question", "answer", "output", "parsed",
-               "score", "expected", "choice_logprobs", "choice_lengths", "gold_logprob", "gold_tokens",
-               "letter_logits", "last_letter_logits", "piece_letter_logits", "batch_size"]
+               "score", "expected", "parse_path", "ambiguous", "choice_logprobs", "choice_lengths", "gold_logprob",
+               "gold_tokens", "letter_logits", "last_letter_logits", "piece_letter_logits", "batch_size"]
 PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", *ROW_COLUMNS[3:], "settings_hash"]
 
 
@@ -216,8 +216,10 @@ def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
             on_chunk(i)
     if log is not None:
         stored = log.read()
-        by_key = {(row["eval_set"], row["item_hash"]): row
-                  for row in stored[ROW_COLUMNS].to_dict("records")}
+        # rows stored before rows said how their answer was found are graded again for it
+        by_key = {(row["eval_set"], row["item_hash"]): row if isinstance(row["parse_path"], str)
+                  else {**row, **scoring.score_row(row, "careful")}
+                  for row in stored.reindex(columns=ROW_COLUMNS).to_dict("records")}
     else:
         by_key = {(row["eval_set"], row["item_hash"]): row for row in fresh}
     sh = settings_hash(settings)
