@@ -24,6 +24,8 @@ has nothing to put in it, so that a workflow can declare them all):
                     parameter count: held-out predictions of the largest model size, fitted curves,
                     and predictions for model sizes not trained
     extrapolation_validation  extrapolation.VALIDATION_COLUMNS: held-out figures per ability and form
+    benchmarks      benchmarks.BENCHMARK_COLUMNS: CMMLU and AGIEval accuracies of every benchmarked cell and
+                    epoch, the base model's included
 
 plus ``recipe.yaml`` (the derived recipes, one per method and one per untrained model size, for
 ``grid.recipe_definitions``) and ``settings.json`` (``untrained``: per untrained model size, its recipe's
@@ -43,14 +45,15 @@ import pandas as pd
 
 from ..data.schema import ABILITIES
 from ..files import write_json_atomic, write_parquet_atomic
-from . import allocation, complexity, curves, extrapolation, guideline, sources, transfer
+from . import allocation, benchmarks, complexity, curves, extrapolation, guideline, sources, transfer
 from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
 
 log = logging.getLogger(__name__)
 
 TABLES = ["curves", "overall", "curve_fits", "sensitivity", "sources", "ceilings", "transfer", "transference",
-          "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation"]
+          "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation",
+          "benchmarks"]
 
 
 def in_domain_abilities(present) -> list[str]:
@@ -148,6 +151,7 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
             t["allocation"] = pd.concat([t["allocation"], table], ignore_index=True)
     t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes, predictions=_predictions(
         boot, abilities, {m: counts[m] for m in methods if m in counts}, names, budget))
+    t["benchmarks"] = benchmarks.benchmark_table(predictions, scores)
     for name in TABLES:
         write_parquet_atomic(t[name], out_dir / f"{name}.parquet")
     how = {"paper": "cut what does not respond to data, freeze what saturates, share the rest among the\n"
