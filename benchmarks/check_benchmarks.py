@@ -193,13 +193,11 @@ def main(argv=None) -> int:
             if not ok and c["first_difference"]:
                 print("     first difference (index, here, authors):",
                       json.dumps(c["first_difference"], ensure_ascii=False)[:2000])
-    for bench in ("agieval", "cmmlu"):
-        rs = [c for b, _, _, c in results if b == bench]
-        if not rs:
-            continue
+    for bench, folder in dict.fromkeys((b, f) for b, f, _, _ in results):
+        rs = [c for b, f, _, c in results if (b, f) == (bench, folder)]
         loads = [c for c in rs if not c["authors_error"] and not c["ours_error"]]
         refused = [c for c in rs if c["authors_error"] and c["ours_error"]]
-        print(f"{bench}: {len(loads)} of {len(rs)} (task, setting) entries load on both sides, "
+        print(f"{bench} {folder}: {len(loads)} of {len(rs)} (task, setting) entries load on both sides, "
               f"{len(refused)} refused by both; prompts equal {sum(c['equal'] for c in loads)} of "
               f"{sum(c['authors'] for c in loads)} (loaded here {sum(c['loaded'] for c in loads)})")
     print("all agree" if not bad else f"{bad} entries differ")
