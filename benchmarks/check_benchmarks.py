@@ -10,9 +10,12 @@ there and run unchanged (nothing of it is copied here). ``--agieval``: a folder 
 (``{task}.jsonl``, the demos in ``few_shot_prompts.csv`` beside it or one folder up, as released);
 ``--cmmlu``: a folder with ``dev/`` and ``test/``.
 
-Prompts are compared untrimmed (no token budget on either side): the authors trim few-shot demos on
-their own count of the demos' text, this project on the prompt the model gets
-(``evaluate.agieval``), so near the budget the two can keep different numbers of demos.
+Prompts are compared untrimmed (no token budget on either side), or, with ``--tokenizer DIR`` (a
+tokenizer directory, such as the authors' ``models/eval-tokenizer`` with a LLaMA
+``tokenizer_config.json``), trimmed to ``--max-tokens`` (2048, theirs) on both sides: the authors count
+the demos' text against the budget less 48 and the question's text, this project the chat-encoded
+prompt (``evaluate.agieval``, ``evaluate.cmmlu``), so near the budget the two can keep different
+numbers of demos.
 
 Prints, per task or subject and setting, the items loaded here and by the authors' code and how many
 prompts (and gold letters) are equal, or the error of each side that refuses; then the totals. Exit
@@ -72,7 +75,7 @@ def prompts_file(task_dir: Path) -> Path:
     return here if here.is_file() else task_dir.parent / "few_shot_prompts.csv"
 
 
-def authors_agieval(doit: Path, task_dir: Path) -> dict[str, dict]:
+def authors_agieval(doit: Path, task_dir: Path, tokenizer=None, max_tokens: int = NO_BUDGET) -> dict[str, dict]:
     """{``setting/task``: {"prompts": [[line index, messages, label], ...]} or {"error": ...}}."""
     loader = _authors_module(doit, "agieval", "dataset_loader")
     out = {}
@@ -80,15 +83,15 @@ def authors_agieval(doit: Path, task_dir: Path) -> dict[str, dict]:
         for setting in AGIEVAL_SETTINGS:
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
-                    got = loader.load_dataset(task, setting, str(task_dir), tokenizer=_NoBudget(),
-                                              prompt_path=str(prompts_file(task_dir)), max_tokens=NO_BUDGET)
+                    got = loader.load_dataset(task, setting, str(task_dir), tokenizer=tokenizer or _NoBudget(),
+                                              prompt_path=str(prompts_file(task_dir)), max_tokens=max_tokens)
                 out[f"{setting}/{task}"] = {"prompts": [[g["metadata"], g["context"], g["label"]] for g in got]}
             except Exception as e:  # noqa: BLE001 (their code fails in many ways; each is a refusal)
                 out[f"{setting}/{task}"] = {"error": _error(e)}
     return out
 
 
-def authors_cmmlu(doit: Path, root: Path) -> dict[str, dict]:
+def authors_cmmlu(doit: Path, root: Path, tokenizer=None, max_tokens: int = NO_BUDGET) -> dict[str, dict]:
     """{``{k}shot/subject``: {"prompts": [[row index, prompt, answer], ...]} or {"error": ...}}, in file
     order (their script's shuffle only reorders)."""
     import pandas as pd
@@ -103,7 +106,9 @@ def authors_cmmlu(doit: Path, root: Path) -> dict[str, dict]:
                 rows = []
                 for i in range(test.shape[0]):
                     end = mp.format_example(test, i, include_answer=False)
-                    prompt = mp.gen_prompt(dev_df=dev, subject=subject, prompt_end=end, num_few_shot=k)
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        prompt = mp.gen_prompt(dev_df=dev, subject=subject, prompt_end=end, num_few_shot=k,
+                                               tokenizer=tokenizer, max_length=max_tokens)
                     rows.append([i, prompt, str(test.iloc[i, test.shape[1] - 1])])
                 out[f"{k}shot/{subject}"] = {"prompts": rows}
             except Exception as e:  # noqa: BLE001
@@ -111,22 +116,24 @@ def authors_cmmlu(doit: Path, root: Path) -> dict[str, dict]:
     return out
 
 
-def ours_agieval(task_dir: Path, key: str) -> list[tuple[int, list[dict], str]]:
+def ours_agieval(task_dir: Path, key: str, length=None, max_tokens: int = NO_BUDGET) -> list[tuple[int, list[dict], str]]:
     """(line index, prompt messages, gold) of every record this project loads for ``setting/task``."""
     from growthpace.evaluate import agieval
 
     setting, task = key.split("/")
-    records = agieval.load_agieval(task_dir, [setting], [task])[f"agieval_{setting}_{task}_test"]
+    records = agieval.load_agieval(task_dir, [setting], [task], length=length,
+                                   max_tokens=max_tokens)[f"agieval_{setting}_{task}_test"]
     return [(r["_line"] - 1, r["messages"][:-1], r["messages"][-1]["content"]) for r in records]
 
 
-def ours_cmmlu(root: Path, key: str) -> list[tuple[int, str, str]]:
+def ours_cmmlu(root: Path, key: str, length=None, max_tokens: int = NO_BUDGET) -> list[tuple[int, str, str]]:
     """(row index, prompt, gold) of every record this project loads for ``{k}shot/subject``."""
     from growthpace.evaluate import cmmlu
 
     shots, subject = key.split("/")
     k = int(shots.removesuffix("shot"))
-    records = cmmlu.load_cmmlu(root, [k], [subject])[f"cmmlu_{k}shot_{subject}_test"]
+    records = cmmlu.load_cmmlu(root, [k], [subject], length=length, max_tokens=max_tokens)[
+        f"cmmlu_{k}shot_{subject}_test"]
     return [(r["_line"] - 2, r["messages"][0]["content"], r["messages"][-1]["content"]) for r in records]
 
 
@@ -159,6 +166,8 @@ def main(argv=None) -> int:
     ap.add_argument("--authors", type=Path, required=True, help="a checkout of the DoIT authors' repository")
     ap.add_argument("--agieval", type=Path, action="append", default=[], help="a folder of AGIEval task files")
     ap.add_argument("--cmmlu", type=Path, action="append", default=[], help="a CMMLU data folder (dev/, test/)")
+    ap.add_argument("--tokenizer", type=Path, help="trim few-shot prompts with this tokenizer (both sides)")
+    ap.add_argument("--max-tokens", type=int, default=2048, help="the budget with --tokenizer (theirs: 2048)")
     ap.add_argument("--record", type=Path, help="write the authors' prompts here (JSON)")
     ap.add_argument("--relative-to", type=Path, help="name the folders in --record relative to this one")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every entry, and the first difference")
@@ -168,15 +177,26 @@ def main(argv=None) -> int:
     def label(p: Path) -> str:
         return str(p.resolve().relative_to(args.relative_to.resolve())) if args.relative_to else str(p)
 
+    tok, length, budget = None, None, NO_BUDGET
+    if args.tokenizer:
+        from transformers import AutoTokenizer
+
+        from growthpace.evaluate.prompts import ChatPrompts
+        from growthpace.models.chat import add_chat_tokens
+
+        tok, budget = AutoTokenizer.from_pretrained(args.tokenizer), args.max_tokens
+        add_chat_tokens(tok)  # what a tuned model's tokenizer holds; the text's own tokens do not change
+        length = ChatPrompts(tok).prompt_length
+    # the authors' AGIEval loader keeps 48 tokens back (agieval.RESERVE): the same budget here
     record: dict = {"agieval": {}, "cmmlu": {}}
     results = []
     for d in args.agieval:
-        expected = record["agieval"][label(d)] = authors_agieval(args.authors, d)
-        results += [("agieval", label(d), key, compare(e, lambda d=d, key=key: ours_agieval(d, key)))
+        expected = record["agieval"][label(d)] = authors_agieval(args.authors, d, tok, budget)
+        results += [("agieval", label(d), key, compare(e, lambda d=d, key=key: ours_agieval(d, key, length, budget)))
                     for key, e in expected.items()]
     for d in args.cmmlu:
-        expected = record["cmmlu"][label(d)] = authors_cmmlu(args.authors, d)
-        results += [("cmmlu", label(d), key, compare(e, lambda d=d, key=key: ours_cmmlu(d, key)))
+        expected = record["cmmlu"][label(d)] = authors_cmmlu(args.authors, d, tok, budget)
+        results += [("cmmlu", label(d), key, compare(e, lambda d=d, key=key: ours_cmmlu(d, key, length, budget)))
                     for key, e in expected.items()]
     bad = 0
     for bench, folder, key, c in results:
