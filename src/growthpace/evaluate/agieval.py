@@ -105,9 +105,9 @@ def _question(obj: dict, where: str) -> None:
         raise RecordError(where, "question", "null")
 
 
-def single_label(label: str | list, where: str) -> tuple[str | None, str | None]:
+def single_label(label: str | list) -> tuple[str | None, str | None]:
     """(the answer, None) of a label with one entry (``"B"``, ``["B"]``, ``""``), or (None, why it is
-    dropped) for several letters (``"AB"``, ``["A", "D"]``) or an empty list on a test item."""
+    dropped): several letters (``"AB"``, ``["A", "D"]``) or an empty list."""
     if len(label) > 1:
         return None, "several answer letters"
     if isinstance(label, list):
@@ -125,7 +125,7 @@ def read_task(path: Path, dropped: Counter | None = None) -> list[tuple[int, dic
     items = []
     for lineno, where, obj in json_lines(path, "AGIEval task file"):
         _fields(obj, where)
-        label, problem = single_label(obj["label"], where)
+        label, problem = single_label(obj["label"])
         if problem is None and not label:
             problem = "empty label"
         if problem:
@@ -169,7 +169,7 @@ def read_demos(path: Path, task: str, dropped: Counter | None = None) -> list[tu
         except (ValueError, SyntaxError) as e:
             raise RecordError(where, task, f"not a Python dict literal ({e})") from None
         _fields(obj, f"{where} ({task})")
-        label, problem = single_label(obj["label"], where)
+        label, problem = single_label(obj["label"])
         if problem == "empty label":  # the authors' code fails on it (an IndexError)
             raise RecordError(f"{where} ({task})", "label", "an empty list")
         if problem:
