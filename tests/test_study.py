@@ -202,7 +202,7 @@ def test_eval_spec_options_ood_and_benchmark_scope():
     index = study.cell_index(paper)
     maximum, curated = index[("7b", "recipe-maximum-seed0")], index[("7b", "curated-10000-seed0")]
     bench = study.eval_spec(paper, maximum, 10)["benchmarks"]
-    assert set(bench) == {"cmmlu", "agieval", "max_tokens"} and bench["cmmlu"]["shots"] == [0, 5]
+    assert set(bench) == {"cmmlu", "agieval", "max_tokens", "prompt_version"} and bench["cmmlu"]["shots"] == [0, 5]
     assert "benchmarks" not in study.eval_spec(paper, maximum, 11)          # epochs 5, 10, 15 only
     assert "benchmarks" not in study.eval_spec(paper, curated, 10)          # recipe cells only
     assert "benchmarks" not in study.eval_spec(paper, study.Cell("7b", "base", 0, 0), 0)

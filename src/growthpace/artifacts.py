@@ -618,7 +618,7 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
         from .evaluate.engine import HFEngine
         from .evaluate.ood import load_ood_sets
         from .evaluate.predictions import PredictionLog, settings_hash
-        from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets
+        from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets, prompt_format
 
         engine = HFEngine(check_model_dir(model_dir), dtype=spec["dtype"], batch_size=spec["batch_size"],
                           max_batch_tokens=spec.get("max_batch_tokens"),
@@ -630,21 +630,23 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
         sets = load_eval_sets(suite, spec["abilities"], spec["splits"])
         if spec.get("ood") and "test" in spec["splits"]:
             sets.update(load_ood_sets(suite_root(suite), "test"))
+        plain = spec.get("plain_prompt")
+        pools = load_pool(suite, "curated", spec["abilities"]) if plain and plain["shots"] else None
+        settings = eval_settings(engine, spec.get("max_new_tokens"), plain)
+        # few-shot benchmark prompts are trimmed to fit as the model will get them: chat or plain text
+        fmt = prompt_format(engine, settings["max_new_tokens"], plain, pools)
         bench = spec.get("benchmarks") or {}
         max_tokens = bench.get("max_tokens", engine.max_positions)
         if "cmmlu" in bench:
             sets.update(cmmlu.load_cmmlu(bench["cmmlu"]["dir"], bench["cmmlu"].get("shots", [0, 5]),
-                                         tokenizer=engine.tokenizer, max_tokens=max_tokens))
+                                         length=fmt.prompt_length, max_tokens=max_tokens))
         if "agieval" in bench:
             a = bench["agieval"]
             sets.update(agieval.load_agieval(a["dir"], a.get("settings", ["zero-shot", "few-shot"]),
                                              a.get("tasks", agieval.CHINESE_MC_TASKS),
-                                             tokenizer=engine.tokenizer, max_tokens=max_tokens,
+                                             length=fmt.prompt_length, max_tokens=max_tokens,
                                              prompts=a.get("prompts")))
-        plain = spec.get("plain_prompt")
-        pools = load_pool(suite, "curated", spec["abilities"]) if plain and plain["shots"] else None
         loaded = time.perf_counter()
-        settings = eval_settings(engine, spec.get("max_new_tokens"), plain)
         model_hash = hashlib.sha256(model_key.encode()).hexdigest()[:16]
         log = PredictionLog(store.root / "predictions" / ".rows" / f"{model_hash}-{settings_hash(settings)}",
                             model_key, settings)

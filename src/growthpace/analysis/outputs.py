@@ -6,5 +6,5 @@ scipy, matplotlib and seaborn each time snakemake parses the Snakefile (every jo
 
 TABLES = ["curves", "overall", "curve_fits", "sensitivity", "sources", "ceilings", "transfer", "transference",
           "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation",
-          "grading"]
+          "grading", "benchmarks"]
 PLOTS = ["overall", "abilities", "sources", "transfer", "recipes", "extrapolation"]

@@ -26,6 +26,8 @@ has nothing to put in it, so that a workflow can declare them all):
     extrapolation_validation  extrapolation.VALIDATION_COLUMNS: held-out figures per ability and form
     grading         grading.GRADING_COLUMNS: per ability, the share of ambiguous outputs, how the careful
                     answers were found and how many verdicts the authors' scorer gives otherwise
+    benchmarks      benchmarks.BENCHMARK_COLUMNS: CMMLU and AGIEval accuracies of every benchmarked cell and
+                    epoch, the base model's included
 
 plus ``recipe.yaml`` (the derived recipes, one per method and one per untrained model size, for
 ``grid.recipe_definitions``) and ``settings.json`` (``untrained``: per untrained model size, its recipe's
@@ -45,7 +47,7 @@ import pandas as pd
 
 from ..data.schema import ABILITIES
 from ..files import write_json_atomic, write_parquet_atomic
-from . import allocation, complexity, curves, extrapolation, grading, guideline, sources, transfer
+from . import allocation, benchmarks, complexity, curves, extrapolation, grading, guideline, sources, transfer
 from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
 from .outputs import TABLES
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
@@ -150,6 +152,7 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes, predictions=_predictions(
         boot, abilities, {m: counts[m] for m in methods if m in counts}, names, budget))
     t["grading"] = grading.grading_table(predictions, scores)
+    t["benchmarks"] = benchmarks.benchmark_table(predictions, scores)
     for name in TABLES:
         write_parquet_atomic(t[name], out_dir / f"{name}.parquet")
     how = {"paper": "cut what does not respond to data, freeze what saturates, share the rest among the\n"

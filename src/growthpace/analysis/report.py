@@ -11,6 +11,8 @@ import pandas as pd
 
 from ..evaluate import authors
 from ..files import write_text_atomic
+from . import benchmarks
+from .bootstrap import BASE
 from .guideline import untrained_distance
 from .plots import selected_test_scores
 from .sensitivity import GROUP_TEXT
@@ -383,6 +385,41 @@ def _transfer_section(t: dict, settings: dict) -> list[str]:
                               **{c: [_ci_of(r, c) for r in rows] for c in ("self", "transfer_in", "transfer_out")}})
         lines += ["", table.to_markdown(index=False)]
     return lines + [""]
+
+
+def _cell_name(row) -> str:
+    if row["data_source"] == BASE:
+        return "base model"
+    if row["data_source"] == "recipe":  # a recipe may share its name with a plain cell (curated-10)
+        return f"recipe {row['recipe']}"
+    return str(row["recipe"]) or f"{row['data_source']}-{row['data_size']}"
+
+
+def _benchmarks_section(t: dict, settings: dict) -> list[str]:
+    lines = ["## Benchmarks", ""]
+    wide = benchmarks.headline(t.get("benchmarks", pd.DataFrame()))
+    if wide.empty:
+        return lines + ["This study runs no benchmark (`evaluation.benchmarks`: CMMLU, AGIEval).", ""]
+    cols = [c for c in wide.columns if c.startswith(("CMMLU", "AGIEval"))]
+    lines.append("Accuracy on CMMLU (the mean over subjects) and AGIEval (the mean over tasks), as the authors' "
+                 "scripts average them, at each cell's selected epoch (or its last benchmarked one). The untuned "
+                 "base model is prompted in plain text (`evaluation.base_prompt`), the tuned cells in their chat "
+                 "format.")
+    for size, g in wide.groupby("model_size", sort=False):
+        base, tuned = g[g["data_source"] == BASE], g[g["data_source"] != BASE]
+        if base.empty or tuned.empty:
+            continue
+        parts = []
+        for c in cols:
+            b, v = base[c].iloc[0], tuned[c].dropna()
+            if pd.notna(b) and len(v):
+                parts.append(f"{c} {_num(v.min() - b, sign=True)} to {_num(v.max() - b, sign=True)}")
+        if parts:
+            lines.append(f"On model {size}, the tuned cells differ from the base model by " + "; ".join(parts) + ".")
+    table = pd.DataFrame({"model size": wide["model_size"], "cell": [_cell_name(r) for r in wide.to_dict("records")],
+                          "seed": wide["seed"], "epoch": wide["epoch"],
+                          **{c: [_num(v) for v in wide[c]] for c in cols}})
+    return lines + ["", table.to_markdown(index=False), ""]
 
 
 def _transference_sentence(s: pd.DataFrame, col: str, what: str, up: str, down: str) -> str:
@@ -810,6 +847,7 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
     lines += _guideline_section(tables, settings, recipe_path)
     lines += _extrapolation_section(tables, settings)
     lines += _grading_section(tables, settings)
+    lines += _benchmarks_section(tables, settings)
     if plots:
         lines += ["## Plots", ""]
         for name, path in plots.items():

@@ -14,6 +14,10 @@ from .grid import (BASE, GUIDELINE, GUIDELINE_POOL, RECIPE, SOURCES, Cell, canon
 EVAL_DEFAULTS = {"loglikelihood_strategy": "auto", "max_batch_tokens": None, "chunk_size": 512}
 # evaluation.base_prompt (the schema fills the same defaults)
 BASE_PROMPT_DEFAULTS = {"format": "plain", "shots": 3, "question": "问：", "answer": "答："}
+# Bump when the benchmark loaders (evaluate.cmmlu, evaluate.agieval) build other prompts for the same
+# files: their predictions are keyed by it. 2: AGIEval demos numbered as the authors number them, and
+# trimmed on the prompt the model gets (plain text for a base model).
+BENCHMARK_PROMPT_VERSION = 2
 
 
 def analysis_spec(config: dict) -> dict:
@@ -143,6 +147,7 @@ def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
         return {}
     if b.get("max_tokens") is not None:
         spec["max_tokens"] = b["max_tokens"]
+    spec["prompt_version"] = BENCHMARK_PROMPT_VERSION
     return spec
 
 
