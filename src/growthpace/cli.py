@@ -19,19 +19,20 @@ import sys
 from pathlib import Path
 
 
-# The workflow lives beside the package in the source tree (the package is installed editable).
-ROOT = Path(__file__).resolve().parents[2]
-
-
 def workflow_root() -> Path:
-    if not (ROOT / "Snakefile").is_file():
-        sys.exit(f"growthpace: no Snakefile in {ROOT}; run from a clone of the growthpace repository")
-    return ROOT
+    from .layout import WorkflowNotFound, workflow_root as root
+
+    try:
+        return root()
+    except WorkflowNotFound as e:
+        sys.exit(f"growthpace: {e}")
 
 
 def snakemake(configfiles: list[Path], cores: int, extra: list[str]) -> int:
+    """Snakemake on the packaged (or cloned) workflow, working in the current directory: results/ and the
+    store go where the user runs it, or where the config's paths say."""
     root = workflow_root()
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"), "--directory", str(root),
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"),
            "--configfile", *map(str, configfiles), "--cores", str(cores), *extra]
     print("+", " ".join(cmd), flush=True)
     return subprocess.call(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -41,7 +42,7 @@ def print_outputs(configfiles: list[Path]) -> None:
     from .study import load_config
 
     study = load_config(*configfiles)["study"]  # merged as snakemake merged them
-    out = workflow_root() / "results" / study
+    out = Path.cwd() / "results" / study
     print(f"\nResults of study {study!r}:")
     for rel in ("tables/scores.parquet", "tables/predictions.parquet", "tables/cells.parquet",
                 "plots/growth.png", "summary.md", "report.md", "analysis/recipe.yaml"):

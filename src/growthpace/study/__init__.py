@@ -16,5 +16,5 @@ from .specs import (BASE_PROMPT_DEFAULTS, EVAL_DEFAULTS, analysis_spec, base_spe
                     subset_spec, suite_spec, tokenizer_spec, untrained_spec)  # noqa: F401
 from .checks import MissingInputs, check_inputs, check_study, missing_benchmark_paths, missing_inputs  # noqa: F401
 from .adaptive import adaptive_candidates, adaptive_settings, check_adaptive  # noqa: F401
-from .config import SCHEMA, load_config  # noqa: F401
+from .config import load_config  # noqa: F401
 from .resources import DEFAULT_RESOURCES, job_resources  # noqa: F401

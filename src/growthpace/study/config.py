@@ -7,10 +7,9 @@ from pathlib import Path
 
 import yaml
 
+from ..layout import schema
 from .checks import check_study
 
-ROOT = Path(__file__).resolve().parents[3]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def load_config(*configfiles: str | Path) -> dict:
@@ -21,6 +20,6 @@ def load_config(*configfiles: str | Path) -> dict:
     config: dict = {}
     for f in configfiles:
         update_config(config, yaml.safe_load(Path(f).read_text()) or {})
-    validate(config, str(SCHEMA))
+    validate(config, str(schema()))
     check_study(config)
     return config
