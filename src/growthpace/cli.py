@@ -1,5 +1,6 @@
 """The ``growthpace`` command: run studies through Snakemake.
 
+    growthpace init DIR                           a study directory: configs (small, paper's), SLURM profile
     growthpace demo [--cores N]                   the embedded demo study (config/config.yaml)
     growthpace run --configfile X.yaml [-- ...]  any study; extra arguments go to snakemake
     growthpace run --configfile A.yaml B.yaml     A's study with B's keys merged on top (as snakemake does)
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="growthpace", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="write a study directory to start from")
+    init.add_argument("dir", type=Path)
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
     demo = sub.add_parser("demo", help="run the embedded demo study")
     demo.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     run = sub.add_parser("run", help="run a study")
@@ -83,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         extra = extra[1:]
     if args.command == "store":
         return store_command(args)
+    if args.command == "init":
+        from .init import init_study
+        try:
+            written = init_study(args.dir, args.force)
+        except FileExistsError as e:
+            sys.exit(str(e))
+        print("\n".join(f"wrote {p}" for p in written))
+        print(f"next: cd {args.dir} && growthpace run --configfile config.yaml")
+        return 0
     if args.command == "memory-plan":
         from .train.memory_plan import main as memory_plan
         return memory_plan(args.configfile or [workflow_root() / "config" / "config.yaml"], args.gpu_memory)
