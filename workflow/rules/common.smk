@@ -1,13 +1,11 @@
 # Config validation, grid expansion and input helpers. All logic lives in growthpace.study.
 import re
 
-from snakemake.utils import validate
-
 from growthpace import reuse, study
 from growthpace.store import CODE_VERSIONS
 
-validate(config, schema="../schemas/config.schema.yaml")
-study.check_study(config)
+# The schema (defaults filled in) and the study checks: every problem of the config in one message.
+study.check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 RESULTS = f"results/{config['study']}"
 STORE = config["store_dir"]
