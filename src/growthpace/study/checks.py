@@ -258,21 +258,26 @@ def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> 
     return out
 
 
-def missing_inputs(config: dict) -> list[str]:
+def missing_inputs(config: dict, unresolved: dict[str, str] | None = None) -> list[str]:
     """Every path outside the store that the study reads and that is missing, as ``key: path (why)``:
     the DoIT directory and the files of it that the grid uses, the base-model directories, the
-    benchmark directories. Checked before a real run starts (``onstart`` in common.smk)."""
-    out: list[str] = []
+    benchmark directories; and the Hub ids that could not be resolved (``unresolved``: ``{key: problem}``
+    from ``hub.resolve_config``), in place of their paths. Checked before a real run starts (``onstart``
+    in common.smk)."""
+    skip = unresolved or {}  # reported as Hub ids, not as missing paths
+    out: list[str] = list(skip.values())
     data, ev = config["data"], config.get("evaluation") or {}
-    if data.get("source_dir"):
+    if data.get("source_dir") and "data.source_dir" not in skip:
         root = Path(data["source_dir"])
         if _is_dir(root, "data.source_dir", out):
             out += _missing_data_files(config, root)
     for ms in model_sizes(config):
-        path = config["models"]["sizes"][ms].get("path")
-        if path and _is_dir(Path(path), f"models.sizes.{ms}.path", out):
-            _is_file(Path(path) / "config.json", f"models.sizes.{ms}.path", out, "not a model directory")
-    out += missing_benchmark_paths(ev.get("benchmarks") or {})
+        key, path = f"models.sizes.{ms}.path", config["models"]["sizes"][ms].get("path")
+        if path and key not in skip and _is_dir(Path(path), key, out):
+            _is_file(Path(path) / "config.json", key, out, "not a model directory")
+    bench = {name: b for name, b in (ev.get("benchmarks") or {}).items()
+             if f"evaluation.benchmarks.{name}.dir" not in skip}
+    out += missing_benchmark_paths(bench)
     return out
 
 
@@ -305,7 +310,7 @@ def _missing_data_files(config: dict, root: Path) -> list[str]:
     return out
 
 
-def check_inputs(config: dict) -> None:
-    missing = missing_inputs(config)
+def check_inputs(config: dict, unresolved: dict[str, str] | None = None) -> None:
+    missing = missing_inputs(config, unresolved)
     if missing:
         raise MissingInputs(config["study"], missing)

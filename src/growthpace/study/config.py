@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from .. import hub
 from ..layout import schema
 from .checks import ConfigProblems, study_problems
 
@@ -85,4 +86,5 @@ def load_config(*configfiles: str | Path) -> dict:
     for f in configfiles:
         update_config(config, yaml.safe_load(Path(f).read_text()) or {})
     check_config(config)
+    hub.resolve_config(config)  # an id not resolved stays as given (a real run reports it)
     return config
