@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import hub
 from .data import demo
 from .data.loaders import doit_file, load_doit_split, load_json, load_jsonl, strip_provenance
 from .data.sampling import nested_subset
@@ -395,7 +396,9 @@ def base_request(root: Path | None, tokenizer_key: str | None, spec: dict, fp: F
     suite's corpus and the tokenizer's key."""
     if "path" in spec:
         path = Path(spec["path"])
-        return data_request("base_model", MODEL_DIR_SPEC, fp, labelled(path, tree_files(path)))
+        origin = hub.origin(path)  # a Hub snapshot: its repository and commit enter the key too
+        return data_request("base_model", {**MODEL_DIR_SPEC, "hub": origin} if origin else MODEL_DIR_SPEC, fp,
+                            labelled(path, tree_files(path)))
     return data_request("base_model", spec, fp, labelled(root, [root / CORPUS_FILE]), tokenizer=tokenizer_key)
 
 

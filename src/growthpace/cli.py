@@ -1,5 +1,6 @@
 """The ``growthpace`` command: run studies through Snakemake.
 
+    growthpace init DIR                           a study directory: configs (small, paper's), SLURM profile
     growthpace demo [--cores N]                   the embedded demo study (config/config.yaml)
     growthpace run --configfile X.yaml [-- ...]  any study; extra arguments go to snakemake
     growthpace run --configfile A.yaml B.yaml     A's study with B's keys merged on top (as snakemake does)
@@ -22,19 +23,20 @@ import sys
 from pathlib import Path
 
 
-# The workflow lives beside the package in the source tree (the package is installed editable).
-ROOT = Path(__file__).resolve().parents[2]
-
-
 def workflow_root() -> Path:
-    if not (ROOT / "Snakefile").is_file():
-        sys.exit(f"growthpace: no Snakefile in {ROOT}; run from a clone of the growthpace repository")
-    return ROOT
+    from .layout import WorkflowNotFound, workflow_root as root
+
+    try:
+        return root()
+    except WorkflowNotFound as e:
+        sys.exit(f"growthpace: {e}")
 
 
 def snakemake(configfiles: list[Path], cores: int, extra: list[str]) -> int:
+    """Snakemake on the packaged (or cloned) workflow, working in the current directory: results/ and the
+    store go where the user runs it, or where the config's paths say."""
     root = workflow_root()
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"), "--directory", str(root),
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"),
            "--configfile", *map(str, configfiles), "--cores", str(cores), *extra]
     print("+", " ".join(cmd), flush=True)
     return subprocess.call(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -44,7 +46,7 @@ def print_outputs(configfiles: list[Path]) -> None:
     from .study import load_config
 
     study = load_config(*configfiles)["study"]  # merged as snakemake merged them
-    out = workflow_root() / "results" / study
+    out = Path.cwd() / "results" / study
     print(f"\nResults of study {study!r}:")
     for rel in ("tables/scores.parquet", "tables/predictions.parquet", "tables/cells.parquet",
                 "plots/growth.png", "summary.md", "report.md", "analysis/recipe.yaml"):
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="growthpace", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="write a study directory to start from")
+    init.add_argument("dir", type=Path)
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
     demo = sub.add_parser("demo", help="run the embedded demo study")
     demo.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     run = sub.add_parser("run", help="run a study")
@@ -105,6 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         from .partial_report import main as report_main
         return report_main(args.configfile or [workflow_root() / "config" / "config.yaml"], args.out)
+    if args.command == "init":
+        from .init import init_study
+        try:
+            written = init_study(args.dir, args.force)
+        except FileExistsError as e:
+            sys.exit(str(e))
+        print("\n".join(f"wrote {p}" for p in written))
+        print(f"next: cd {args.dir} && growthpace run --configfile config.yaml")
+        return 0
     if args.command == "memory-plan":
         from .train.memory_plan import main as memory_plan
         return memory_plan(args.configfile or [workflow_root() / "config" / "config.yaml"], args.gpu_memory)

@@ -18,6 +18,7 @@ rule tables:
 
 
 rule plot_growth:
+    localrule: True
     input:
         scores=rules.tables.output.scores,
     output:
@@ -35,6 +36,7 @@ rule plot_growth:
 
 
 rule summary:
+    localrule: True
     input:
         scores=rules.tables.output.scores,
         cells=rules.tables.output.cells,

@@ -1,13 +1,14 @@
 # Config validation, grid expansion and input helpers. All logic lives in growthpace.study.
 import re
 
-from snakemake.utils import validate
-
-from growthpace import reuse, study
+from growthpace import hub, reuse, study
 from growthpace.store import CODE_VERSIONS
 
-validate(config, schema="../schemas/config.schema.yaml")
-study.check_study(config)
+# The schema (defaults filled in) and the study checks: every problem of the config in one message.
+study.check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+# Hub ids (org/name@revision) replaced by their snapshot directories in the Hub cache; those that
+# cannot be resolved stop a real run in onstart, with the paths that are missing.
+HUB_UNRESOLVED = hub.resolve_config(config)
 
 RESULTS = f"results/{config['study']}"
 STORE = config["store_dir"]
@@ -41,7 +42,7 @@ wildcard_constraints:
 # so `snakemake -n` builds the DAG of a study whose data lives elsewhere, and a real run stops
 # before its first job with every missing path listed.
 onstart:
-    study.check_inputs(config)
+    study.check_inputs(config, HUB_UNRESOLVED)
 
 
 # The grid's cells only: guideline cells train the recipe derived from the grid's tables, so they

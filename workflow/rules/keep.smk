@@ -3,6 +3,7 @@
 # study's benchmarks evaluate; the others are deleted from the store (a 33b snapshot is ~65 GB). Runs
 # after every evaluation of the cells (the tables read them all), so no job of this study needs them.
 rule keep_epochs:
+    localrule: True
     input:
         cells=analysis_tables("cells"),
     output:

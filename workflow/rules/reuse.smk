@@ -8,7 +8,7 @@
 # goes under logs/reuse/, so that the log of the job that built the artifact is kept.
 
 
-use rule subset as reuse_subset with:
+use rule subset as reuse_subset with:  # local as subset is
     output:
         reuse.only(rules.subset.output[0], PLAN.reusable("subset")),
     log:
@@ -16,6 +16,7 @@ use rule subset as reuse_subset with:
 
 
 use rule base_model as reuse_base_model with:
+    localrule: True
     output:
         reuse.only(rules.base_model.output[0], PLAN.reusable("base_model")),
     log:
@@ -24,6 +25,7 @@ use rule base_model as reuse_base_model with:
 
 
 use rule train_cell as reuse_train_cell with:
+    localrule: True
     output:
         reuse.only(rules.train_cell.output[0], PLAN.reusable("train_cell")),
     log:
@@ -36,6 +38,7 @@ use rule train_cell as reuse_train_cell with:
 
 
 use rule evaluate_checkpoint as reuse_evaluate_checkpoint with:
+    localrule: True
     output:
         reuse.only(rules.evaluate_checkpoint.output[0], PLAN.reusable("evaluate_checkpoint")),
     log:
@@ -45,13 +48,6 @@ use rule evaluate_checkpoint as reuse_evaluate_checkpoint with:
         gpu=0,
         mem_mb=1000,
         runtime=10,
-
-
-localrules:
-    reuse_subset,
-    reuse_base_model,
-    reuse_train_cell,
-    reuse_evaluate_checkpoint,
 
 
 ruleorder: reuse_subset > subset

@@ -15,7 +15,8 @@ from .grid import (BASE, BASE_NAME, CELL_PATTERN, GUIDELINE, GUIDELINE_METHODS, 
 from .specs import (BASE_PROMPT_DEFAULTS, EVAL_DEFAULTS, analysis_spec, base_spec, benchmark_spec, eval_spec,
                     extrapolate_spec, leakage_mode, needs_tokenizer, ood_enabled, scoring_spec, sft_spec,
                     subset_spec, suite_spec, tokenizer_spec, untrained_spec)  # noqa: F401
-from .checks import MissingInputs, check_inputs, check_study, missing_benchmark_paths, missing_inputs  # noqa: F401
+from .checks import (ConfigProblems, MissingInputs, check_inputs, check_study, missing_benchmark_paths,  # noqa: F401
+                     missing_inputs, study_problems)
 from .adaptive import adaptive_candidates, adaptive_settings, check_adaptive  # noqa: F401
-from .config import SCHEMA, load_config  # noqa: F401
+from .config import check_config, load_config, schema_problems  # noqa: F401
 from .resources import DEFAULT_RESOURCES, job_resources  # noqa: F401
