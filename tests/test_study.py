@@ -261,6 +261,13 @@ def test_missing_inputs_lists_every_path(tmp_path):
     assert len(agieval) == 8 and "gaokao-physics.jsonl" in agieval[-1]
     assert not [m for m in missing if "cmmlu" in m]
     assert len(missing) == 1 + 3 + 8
+    # a tiny model size is pretrained here, on the suite's corpus, which a DoIT release does not have
+    (doit / "pretrain" / "corpus.txt").unlink()
+    assert study.missing_inputs(cfg) == missing
+    cfg["models"]["sizes"]["13b"] = {"arch": {"hidden_size": 32}, "pretrain": {"steps": 1}}
+    corpus = [m for m in study.missing_inputs(cfg) if "corpus" in m]
+    assert corpus == [f"data.source_dir: {doit}/pretrain/corpus.txt (no pretraining corpus: model size '13b' is a "
+                      "tiny model pretrained here on it; give it a path to a model, or add the corpus)"]
 
 
 def test_settings_of_models_from_a_path_and_keys_of_tiny_ones():

@@ -377,9 +377,11 @@ def _transfer_section(t: dict, settings: dict) -> list[str]:
     if len(s):
         lines.append(_transference_sentence(s, "transfer_in", "Incoming transference (the mean change of an "
                                             "ability from the other abilities' data)", "gain", "lose"))
-        lines.append(_transference_sentence(s.dropna(subset=["transfer_out"]), "transfer_out", "Outgoing "
-                                            "transference (the mean change an ability's data causes in the others)",
-                                            "help the others", "hurt the others"))
+        out = s.dropna(subset=["transfer_out"])
+        if len(out):  # none when the single-ability cells train one ability only
+            lines.append(_transference_sentence(out, "transfer_out", "Outgoing transference (the mean change an "
+                                                "ability's data causes in the others)", "help the others",
+                                                "hurt the others"))
         rows = s.to_dict("records")
         table = pd.DataFrame({"ability": s["ability"].to_list(),
                               **{c: [_ci_of(r, c) for r in rows] for c in ("self", "transfer_in", "transfer_out")}})

@@ -304,6 +304,10 @@ def _missing_data_files(config: dict, root: Path) -> list[str]:
             _is_file(root / "curated" / split / f"{a}_{split}.json", key, out)
     if synthetic and not sorted((root / "synthetic" / "40960").glob("*.json")):
         out.append(f"{key}: {root / 'synthetic' / '40960'}/*.json (no synthetic data files)")
+    tiny = [ms for ms in model_sizes(config) if "path" not in config["models"]["sizes"][ms]]
+    if tiny:  # a DoIT release has no pretraining corpus: the tokenizer and a tiny model need one
+        _is_file(root / "pretrain" / "corpus.txt", key, out, f"no pretraining corpus: model size {tiny[0]!r} is a "
+                 "tiny model pretrained here on it; give it a path to a model, or add the corpus")
     if ood_enabled(config) and not sorted((root / "curated" / "test").glob("ceval_*.json")):
         out.append(f"{key}: {root / 'curated' / 'test'}/ceval_*.json (no out-of-domain sets; or set "
             "evaluation.ood: false)")
