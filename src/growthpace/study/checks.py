@@ -11,6 +11,7 @@ from .grid import (GUIDELINE_POOL, GUIDELINE_RECIPES, ConfigError, cell_recipe, 
                    model_sizes, model_sizes_for, recipe_definition, recipe_names, sft_settings, single_ability_recipes,
                    training_cells)
 from .adaptive import check_adaptive
+from .resources import job_resources
 from .specs import extrapolate_spec, ood_enabled
 
 
@@ -59,6 +60,7 @@ def check_study(config: dict) -> None:
         if settings["micro_batch_size"] > settings["batch_size"]:
             raise ConfigError(f"models.sizes.{ms}.sft: micro_batch_size {settings['micro_batch_size']} is larger "
                               f"than batch_size {settings['batch_size']}")
+        _check_batch_split(config, ms, settings)
         after = config.get("evaluation", {}).get("select_after_epoch", 5)
         if after >= settings["epochs"]:
             raise ConfigError(f"evaluation.select_after_epoch: {after} leaves no epoch to select for model size "
@@ -75,6 +77,19 @@ def check_study(config: dict) -> None:
             raise ConfigError(f"evaluation.benchmarks.model_sizes[{i}]: {ms!r} is not a model size of the grid")
     if not training_cells(config):
         raise ConfigError("grid: no training cells (give grid.data_sizes, grid.recipes or grid.single_ability)")
+
+
+def _check_batch_split(config: dict, ms: str, settings: dict) -> None:
+    """The global batch must split into micro-batches over the training processes (one per GPU), or the
+    worker stops after the queue wait and the model load (``train.batches.micro_batches_per_step``)."""
+    train = job_resources(config, ms, "train")
+    world, key = (train["gpus"], "gpus") if train["gpus"] else (train["processes"], "processes")
+    micro, batch = settings["micro_batch_size"], settings["batch_size"]
+    if batch % (micro * world):
+        raise ConfigError(f"models.sizes.{ms}.sft.micro_batch_size: batch_size {batch} is not a multiple of "
+                          f"micro_batch_size {micro} x {world} training processes "
+                          f"(models.sizes.{ms}.resources.train.{key}); pick a micro-batch that divides "
+                          f"batch_size / {world}")
 
 
 def _check_recipes(config: dict) -> None:
