@@ -95,7 +95,7 @@ def test_check_model_dir_accepts_a_real_one(tiny_model_dir):
 
 @pytest.mark.parametrize("stage", [0, 1, 2, 3])
 def test_deepspeed_config_leaves_optimizer_and_schedule_to_trainer(stage):
-    cfg = deepspeed_config(stage)
+    cfg = deepspeed_config(stage, 64)
     assert "optimizer" not in cfg and "scheduler" not in cfg
     assert cfg["zero_optimization"]["stage"] == stage
     assert cfg["train_micro_batch_size_per_gpu"] == cfg["gradient_accumulation_steps"] == "auto"

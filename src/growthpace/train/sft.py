@@ -284,6 +284,13 @@ def skip_shm_op() -> None:
     backend.build_shm_op = lambda: None  # tests/test_train_deepspeed.py checks that nothing is compiled
 
 
+def hidden_size(model_dir: Path) -> int:
+    """The model's hidden size (DeepSpeed's bucket sizes follow it)."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(model_dir).hidden_size
+
+
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
@@ -385,7 +392,8 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         data_seed=settings.seed,
         dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
-        deepspeed=deepspeed_config(settings.zero_stage) if settings.engine == "deepspeed" else None,
+        deepspeed=deepspeed_config(settings.zero_stage, hidden_size(base_model_dir), settings.offload_optimizer)
+        if settings.engine == "deepspeed" else None,
         disable_tqdm=False,
     )
     clock.mark("training_arguments")
