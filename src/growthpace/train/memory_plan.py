@@ -44,7 +44,7 @@ from pathlib import Path
 
 GIB = 2**30
 # Bytes per parameter of the evaluation weights.
-EVAL_DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
+EVAL_DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 TINY_VOCAB = 1000  # a tiny model's character vocabulary is not known before its tokenizer is trained
 LOGIT_BYTES = 16  # per token and vocabulary entry, see above
 CUDA_CONTEXT_GIB = 1.0
@@ -217,7 +217,7 @@ def setting_that_fits(plan: SizePlan, shape: Shape, model_config_, value_bytes: 
 
 def plan_size(config: dict, size: str, gpu_memory_gib: float) -> SizePlan:
     from .. import study
-    from ..devices import Device, training_precision
+    from ..devices import Device, evaluation_dtype, training_precision
 
     spec = config["models"]["sizes"][size]
     settings = study.sft_settings(config, size)
@@ -228,7 +228,7 @@ def plan_size(config: dict, size: str, gpu_memory_gib: float) -> SizePlan:
     micro = min(settings["micro_batch_size"], settings["batch_size"])
     precision = training_precision(settings["precision"], Device.planned(train["gpus"]))
     value_bytes = 4 if precision == "fp32" else 2
-    dtype = (config.get("evaluation") or {}).get("dtype", "auto")
+    dtype = evaluation_dtype((config.get("evaluation") or {}).get("dtype", "auto"), Device.planned(evaluate["gpus"]))
     plan = SizePlan(size, shape.parameters, source, settings["zero_stage"], train["gpus"], micro, settings["max_len"],
                     settings["gradient_checkpointing"], settings["offload_optimizer"],
                     host_requested_gib=train["mem_mb"] / 1024,
