@@ -411,6 +411,10 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         callbacks=[EpochSnapshots(snapshots), probe, clock, *(callbacks or [])],
     )
     probe.trainer = trainer
+    if world > 1 and not getattr(trainer, "model_accepts_loss_kwargs", True):
+        # Blank rows need the loss summed over the global batch's target tokens (num_items_in_batch);
+        # averaged per micro-batch, an all-blank one would be 0/0.
+        raise ValueError(f"{type(model).__name__} takes no loss kwargs: it cannot train in {world} processes")
     clock.mark("trainer")
     done = complete_checkpoints(work_dir)
     resume = done[-1] if done else None
