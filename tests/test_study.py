@@ -55,6 +55,12 @@ def test_settings_precedence():
     (lambda c: c["models"]["sizes"]["xs"].pop("arch"), "models.sizes.xs: give either 'path'"),
     (lambda c: c["evaluation"].update(select_after_epoch=9), "evaluation.select_after_epoch: 9 leaves no epoch"),
     (lambda c: c["training"].update(micro_batch_size=64), "micro_batch_size 64 is larger than batch_size"),
+    # Found when the study is planned, not by the worker after its queue wait and model load.
+    (lambda c: c["models"]["sizes"]["xs"].update(resources={"train": {"gpus": 3}}),
+     "models.sizes.xs.sft.micro_batch_size: batch_size 8 is not a multiple of micro_batch_size 8 x 3 training "
+     "processes .models.sizes.xs.resources.train.gpus"),
+    (lambda c: c["models"]["sizes"]["xs"].update(resources={"train": {"processes": 3}}),
+     "x 3 training processes .models.sizes.xs.resources.train.processes"),
 ])
 def test_cross_key_errors_name_the_key(edit, message):
     cfg = copy.deepcopy(load(ROOT / "config" / "config.yaml"))

@@ -27,6 +27,7 @@ from . import hub
 from .data import demo
 from .data.loaders import doit_file, load_doit_split, load_json, load_jsonl, strip_provenance
 from .data.sampling import nested_subset
+from .devices import CPU
 from .fingerprint import Fingerprint, Fingerprints, labelled, tree_files
 from .files import tree_bytes, write_parquet_atomic
 from .store import Artifact, Store, artifact_key, read_receipt
@@ -464,11 +465,13 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
         from .train.launch import run_cell
 
         train_file = subset.path / "train.jsonl"
+        check_base_unchanged(store, base)
         # Clear errors before anything is launched (without the Trainer's imports: the worker has them).
         check_training_data(base.path, load_jsonl(train_file), settings.max_len)
         # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
         job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
-               "work_dir": str(work / "trainer"), "settings": asdict(settings)}
+               "work_dir": str(work / "trainer"), "settings": asdict(settings),
+               "device": spec.get("device", CPU)}  # each process checks that it runs on what the key says
         info = run_cell(job, work, nproc=nproc, launcher=launcher, threads=threads)
         shutil.move(str(work / "out" / "epochs"), tmp / "epochs")
         info["bytes_stored"] = tree_bytes(tmp / "epochs")
@@ -476,6 +479,18 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
         shutil.rmtree(work, ignore_errors=True)  # optimizer states go once the cell is complete
         return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps", "losses")}}
     return request.build(store, train, reuse_only)
+
+
+def check_base_unchanged(store: Store, base: Artifact) -> None:
+    """A path base model is used in place, keyed by its files when ``base_model`` ran, possibly days
+    before its training job starts: the files must still be those (``train.checks.check_model_unchanged``)."""
+    from .train.checks import check_model_unchanged
+
+    if not store.exists(base.kind, base.key):
+        return
+    manifest = store.manifest(base.kind, base.key)
+    if "source_dir" in manifest and "fingerprint" in manifest:
+        check_model_unchanged(base.path, manifest["fingerprint"]["files"], store.fingerprints())
 
 
 # ---------------------------------------------------------------------------------------- analysis
@@ -623,7 +638,13 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
         from .evaluate.predictions import PredictionLog, settings_hash
         from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets, prompt_format
 
-        engine = HFEngine(check_model_dir(model_dir), dtype=spec["dtype"], batch_size=spec["batch_size"],
+        from .devices import check_running, running_device
+
+        # The key says which device and dtype the rows come from: nothing else may write them.
+        device = spec.get("device", CPU)
+        check_running(device, spec["dtype"], running_device(), f"evaluation of {model_dir}")
+        engine = HFEngine(check_model_dir(model_dir), device=device, dtype=spec["dtype"],
+                          batch_size=spec["batch_size"],
                           max_batch_tokens=spec.get("max_batch_tokens"),
                           loglikelihood_strategy=spec.get("loglikelihood_strategy", "auto"),
                           add_chat_tokens=spec.get("add_chat_tokens", False),

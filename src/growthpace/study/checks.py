@@ -11,6 +11,7 @@ from .grid import (GUIDELINE_POOL, GUIDELINE_RECIPES, ConfigError, cell_recipe, 
                    model_sizes, model_sizes_for, recipe_definition, recipe_names, sft_settings, single_ability_recipes,
                    training_cells)
 from .adaptive import check_adaptive
+from .resources import job_resources
 from .specs import extrapolate_spec, ood_enabled
 
 
@@ -79,6 +80,8 @@ def _check_training(config: dict, out: list[str]) -> None:
         if settings["micro_batch_size"] > settings["batch_size"]:
             out.append(f"models.sizes.{ms}.sft: micro_batch_size {settings['micro_batch_size']} is larger "
                        f"than batch_size {settings['batch_size']}")
+        else:
+            _check_batch_split(config, ms, settings, out)
         if after >= settings["epochs"]:
             short[ms] = settings["epochs"]
     if short:
@@ -100,6 +103,19 @@ def _check_analysis(config: dict, out: list[str]) -> None:
 def _check_cells(config: dict, out: list[str]) -> None:
     if not training_cells(config):
         out.append("grid: no training cells (give grid.data_sizes, grid.recipes or grid.single_ability)")
+
+
+def _check_batch_split(config: dict, ms: str, settings: dict, out: list[str]) -> None:
+    """The global batch must split into micro-batches over the training processes (one per GPU), or the
+    worker stops after the queue wait and the model load (``train.batches.micro_batches_per_step``)."""
+    train = job_resources(config, ms, "train")
+    world, key = (train["gpus"], "gpus") if train["gpus"] else (train["processes"], "processes")
+    micro, batch = settings["micro_batch_size"], settings["batch_size"]
+    if batch % (micro * world):
+        out.append(f"models.sizes.{ms}.sft.micro_batch_size: batch_size {batch} is not a multiple of "
+                   f"micro_batch_size {micro} x {world} training processes "
+                   f"(models.sizes.{ms}.resources.train.{key}); pick a micro-batch that divides "
+                   f"batch_size / {world}")
 
 
 def _check_recipes(config: dict, out: list[str]) -> None:

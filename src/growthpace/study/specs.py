@@ -5,6 +5,7 @@ option existed keep their keys."""
 
 from __future__ import annotations
 
+from ..devices import CPU, Device, evaluation_dtype, planned_device, training_precision
 from ..train.settings import LATER_DEFAULTS
 from .grid import (BASE, GUIDELINE, GUIDELINE_POOL, RECIPE, SOURCES, Cell, canonical, cell_recipe, guideline_settings,
                    is_guideline, model_sizes, sft_settings)
@@ -113,13 +114,20 @@ def leakage_mode(config: dict) -> str:
 
 def sft_spec(config: dict, model_size: str, seed: int) -> dict:
     """The settings of a cell; those added later (``LATER_DEFAULTS``) only when they differ from their
-    defaults, so that cells trained before they existed keep their keys."""
+    defaults, so that cells trained before they existed keep their keys. The precision is the one that
+    will run (``auto`` resolved for the device of the size's train jobs), and a cell trained on GPUs
+    says so (``device``; CPU cells, all that existed before, keep their keys)."""
+    device = planned_device(config, model_size, "train")
     settings = sft_settings(config, model_size)
     settings["seed"] = int(seed)
+    settings["precision"] = training_precision(settings["precision"], device)
     for key, default in LATER_DEFAULTS.items():
         if settings.get(key) == default:
             del settings[key]
-    return canonical({"settings": settings})
+    spec = {"settings": settings}
+    if device.kind != CPU:
+        spec["device"] = device.kind
+    return canonical(spec)
 
 
 def ood_enabled(config: dict) -> bool:
@@ -165,13 +173,17 @@ def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) 
     """What ``artifacts.build_predictions`` evaluates for one (cell, epoch). Options left at their
     defaults are left out, so that studies which do not set them keep their artifacts' keys."""
     ev = config.get("evaluation", {})
+    # The dtype that will run on the device of the cell's evaluate jobs (a CPU one without a cell).
+    device = planned_device(config, cell.model_size, "evaluate") if cell is not None else Device(CPU)
     spec = {
         "abilities": config["data"]["abilities"],
         "splits": ev.get("splits", ["valid", "test"]),
         "batch_size": ev.get("batch_size", 64),
-        "dtype": ev.get("dtype", "auto"),
+        "dtype": evaluation_dtype(ev.get("dtype", "auto"), device),
         "max_new_tokens": ev.get("max_new_tokens", {}),
     }
+    if device.kind != CPU:
+        spec["device"] = device.kind
     for key, default in EVAL_DEFAULTS.items():
         if ev.get(key, default) != default:
             spec[key] = ev[key]
