@@ -71,11 +71,14 @@ def record(row: dict) -> dict:
 
 def grade(rows: list[dict]) -> list[dict]:
     """Each row's careful verdict under the ``growthpace`` found first on ``sys.path``."""
-    from growthpace.evaluate import scorers
+    try:
+        from growthpace.evaluate.grading import score_item
+    except ModuleNotFoundError:  # a checkout from before the grading stages
+        from growthpace.evaluate.scorers import score_item
 
     out = []
     for row in rows:
-        res = scorers.score_item(record(row), output=row["output"])
+        res = score_item(record(row), output=row["output"])
         if res["kind"] != row["kind"]:
             raise SystemExit(f"{row['id']}: the scorer reads it as {res['kind']}, the set says {row['kind']}")
         out.append({"id": row["id"], "parsed": res["parsed"], "score": int(res["score"])})

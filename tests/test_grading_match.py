@@ -6,7 +6,9 @@ import threading
 import pytest
 
 from growthpace.evaluate import scorers as S
+from growthpace.evaluate.grading import score_item
 from growthpace.evaluate.grading import match as M
+from growthpace.evaluate.grading import symbolic as Y
 
 QUESTION = "关于光合作用，下列说法正确的是\nA. 只在白天进行暗反应\nB. 光反应产生氧气\nC. 不需要酶的参与\nD. 只发生在根部"
 
@@ -54,16 +56,16 @@ def math_rec(answer):
     ("作为AI助手，我无法作答。", "E", "none", False),                                   # refusal
 ])
 def test_choice(output, parsed, path, ambiguous):
-    res = S.score_item(choice_rec("B"), output=output)
+    res = score_item(choice_rec("B"), output=output)
     assert (res["parsed"], res["parse_path"], res["ambiguous"]) == (parsed, path, ambiguous)
     assert res["score"] == float(parsed == "B")
 
 
 def test_choice_logit_fallback_only_when_the_text_names_nothing():
     logits = {"A": 0.1, "B": 0.2, "C": 3.0, "D": 0.0}
-    res = S.score_item(choice_rec("B"), output="光合作用需要光。", letter_logits=logits)
+    res = score_item(choice_rec("B"), output="光合作用需要光。", letter_logits=logits)
     assert (res["parsed"], res["parse_path"]) == ("C", "logit_fallback")
-    res = S.score_item(choice_rec("B"), output="B和C都有可能。", letter_logits=logits)   # ambiguous: no fallback
+    res = score_item(choice_rec("B"), output="B和C都有可能。", letter_logits=logits)   # ambiguous: no fallback
     assert (res["parsed"], res["parse_path"], res["ambiguous"]) == ("E", "none", True)
 
 
@@ -80,7 +82,7 @@ def test_choice_logit_fallback_only_when_the_text_names_nothing():
     ("正确。\n错误。", "E"), ("也许对也许错。", "E"), ("我无法判断。", "E"),                 # no commitment
 ])
 def test_true_false(output, want):
-    res = S.score_item(tf_rec("正确"), output=output)
+    res = score_item(tf_rec("正确"), output=output)
     assert res["parsed"] == want
     assert res["score"] == float(want == "T")
 
@@ -98,7 +100,7 @@ def test_true_false(output, want):
     ("龙", "填「龍」", 1.0, False),                                                    # traditional
 ])
 def test_cloze(gold, output, score, ambiguous):
-    res = S.score_item(cloze_rec(gold), output=output)
+    res = score_item(cloze_rec(gold), output=output)
     assert (res["score"], res["ambiguous"]) == (score, ambiguous)
 
 
@@ -114,7 +116,7 @@ def test_cloze(gold, output, score, ambiguous):
     ("答：ACD\n理由：B项是作弊。", "ACD"),                                              # explanation names B
 ])
 def test_multi_select(output, want):
-    res = S.score_item(ms_rec("ACD"), output=output)
+    res = score_item(ms_rec("ACD"), output=output)
     assert res["parsed"] == want
     assert res["score"] == float(want == "ACD")
 
@@ -134,7 +136,7 @@ def test_multi_select(output, want):
     ("9", "答案可能是 9，也可能是 10。", 0.0), ("9", "我无法完成这道题。", 0.0),                   # no commitment
 ])
 def test_math(answer, output, score):
-    assert S.score_item(math_rec(answer), output=output)["score"] == score
+    assert score_item(math_rec(answer), output=output)["score"] == score
 
 
 # ---------------------------------------------------------------------------------- CPU-time limit
@@ -147,19 +149,19 @@ def test_cpu_limited_ends_a_runaway_computation_even_through_a_bare_except():
             pass
         while True:
             sum(range(10_000))
-    assert M.cpu_limited(runaway, seconds=0.2, default="stopped") == "stopped"
-    assert M.cpu_limited(lambda: 41 + 1, seconds=0.2) == 42
+    assert Y.cpu_limited(runaway, seconds=0.2, default="stopped") == "stopped"
+    assert Y.cpu_limited(lambda: 41 + 1, seconds=0.2) == 42
 
 
 def test_cpu_limited_is_skipped_outside_the_main_thread():
     got = []
-    worker = threading.Thread(target=lambda: got.append(M.cpu_limited(lambda: 1, default="skipped")))
+    worker = threading.Thread(target=lambda: got.append(Y.cpu_limited(lambda: 1, default="skipped")))
     worker.start()
     worker.join()
     assert got == ["skipped"]
 
 
 def test_a_pathological_expression_is_no_answer_and_never_hangs(monkeypatch):
-    monkeypatch.setattr(M, "SYMBOLIC_CPU_SECONDS", 0.3)
-    assert M.symbolic_equiv("9^{9^{9^{9^{9}}}}", "1") is False
-    assert M.symbolic_equiv("3^{4}", "81") is True
+    monkeypatch.setattr(Y, "SYMBOLIC_CPU_SECONDS", 0.3)
+    assert Y.symbolic_equiv("9^{9^{9^{9^{9}}}}", "1") is False
+    assert Y.symbolic_equiv("3^{4}", "81") is True

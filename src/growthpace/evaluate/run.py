@@ -4,7 +4,7 @@ An eval set is a list of DoIT-format records (``messages`` whose last turn is th
 Three ways to answer, by record:
 
 - generation items (``question_format`` 0) are decoded greedily and parsed by the scorer of their
-  kind (``scorers.score_item``); every one also keeps the A-D logits at the first generated position
+  kind (``grading.score_item``); every one also keeps the A-D logits at the first generated position
   and at its last generation step (the single-choice fallback of each scoring mode);
 - perplexity-ranked items (``question_format`` 1) become one log-likelihood request per choice, gold
   first;

@@ -143,7 +143,7 @@ Math (``extract_math_answer``, ``normalize_math``, ``math_equiv``)
     value with Hugging Face's ``math-verify`` (``_symbolic_equiv``: sympy; ``3^{4} == 81``,
     ``\\frac{2}{\\sqrt{3}} == \\frac{2\\sqrt{3}}{3}``, ``\\sqrt{12} == 2\\sqrt{3}``, intervals ``[2,5]`` vs ``(2,5)``
     told apart, ``(C) == \\text{(C)}``). Each parse and comparison has a CPU-time limit
-    (``grading.match.SYMBOLIC_CPU_SECONDS``, a re-firing ITIMER_VIRTUAL alarm, which only the main thread
+    (``grading.symbolic.SYMBOLIC_CPU_SECONDS``, a re-firing ITIMER_VIRTUAL alarm, which only the main thread
     can set: in another thread the symbolic step is skipped and the answers count as different). ``score_math`` also
     accepts a text answer (``不存在``) that the output's last clause states (``所以这样的实数 a 不存在。``;
     not after a negation: ``不存在`` does not state ``存在``). It never raises. On the math cases of
@@ -863,7 +863,7 @@ def math_equiv(pred: str | None, gold: str) -> bool:
 def _symbolic_equiv(pred: str, gold: str) -> bool:
     """Equality by value (``3^{4}`` = ``81``, ``\\frac{2}{\\sqrt{3}}`` = ``\\frac{2\\sqrt{3}}{3}``, sets, intervals)
     with Hugging Face's math-verify on two normalised answers, under a CPU-time limit
-    (``grading.match.symbolic_equiv``). The limit is a signal, which only the main thread can set:
+    (``grading.symbolic.symbolic_equiv``). The limit is a signal, which only the main thread can set:
     elsewhere the symbolic step is skipped (the answers count as different). Never raises."""
     if threading.current_thread() is not threading.main_thread():
         return False
@@ -872,7 +872,7 @@ def _symbolic_equiv(pred: str, gold: str) -> bool:
 
 @functools.lru_cache(maxsize=8192)
 def _symbolic_equiv_main(pred: str, gold: str) -> bool:
-    from .grading.match import symbolic_equiv
+    from .grading.symbolic import symbolic_equiv
 
     return symbolic_equiv(pred, gold)
 
@@ -1019,23 +1019,6 @@ def _option_texts(question: str) -> dict[str, str]:
         if m:
             out[m.group(1) or m.group(2)] = _fw(line[m.end():]).strip().strip(_PUNCT)
     return out
-
-
-def score_item(record: dict, output: str | None = None, letter_logits: dict | None = None,
-               choice_logprobs: list[float] | None = None, choice_lengths: list[int] | None = None) -> dict:
-    """Score one record: {"kind", "parsed", "score", "expected", "parse_path", "ambiguous"}."""
-    kind = item_kind(record)
-    expected = expected_score(record)
-    gold = _gold(record)
-    if kind == "ranking":
-        if choice_logprobs is None or choice_lengths is None:
-            raise ValueError("a ranking item needs choice_logprobs and choice_lengths")
-        best, score = score_ranking(choice_logprobs, choice_lengths)
-        return {"kind": kind, "parsed": str(best), "score": score, "expected": 1.0 / len(choice_logprobs),
-                "parse_path": "committed", "ambiguous": False}
-    from .grading import grade  # the stages build on the readers above
-
-    return grade(record, output, letter_logits)
 
 
 def mean_scores(scores: list[float]) -> float:

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from . import authors, scorers
+from . import authors, grading, scorers
 
 MODES = ("careful", "authors")
 DEFAULT_MODE = "careful"
@@ -107,7 +107,7 @@ def score_row(row: Mapping, mode: str = DEFAULT_MODE) -> dict:
         rec = _record(row)
         lps, lens = _loads(row.get("choice_logprobs")), _loads(row.get("choice_lengths"))
         if check_mode(mode) == "careful":
-            res = scorers.score_item(rec, output=row.get("output"), letter_logits=_loads(row.get("letter_logits")),
+            res = grading.score_item(rec, output=row.get("output"), letter_logits=_loads(row.get("letter_logits")),
                                      choice_logprobs=lps, choice_lengths=lens)
         else:
             res = authors.score_item(rec, output=row.get("output"),

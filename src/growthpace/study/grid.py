@@ -295,22 +295,5 @@ def keep_epochs(config: dict, model_size: str) -> str:
     return size.get("keep_epochs", (config.get("training") or {}).get("keep_epochs", "all"))
 
 
-def kept_epochs(config: dict, cell: Cell, selected: int | None) -> list[int]:
-    """The epochs whose snapshots a cell keeps under ``keep_epochs: selected``: the selected one and
-    those the study's benchmarks evaluate (a later scoring or benchmark change evaluates them again)."""
-    from .specs import benchmark_spec
-
-    keep = {e for e in epochs(config, cell.model_size) if benchmark_spec(config, cell, e)}
-    return sorted(keep | ({selected} if selected is not None else set()))
-
-
 def epochs(config: dict, model_size: str) -> list[int]:
     return list(range(1, sft_settings(config, model_size)["epochs"] + 1))
-
-
-def keep_plan(config: dict) -> dict:
-    """``{model_size: {cell name: [benchmarked epochs]}}`` of the cells whose model size has keep_epochs:
-    selected (the rule keep_epochs adds each cell's selected epoch)."""
-    return {ms: {c.name: kept_epochs(config, c, None) for c in training_cells(config) + guideline_cells(config)
-                 if c.model_size == ms}
-            for ms in model_sizes(config) if keep_epochs(config, ms) == "selected"}

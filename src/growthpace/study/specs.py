@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from ..devices import CPU, Device, evaluation_dtype, planned_device, training_precision
 from ..train.settings import LATER_DEFAULTS
-from .grid import (BASE, GUIDELINE, GUIDELINE_POOL, RECIPE, SOURCES, Cell, canonical, cell_recipe, guideline_settings,
-                   is_guideline, model_sizes, sft_settings)
+from .grid import (BASE, GUIDELINE, GUIDELINE_POOL, RECIPE, SOURCES, Cell, canonical, cell_recipe, epochs,
+                   guideline_cells, guideline_settings, is_guideline, keep_epochs, model_sizes, sft_settings,
+                   training_cells)
 
 # Evaluation defaults of growthpace.evaluate (left out of an eval spec when unchanged, so that the
 # artifacts of a study that does not set them keep their keys). tests/test_study.py checks them.
@@ -198,3 +199,18 @@ def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) 
         spec["plain_prompt"] = {"shots": prompt["shots"], "question": prompt["question"], "answer": prompt["answer"],
                                 "seed": config["data"].get("subset_seed", 0)}
     return canonical(spec)
+
+
+def kept_epochs(config: dict, cell: Cell, selected: int | None) -> list[int]:
+    """The epochs whose snapshots a cell keeps under ``keep_epochs: selected``: the selected one and
+    those the study's benchmarks evaluate (a later scoring or benchmark change evaluates them again)."""
+    keep = {e for e in epochs(config, cell.model_size) if benchmark_spec(config, cell, e)}
+    return sorted(keep | ({selected} if selected is not None else set()))
+
+
+def keep_plan(config: dict) -> dict:
+    """``{model_size: {cell name: [benchmarked epochs]}}`` of the cells whose model size has keep_epochs:
+    selected (the rule keep_epochs adds each cell's selected epoch)."""
+    return {ms: {c.name: kept_epochs(config, c, None) for c in training_cells(config) + guideline_cells(config)
+                 if c.model_size == ms}
+            for ms in model_sizes(config) if keep_epochs(config, ms) == "selected"}

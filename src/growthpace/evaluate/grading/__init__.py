@@ -8,7 +8,8 @@
 
 ``grade`` runs them on one item and says how the answer was found (``parse_path``: ``committed``,
 ``correction``, ``logit_fallback`` or ``none``) and whether the output was ``ambiguous`` (it gives
-several answers and commits to none). ``scorers.score_item`` is its public face.
+several answers and commits to none). ``score_item`` is its public face: every item kind, ranked ones
+included, on the answer readers of ``evaluate.scorers``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from . import find as F
 from . import match as M
 from . import normalise as N
 
-__all__ = ["grade", "PARSE_PATHS"]
+__all__ = ["grade", "score_item", "PARSE_PATHS"]
 PARSE_PATHS = F.PARSE_PATHS
 
 
@@ -60,3 +61,16 @@ def grade(record: dict, output: str | None = None, letter_logits: dict | None = 
         path = F.NONE
     return {"kind": kind, "parsed": parsed, "score": score, "expected": expected,
             "parse_path": path, "ambiguous": bool(ambiguous)}
+
+
+def score_item(record: dict, output: str | None = None, letter_logits: dict | None = None,
+               choice_logprobs: list[float] | None = None, choice_lengths: list[int] | None = None) -> dict:
+    """Score one record: {"kind", "parsed", "score", "expected", "parse_path", "ambiguous"}."""
+    kind = S.item_kind(record)
+    if kind == "ranking":
+        if choice_logprobs is None or choice_lengths is None:
+            raise ValueError("a ranking item needs choice_logprobs and choice_lengths")
+        best, score = S.score_ranking(choice_logprobs, choice_lengths)
+        return {"kind": kind, "parsed": str(best), "score": score, "expected": 1.0 / len(choice_logprobs),
+                "parse_path": "committed", "ambiguous": False}
+    return grade(record, output, letter_logits)
