@@ -1,13 +1,20 @@
 # Config validation, grid expansion and input helpers. All logic lives in growthpace.study.
+import os
 import re
 
 from snakemake.utils import validate
 
-from growthpace import reuse, study
+from growthpace import gpus, reuse, study
 from growthpace.store import CODE_VERSIONS
 
 validate(config, schema="../schemas/config.schema.yaml")
 study.check_study(config)
+
+# A job that a cluster executor submitted (Snakemake parses the workflow again inside it, in remote
+# mode; its scripts inherit this) has an allocation of its own: it uses its GPUs as they are, while
+# jobs that run side by side where snakemake runs, even inside an salloc, claim theirs (growthpace.gpus).
+if workflow.remote_exec:
+    os.environ[gpus.SUBMITTED_ENV] = "1"
 
 RESULTS = f"results/{config['study']}"
 STORE = config["store_dir"]
