@@ -55,6 +55,8 @@ def test_settings_precedence():
     (lambda c: c["models"]["sizes"]["xs"].pop("arch"), "models.sizes.xs: give either 'path'"),
     (lambda c: c["evaluation"].update(select_after_epoch=9), "evaluation.select_after_epoch: 9 leaves no epoch"),
     (lambda c: c["training"].update(micro_batch_size=64), "micro_batch_size 64 is larger than batch_size"),
+    (lambda c: c["models"]["sizes"]["xs"].setdefault("resources", {}).update(evaluate={"gpus": 2}),
+     "models.sizes.xs.resources.evaluate.gpus: 2 GPUs, but an evaluation runs its model on one GPU"),
 ])
 def test_cross_key_errors_name_the_key(edit, message):
     cfg = copy.deepcopy(load(ROOT / "config" / "config.yaml"))

@@ -625,7 +625,7 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
                           add_chat_tokens=spec.get("add_chat_tokens", False),
                           # batch sizes found by backing off from out-of-memory, kept for every later
                           # evaluation of a model of the same shape on the same kind of device
-                          batch_size_file=store.root / "predictions" / ".batch-sizes.json")
+                          batch_size_file=store.root / "predictions" / ".batch-tokens.json")
         sets = load_eval_sets(suite, spec["abilities"], spec["splits"])
         if spec.get("ood") and "test" in spec["splits"]:
             sets.update(load_ood_sets(suite_root(suite), "test"))

@@ -46,7 +46,9 @@ CODE_VERSIONS = {
     "tokenizer": 1,
     "base_model": 2,
     "sft": 1,
-    "predictions": 2,  # 2: rows keep their scoring evidence (evaluate.run.SCORING_VERSION 3)
+    # 2: rows keep their scoring evidence (evaluate.run.SCORING_VERSION 3); 3: and the prompt tokens cut
+    # to fit the window (prompt_tokens_cut, SCORING_VERSION 4)
+    "predictions": 3,
 }
 
 MANIFEST = "manifest.json"
