@@ -57,3 +57,22 @@ def test_base_model_and_out_of_domain_scores(recipe_run):
 def test_second_run_has_nothing_to_do(recipe_run):
     proc = snakemake(recipe_run, "-n", configfile=CONFIG)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_another_study_plans_the_base_model_evaluation_from_the_store(recipe_run, monkeypatch):
+    """The base model's evaluation is in the store: another study with the same base model plans it as
+    its local twin (reuse_evaluate_base), no evaluate_base job (a GPU job on a cluster), and the key it
+    plans is the key the evaluation got."""
+    from growthpace.reuse import Plan
+    from growthpace.study import load_config
+
+    from .test_orchestration import job_stats
+
+    proc = snakemake(recipe_run, "-n", "--config", "study=recipes-again", configfile=CONFIG)
+    jobs = job_stats(proc.stdout + proc.stderr)
+    assert jobs.get("reuse_evaluate_base") == 1 and "evaluate_base" not in jobs, jobs
+    monkeypatch.chdir(recipe_run)
+    plan = Plan(load_config(CONFIG))
+    preds = pd.read_parquet(recipe_run / "results" / "recipes" / "predictions" / "xs" / "base" / "epoch0.parquet")
+    assert set(preds["predictions_key"]) == {plan.base_predictions("xs").key}
+    assert plan.reusable("evaluate_base") == [{"model_size": "xs"}]

@@ -17,4 +17,4 @@ from .specs import (BASE_PROMPT_DEFAULTS, EVAL_DEFAULTS, analysis_spec, base_spe
 from .checks import MissingInputs, check_inputs, check_study, missing_benchmark_paths, missing_inputs  # noqa: F401
 from .adaptive import adaptive_candidates, adaptive_settings, check_adaptive  # noqa: F401
 from .config import SCHEMA, load_config  # noqa: F401
-from .resources import DEFAULT_RESOURCES, job_resources  # noqa: F401
+from .resources import DEFAULT_RESOURCES, GROWS_ON_RETRY, job_resources, on_attempt  # noqa: F401
