@@ -158,7 +158,8 @@ def evaluate(model_dir: Path, suite: Path, cpu: bool) -> dict:
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 if cpu else torch.cuda.max_memory_allocated()
     return {"items": len(df), "seconds": seconds, "items_per_second": len(df) / seconds,
-            "dtype": str(engine.dtype).removeprefix("torch."), "batch_sizes": engine.batch_sizes or engine.batch_size,
+            "dtype": str(engine.dtype).removeprefix("torch."), "batch_size": engine.batch_size,
+            "token_limits": engine.token_limits or None,
             "peak_memory_gib": peak / 2**30, "mean_score": float(df["score"].mean())}
 
 
@@ -230,7 +231,8 @@ def main() -> None:
     results["evaluate"] = evaluate(snapshot, root / "suite", cpu)
     e = results["evaluate"]
     print(f"evaluation ({e['dtype']}): {e['items']} items in {e['seconds']:.1f} s = {e['items_per_second']:.1f} "
-          f"items/s, batch sizes {e['batch_sizes']}, peak memory {e['peak_memory_gib']:.2f} GiB", flush=True)
+          f"items/s, batch size {e['batch_size']}, tokens per forward after back-off {e['token_limits']}, "
+          f"peak memory {e['peak_memory_gib']:.2f} GiB", flush=True)
     results["total_seconds"] = time.perf_counter() - started
     print(f"total: {results['total_seconds']:.0f} s" + ("  (CPU smoke run: the figures say nothing about a GPU)"
                                                         if cpu else ""))

@@ -88,3 +88,22 @@ def test_base_model_benchmarks_beside_the_tuned_cells(recipe_run):
     assert "| base model " in section and "the tuned cells differ from the base model by" in section
     for column in ("CMMLU 0-shot", "CMMLU 5-shot", "AGIEval zero-shot", "AGIEval few-shot"):
         assert column in section
+
+
+def test_another_study_plans_the_base_model_evaluation_from_the_store(recipe_run, monkeypatch):
+    """The base model's evaluation is in the store: another study with the same base model plans it as
+    its local twin (reuse_evaluate_base), no evaluate_base job (a GPU job on a cluster), and the key it
+    plans is the key the evaluation got."""
+    from growthpace.reuse import Plan
+    from growthpace.study import load_config
+
+    from .test_orchestration import job_stats
+
+    proc = snakemake(recipe_run, "-n", "--config", "study=recipes-again", configfile=CONFIG)
+    jobs = job_stats(proc.stdout + proc.stderr)
+    assert jobs.get("reuse_evaluate_base") == 1 and "evaluate_base" not in jobs, jobs
+    monkeypatch.chdir(recipe_run)
+    plan = Plan(load_config(CONFIG))
+    preds = pd.read_parquet(recipe_run / "results" / "recipes" / "predictions" / "xs" / "base" / "epoch0.parquet")
+    assert set(preds["predictions_key"]) == {plan.base_predictions("xs").key}
+    assert plan.reusable("evaluate_base") == [{"model_size": "xs"}]

@@ -61,6 +61,8 @@ def test_settings_precedence():
      "processes .models.sizes.xs.resources.train.gpus"),
     (lambda c: c["models"]["sizes"]["xs"].update(resources={"train": {"processes": 3}}),
      "x 3 training processes .models.sizes.xs.resources.train.processes"),
+    (lambda c: c["models"]["sizes"]["xs"].setdefault("resources", {}).update(evaluate={"gpus": 2}),
+     "models.sizes.xs.resources.evaluate.gpus: 2 GPUs, but an evaluation runs its model on one GPU"),
 ])
 def test_cross_key_errors_name_the_key(edit, message):
     cfg = copy.deepcopy(load(ROOT / "config" / "config.yaml"))
@@ -306,3 +308,21 @@ def test_base_models_are_prompted_in_plain_text_unless_chat_is_asked_for():
     assert "plain_prompt" not in study.eval_spec(demo, cell, 1)  # tuned models: the chat format
     demo["evaluation"]["base_prompt"]["format"] = "chat"
     assert "plain_prompt" not in study.eval_spec(demo, base, 0)
+
+
+def test_retries_grow_memory_and_runtime_up_to_the_profiles_ceiling():
+    """13b's 640 GB training job doubles on its retry to the ceiling, not to 1.28 TB; the SLURM profile
+    sets the ceilings its comment documents."""
+    assert study.on_attempt("mem_mb", 640_000, 1, 1_000_000) == 640_000
+    assert study.on_attempt("mem_mb", 640_000, 2, 1_000_000) == 1_000_000
+    assert study.on_attempt("mem_mb", 200_000, 2, 1_000_000) == 400_000
+    assert study.on_attempt("mem_mb", 200_000, 3, None) == 800_000  # no ceiling given: doubles
+    assert study.on_attempt("mem_mb", 2_000_000, 2, 1_000_000) == 2_000_000  # asked above it: as asked
+    assert study.on_attempt("runtime", 1440, 3, 2880) == 2880
+    assert study.on_attempt("gpus", 8, 3, 1) == 8  # only memory and runtime grow
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    ceilings = {k: v for k, v in profile["default-resources"].items() if k.endswith("_max")}
+    assert ceilings == {"mem_mb_max": 1_000_000, "runtime_max": 2880}
+    paper = load(ROOT / "config" / "studies" / "doit-paper.yaml")
+    biggest = max(s["resources"]["train"]["mem_mb"] for s in paper["models"]["sizes"].values())
+    assert biggest <= ceilings["mem_mb_max"] < 2 * biggest

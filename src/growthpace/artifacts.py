@@ -466,13 +466,15 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
 
         train_file = subset.path / "train.jsonl"
         check_base_unchanged(store, base)
-        # Clear errors before anything is launched (without the Trainer's imports: the worker has them).
-        check_training_data(base.path, load_jsonl(train_file), settings.max_len)
-        # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
-        job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
-               "work_dir": str(work / "trainer"), "settings": asdict(settings),
-               "device": spec.get("device", CPU)}  # each process checks that it runs on what the key says
-        info = run_cell(job, work, nproc=nproc, launcher=launcher, threads=threads)
+        # Held while training reads them: `store gc` leaves the subset and the base model alone.
+        with store.reading(base, subset):
+            # Clear errors before anything is launched (without the Trainer's imports: the worker has them).
+            check_training_data(base.path, load_jsonl(train_file), settings.max_len)
+            # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
+            job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
+                   "work_dir": str(work / "trainer"), "settings": asdict(settings),
+                   "device": spec.get("device", CPU)}  # each process checks that it runs on what the key says
+            info = run_cell(job, work, nproc=nproc, launcher=launcher, threads=threads)
         shutil.move(str(work / "out" / "epochs"), tmp / "epochs")
         info["bytes_stored"] = tree_bytes(tmp / "epochs")
         (tmp / "train_metrics.json").write_text(json.dumps(info, indent=2, default=str))
@@ -604,7 +606,7 @@ def predictions_request(root: Path, model_key: str, spec: dict, fp: Fingerprints
 
 
 def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Artifact, spec: dict,
-                      reuse_only: bool = False) -> Artifact:
+                      reuse_only: bool = False, model: Artifact | None = None) -> Artifact:
     """Per-instance predictions of one model on the study's eval sets.
 
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
@@ -619,6 +621,8 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     Rows go chunk by chunk to a prediction log keyed by (model, settings) under
     ``{store}/predictions/.rows/``, outside the artifact: a killed evaluation resumes from its last
     chunk, and any study that evaluates the same model with the same settings reuses the rows.
+    ``model``: the artifact ``model_dir`` belongs to, held with the suite while they are read
+    (``Store.reading``: ``store gc`` leaves them alone).
     """
     from .study import missing_benchmark_paths
 
@@ -628,6 +632,10 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
         raise FileNotFoundError("benchmark data missing:\n" + "\n".join(f"  - {m}" for m in missing))
 
     def run(tmp: Path):
+        with store.reading(model, suite):
+            return evaluate(tmp)
+
+    def evaluate(tmp: Path):
         import hashlib
         import time
 
@@ -650,7 +658,7 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
                           add_chat_tokens=spec.get("add_chat_tokens", False),
                           # batch sizes found by backing off from out-of-memory, kept for every later
                           # evaluation of a model of the same shape on the same kind of device
-                          batch_size_file=store.root / "predictions" / ".batch-sizes.json")
+                          batch_size_file=store.root / "predictions" / ".batch-tokens.json")
         sets = load_eval_sets(suite, spec["abilities"], spec["splits"])
         if spec.get("ood") and "test" in spec["splits"]:
             sets.update(load_ood_sets(suite_root(suite), "test"))
@@ -752,7 +760,7 @@ def evaluate_checkpoint(store: Store, suite: Artifact, sft: Artifact, epoch: int
                         out: str | Path, reuse_only: bool = False) -> pd.DataFrame:
     """Predictions of one epoch's checkpoint, labelled with its cell, written to ``out``."""
     model_dir = epoch_dir(sft, epoch)
-    preds = build_predictions(store, model_dir, checkpoint_key(sft.key, epoch), suite, spec, reuse_only)
+    preds = build_predictions(store, model_dir, checkpoint_key(sft.key, epoch), suite, spec, reuse_only, model=sft)
     return _labelled(preds, cell, epoch, out)
 
 
@@ -765,19 +773,25 @@ def has_chat_tokens(model_dir: str | Path) -> bool:
     return all(t in vocab for t in (USER, ASSISTANT, EOT))
 
 
-def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cell: dict,
-                  out: str | Path) -> pd.DataFrame:
-    """Predictions of the untuned base model, labelled as its cell's epoch 0, written to ``out``.
+def base_eval_spec(spec: dict, model_dir: Path) -> dict:
+    """The predictions spec of an untuned base model (its key's spec; the workflow plans it too).
 
     With ``plain_prompt`` in the spec (``evaluation.base_prompt.format: plain``) the model is prompted in
     plain text, as it is (``evaluate.prompts.PlainPrompts``). In the chat format, a base model whose
     tokenizer lacks the speaker tokens (any real HF model) gets them added and its embeddings resized
     (seeded), as SFT does before its first step.
     """
-    path = check_model_dir(base.path)
-    if "plain_prompt" not in spec and not has_chat_tokens(path):
+    if "plain_prompt" not in spec and not has_chat_tokens(model_dir):
         spec = {**spec, "add_chat_tokens": True}
-    preds = build_predictions(store, path, base.key, suite, spec)
+    return spec
+
+
+def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cell: dict,
+                  out: str | Path, reuse_only: bool = False) -> pd.DataFrame:
+    """Predictions of the untuned base model (``base_eval_spec``), labelled as its cell's epoch 0,
+    written to ``out``."""
+    path = check_model_dir(base.path)
+    preds = build_predictions(store, path, base.key, suite, base_eval_spec(spec, path), reuse_only, model=base)
     return _labelled(preds, cell, 0, out)
 
 

@@ -7,10 +7,12 @@
     growthpace status [--configfile X.yaml ...]   which training cells are done, missing, running, failed
     growthpace plan --configfile X.yaml           the bill before it runs: jobs (and those in the store), device
                                                   hours, disk, and the memory each model size needs
-    growthpace memory-plan --configfile X.yaml    the memory part of the plan alone
+    growthpace memory-plan --configfile X.yaml    GPU and host memory each model size needs, against its resources
     growthpace report --configfile X.yaml         tables, plots and report.md of the cells finished so far
-    growthpace store ls [--store DIR]             artifacts in the store
-    growthpace store gc --keep results/A ... [-n]  free artifacts none of the given studies uses, and the
+    growthpace store ls (--configfile X.yaml | --store DIR)   artifacts in the store
+    growthpace store gc (--configfile X.yaml | --store DIR) --keep results/A ... [-n]
+                                                  free artifacts none of the given studies uses, nothing
+                                                  a build is reading or a running study holds, and the
                                                   resume state and chunk rows of finished builds
 """
 
@@ -90,9 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     store = sub.add_parser("store", help="list or collect the artifact store")
     store_sub = store.add_subparsers(dest="store_command", required=True)
     ls = store_sub.add_parser("ls")
-    ls.add_argument("--store", type=Path, default=Path("results/store"))
     gc = store_sub.add_parser("gc")
-    gc.add_argument("--store", type=Path, default=Path("results/store"))
+    for p in (ls, gc):  # no default: the store of the wrong study would be collected
+        which = p.add_mutually_exclusive_group(required=True)
+        which.add_argument("--store", type=Path, help="the store directory")
+        which.add_argument("--configfile", type=Path, nargs="+",
+                           help="a study's config: its store_dir (relative to the current directory, where "
+                                "snakemake runs)")
     gc.add_argument("--keep", nargs="+", required=True, metavar="RESULTS_DIR",
                     help="results/{study} directories whose artifacts are kept")
     gc.add_argument("-n", "--dry-run", action="store_true", help="list what would be freed, and how many bytes")
@@ -138,21 +144,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def store_command(args) -> int:
-    from .store import Store, collect_garbage, list_artifacts
+    from .store import Store, collect_garbage, list_artifacts, plan_holds
 
-    store = Store(args.store)
+    if args.configfile:
+        from .study import load_config
+
+        store = Store(load_config(*args.configfile)["store_dir"])
+    else:
+        store = Store(args.store)
+    if not store.root.is_dir():
+        sys.exit(f"growthpace: no store at {store.root}")
     if args.store_command == "ls":
         rows = list_artifacts(store)
         for r in rows:
             print(f"{r['kind']:<12} {r['key']}  {r['bytes'] / 1e6:9.2f} MB  {r['built_at']}")
         print(f"{len(rows)} artifacts, {sum(r['bytes'] for r in rows) / 1e6:.1f} MB in {store.root}")
         return 0
+    for hold in plan_holds(store):
+        print(f"kept for the running study {hold['study']!r} (process {hold['pid']} on {hold['host']}): "
+              f"{len(hold['keys'])} planned artifacts")
     items = collect_garbage(store, args.keep, dry_run=args.dry_run, unfinished=args.unfinished)
     verb = "would free" if args.dry_run else "freed"
     freed = [r for r in items if not r["busy"]]
     for r in items:
         where = r["path"].relative_to(store.root)
-        print(f"{'busy, left alone (being built)' if r['busy'] else verb}: {r['what']} {where} "
+        print(f"{'busy, left alone (' + r['busy'] + ')' if r['busy'] else verb}: {r['what']} {where} "
               f"({r['bytes'] / 1e6:.2f} MB)")
     counts = ", ".join(f"{sum(r['what'] == w for r in freed)} {w}" for w in dict.fromkeys(r["what"] for r in freed))
     print(f"{verb} {sum(r['bytes'] for r in freed):,} bytes ({sum(r['bytes'] for r in freed) / 1e6:.1f} MB)"

@@ -50,7 +50,23 @@ use rule evaluate_checkpoint as reuse_evaluate_checkpoint with:
         runtime=10,
 
 
+# The untuned base model's evaluation (grid.evaluate_base): on the paper's settings a 1-GPU, 200 GB,
+# 6-hour job per model size, which a second study would otherwise submit only to find it in the store.
+use rule evaluate_base as reuse_evaluate_base with:
+    localrule: True
+    output:
+        reuse.only(rules.evaluate_base.output[0], PLAN.reusable("evaluate_base")),
+    log:
+        f"{RESULTS}/logs/reuse/evaluate/{{model_size}}/base/epoch0.log",
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=1000,
+        runtime=10,
+
+
 ruleorder: reuse_subset > subset
 ruleorder: reuse_base_model > base_model
 ruleorder: reuse_train_cell > train_cell
 ruleorder: reuse_evaluate_checkpoint > evaluate_checkpoint
+ruleorder: reuse_evaluate_base > evaluate_base

@@ -65,6 +65,11 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
                          f"to {last['score']:.3f} at {int(last['data_size'])} items "
                          f"({last['score'] - first['score']:+.3f}; random guess {last['expected']:.3f}).")
     lines += ["", "## Test score per ability", "", per_ability.to_markdown(), ""]
+    if "prompts_cut" in scores:
+        cut = int(scores["prompts_cut"].sum())
+        lines += [f"Prompts cut from the left to fit the model's window less the generation budget: {cut} of "
+                  f"{int(scores['n'].sum())} evaluated items (every cell, epoch and split; rows with "
+                  "`prompt_tokens_cut` > 0 in `tables/predictions.parquet`).", ""]
     if _mode(scores) == "authors":
         lines += _authors_numbers(test)
     lines += [f"Plot: `{plot_path}`", "",

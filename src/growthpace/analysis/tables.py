@@ -32,8 +32,11 @@ def scores_table(predictions: pd.DataFrame) -> pd.DataFrame:
     for key, g in df.groupby(SCORE_KEYS, sort=True):
         values = g["score"].to_numpy(dtype=float)
         lo, hi = bootstrap_ci(values)
+        # items whose generation prompt was cut to fit the window (files before the column: none known)
+        cut = int((g["prompt_tokens_cut"] > 0).sum()) if "prompt_tokens_cut" in g else 0
         rows.append({**dict(zip(SCORE_KEYS, key)), "score": float(values.mean()),
-                     "expected": float(g["expected"].mean()), "n": len(g), "ci_low": lo, "ci_high": hi})
+                     "expected": float(g["expected"].mean()), "n": len(g), "ci_low": lo, "ci_high": hi,
+                     "prompts_cut": cut})
     out = pd.DataFrame(rows)
     if "scoring" in predictions:
         out["scoring"] = ",".join(sorted(predictions["scoring"].unique()))

@@ -48,12 +48,14 @@ DEFAULT_MAX_NEW_TOKENS = {"single_choice": 8, "true_false": 8, "cloze": 12, "mul
 # Bump when what a row holds changes (prompt building, generation, the evidence kept): stored rows then
 # stop matching (new settings hash) and are computed again. A change of verdicts alone needs no bump:
 # the tables grade the stored rows again (scoring.VERSIONS). 3: rows keep their scoring evidence.
-SCORING_VERSION = 3
+# 4: rows say how many prompt tokens were cut to fit the window (prompt_tokens_cut).
+SCORING_VERSION = 4
 DEFAULT_CHUNK_SIZE = 512
 
 ROW_COLUMNS = ["eval_set", "ability", "item_hash", "kind", "gold", "question", "answer", "output", "parsed",
                "score", "expected", "parse_path", "ambiguous", "choice_logprobs", "choice_lengths", "gold_logprob",
-               "gold_tokens", "letter_logits", "last_letter_logits", "piece_letter_logits", "batch_size"]
+               "gold_tokens", "letter_logits", "last_letter_logits", "piece_letter_logits", "batch_size",
+               "prompt_tokens_cut"]
 PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", *ROW_COLUMNS[3:], "settings_hash"]
 
 
@@ -129,6 +131,7 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
         for k, g in zip(gen, gens):
             outputs[k] = {"output": fmt.clean(g.text), "letter_logits": g.letter_logits,
                           "last_letter_logits": g.last_letter_logits, "batch_size": engine.last_batch_size,
+                          "prompt_tokens_cut": g.prompt_tokens_cut,
                           "gold_logprob": g.loglikelihood[0], "gold_tokens": g.loglikelihood[1]}
 
     # One log-likelihood call for the ranked items' choices and the first-token items' golds.
@@ -164,6 +167,8 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
             "last_letter_logits": _json(o.get("last_letter_logits")),
             "piece_letter_logits": _json(o.get("piece_letter_logits")),
             "batch_size": o["batch_size"],
+            # a generation prompt cut from the left to leave room for its budget (0: whole)
+            "prompt_tokens_cut": int(o.get("prompt_tokens_cut", 0)),
         }
         rows.append({**row, **scoring.score_row(row, "careful")})
     return rows

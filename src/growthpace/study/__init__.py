@@ -20,4 +20,4 @@ from .checks import (ConfigProblems, MissingInputs, check_inputs, check_study, m
                      missing_inputs, study_problems)
 from .adaptive import adaptive_candidates, adaptive_settings, check_adaptive  # noqa: F401
 from .config import check_config, load_config, schema_problems  # noqa: F401
-from .resources import DEFAULT_RESOURCES, job_resources  # noqa: F401
+from .resources import DEFAULT_RESOURCES, GROWS_ON_RETRY, job_resources, on_attempt  # noqa: F401

@@ -64,6 +64,13 @@ def _check_references(config: dict, out: list[str]) -> None:
         if "path" not in spec and not ("arch" in spec and "pretrain" in spec):
             out.append(f"models.sizes.{name}: give either 'path' (a local HF model directory) "
                        "or both 'arch' and 'pretrain' (a tiny model pretrained here)")
+        eval_gpus = (spec.get("resources") or {}).get("evaluate", {}).get("gpus", 0)
+        if eval_gpus > 1:
+            # The engine runs one model on one device (no tensor or data parallelism): more GPUs would be
+            # claimed, held for hours, and left idle.
+            out.append(f"models.sizes.{name}.resources.evaluate.gpus: {eval_gpus} GPUs, but an evaluation "
+                       "runs its model on one GPU; set 1 (a model too large for one GPU is not supported "
+                       "by the evaluation engine)")
     abilities = config["data"]["abilities"]
     n = len(abilities)
     for i, size in enumerate(grid["data_sizes"].get("curated", [])):
