@@ -521,7 +521,8 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
         extrapolate_sizes=(extrapolate or {}).get("model_sizes"),
         extrapolate_form=(extrapolate or {}).get("form", "auto"),
         untrained_sizes=list((untrained or {}).get("model_sizes") or []),
-        untrained_training=(untrained or {}).get("training"))
+        untrained_training=(untrained or {}).get("training"),
+        decide_on=spec.get("decide_on", "valid"), min_effect=spec.get("min_effect"))
 
 
 # ------------------------------------------------------------------------------------- evaluation

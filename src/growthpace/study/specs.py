@@ -29,7 +29,8 @@ def analysis_spec(config: dict) -> dict:
         "tau_data": a.get("tau_data", 0.01), "tau_model": a.get("tau_model", 0.01),
         "budget": g["budget"], "weighting": g["weighting"], "pool": GUIDELINE_POOL,
         "guideline_model_sizes": g["model_sizes"], "methods": g["methods"],
-        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"]}
+        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"],
+        "decide_on": a.get("decide_on", "valid"), "min_effect": g["min_effect"]}
     if "optimize" in g["methods"]:
         spec["optimize"] = g["optimize"]
         spec["training"] = {ms: {k: sft_settings(config, ms)[k] for k in ("epochs", "min_steps", "batch_size")}
