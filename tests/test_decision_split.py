@@ -201,3 +201,34 @@ def test_extrapolation_form_is_kept_by_valid_and_validated_on_test(tmp_path):
     assert set(own["form"]) == {"direct", "ladder"} and ex.choose_form(own) == "ladder"  # test would keep the other
     for r in own.itertuples():
         assert mine[(r.ability, r.form)] == pytest.approx(r.mae)
+
+
+# --------------------------------------------------------------------- benchmarks at the selected epoch
+def test_paper_study_benchmarks_each_recipe_cell_once_at_its_selected_epoch():
+    from growthpace import study
+
+    config = study.load_config(study.config.ROOT / "config" / "studies" / "doit-paper.yaml")
+    recipe = next(c for c in study.training_cells(config) if c.data_source == study.RECIPE and c.model_size == "7b")
+    curated = next(c for c in study.training_cells(config) if c.data_source == "curated" and c.model_size == "7b")
+    assert config["evaluation"]["benchmarks"]["epochs"] == study.SELECTED
+    for epoch in study.epochs(config, "7b"):  # no per-epoch evaluation carries them
+        assert "benchmarks" not in study.eval_spec(config, recipe, epoch)
+    spec = study.selected_benchmark_spec(config, recipe)
+    assert set(spec["benchmarks"]) >= {"cmmlu", "agieval"} and spec["abilities"] == [] and spec["splits"] == []
+    assert "ood" not in spec and study.selected_benchmark_spec(config, curated) == {}  # cells: recipes
+
+
+def test_sets_evaluated_at_one_epoch_only_do_not_choose_it(tmp_path):
+    """Test only (no valid split): a benchmark scored at epoch 2 alone must not pull the selection there."""
+    rows = []
+    for epoch, p in ((1, 0.6), (2, 0.5)):
+        rows.append(split_items({("m", "recipe", 40, 0, "r", "math"): p}, 200, "test", seed=epoch).assign(epoch=epoch))
+    bench = split_items({("m", "recipe", 40, 0, "r", "cmmlu_0shot_x"): 1.0}, 200, "test", seed=3).assign(epoch=2)
+    scores = tables.scores_table(pd.concat([*rows, bench], ignore_index=True))
+    assert tables.select_epochs(scores, 0)["selected_epoch"].tolist() == [1]
+    files = []
+    for k, r in enumerate(rows):
+        files.append(tmp_path / f"epoch{k + 1}.parquet")
+        r.to_parquet(files[-1])
+    assert tables.selected_epoch(files, 0, scoring=None) == 1
+    assert tables.selected_epoch(files, 1, scoring=None) == 2  # select_after 1 leaves epoch 2

@@ -679,6 +679,18 @@ def evaluate_checkpoint(store: Store, suite: Artifact, sft: Artifact, epoch: int
     return _labelled(preds, cell, epoch, out)
 
 
+def evaluate_benchmarks(store: Store, suite: Artifact, sft: Artifact, prediction_files, spec: dict, cell: dict,
+                        out: str | Path, *, select_after: int, decide_on: str = "valid", scoring: str = "careful",
+                        reuse_only: bool = False) -> pd.DataFrame:
+    """The benchmarks (``study.selected_benchmark_spec``) at the cell's selected epoch, chosen from the
+    predictions of its epochs as the tables choose it, labelled with that epoch and written to ``out``
+    (``evaluation.benchmarks.epochs: selected``)."""
+    from .analysis.tables import selected_epoch
+
+    epoch = selected_epoch(prediction_files, select_after, decide_on, scoring)
+    return evaluate_checkpoint(store, suite, sft, epoch, spec, cell, out, reuse_only)
+
+
 def has_chat_tokens(model_dir: str | Path) -> bool:
     from transformers import AutoTokenizer
 

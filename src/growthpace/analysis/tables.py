@@ -46,13 +46,32 @@ def select_epochs(scores: pd.DataFrame, select_after: int, split: str = "valid")
     ``select_after`` (earliest on ties); on test when the study has no ``split``. ``selected_on``
     says which split chose it."""
     split = split if (scores["split"] == split).any() else "test"
-    per_epoch = (scores[scores["split"] == split].groupby(CELL_KEYS + ["epoch"])["score"].mean().reset_index())
+    on = scores[scores["split"] == split]
+    # only the sets a cell has at every epoch: benchmarks evaluated at the selected epoch alone do not choose it
+    every = on.groupby(CELL_KEYS + ["ability"])["epoch"].transform("nunique") == on.groupby(CELL_KEYS)["epoch"].transform(
+        "nunique")
+    per_epoch = on[every].groupby(CELL_KEYS + ["epoch"])["score"].mean().reset_index()
     # A cell with no epoch after select_after (the base model's epoch 0) competes with all of its own.
     late = per_epoch["epoch"] > select_after
     eligible = per_epoch[late | ~late.groupby([per_epoch[k] for k in CELL_KEYS]).transform("any")]
     best = (eligible.sort_values(CELL_KEYS + ["score", "epoch"], ascending=[True] * len(CELL_KEYS) + [False, True])
             .groupby(CELL_KEYS).head(1))
     return best.rename(columns={"epoch": "selected_epoch", "score": "selection_score"}).assign(selected_on=split)
+
+
+def selected_epoch(prediction_files, select_after: int, decide_on: str = "valid",
+                   scoring: str | None = DEFAULT_MODE) -> int:
+    """One cell's selected epoch from the predictions of its epochs, as ``write_tables`` selects it
+    (graded under ``scoring``; None: the rows' own scores)."""
+    predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
+    predictions["recipe"] = predictions["recipe"].fillna("") if "recipe" in predictions else ""
+    if scoring is not None:
+        predictions = rescore(predictions, scoring)
+    selection = select_epochs(scores_table(predictions), select_after, decide_on)
+    if len(selection) != 1:
+        raise ValueError(f"expected the predictions of one cell, got {len(selection)} cells in "
+                         f"{', '.join(map(str, prediction_files))}")
+    return int(selection["selected_epoch"].iloc[0])
 
 
 def cells_table(sft_receipts: list[str | Path], selection: pd.DataFrame) -> pd.DataFrame:
