@@ -1,6 +1,7 @@
 """Decisions on the valid split, figures on test (``analysis.decide_on``), on constructed studies whose
 two splits disagree on purpose: every choice must follow valid and every reported figure test."""
 
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
@@ -53,13 +54,34 @@ def both(tmp_path_factory):
     out = {}
     for name, preds in (("valid", pd.concat([valid, test], ignore_index=True)), ("test", test)):
         predictions, scores = tables_for(preds)
-        d = tmp_path_factory.mktemp(name)
-        t = pipeline.analyze(scores, predictions, d, model_sizes=list(MODEL_SIZES), budget=BUDGET,
+        d = tmp_path_factory.mktemp(name)  # laid out as a study's results directory
+        (d / "tables").mkdir()
+        predictions.to_parquet(d / "tables" / "predictions.parquet")
+        scores.to_parquet(d / "tables" / "scores.parquet")
+        t = pipeline.analyze(scores, predictions, d / "analysis", model_sizes=list(MODEL_SIZES), budget=BUDGET,
                              guideline_model_sizes=["m"], methods=["paper", "optimize"], n_boot=200,
                              study="split", min_effect=0.02)
-        _, settings = pipeline.load_tables(d)
+        _, settings = pipeline.load_tables(d / "analysis")
         out[name] = (predictions, scores, t, settings)
+    out["dir"] = d.parent
     return out
+
+
+def test_decision_figures_print_the_choices_and_the_noise_of_deciding_on_valid(both, tmp_path, capsys):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "decision_figures.py"
+    module = importlib.util.spec_from_file_location("decision_figures", path)
+    figures = importlib.util.module_from_spec(module)
+    module.loader.exec_module(figures)
+    results = next(p for p in both["dir"].iterdir() if p.name.startswith("valid"))
+    assert figures.main(["--results", str(results), "--draws", "20", "--out", str(tmp_path / "f.md")]) == 0
+    text = (tmp_path / "f.md").read_text()
+    counts = both["valid"][2]["allocation"].query("method == 'paper' and ability != 'mean'")
+    assert "counts chosen on valid): " + ", ".join(f"{r.ability} {r.count}" for r in counts.itertuples()) in text
+    # valid and test disagree on every responsive ability here: no valid replicate gives test's recipe
+    assert "| valid | " in text and "| 0% |" in text.split("| valid |")[1].split("\n")[0]
+    assert "Verdict: deciding on 400 valid items per ability is **too noisy**" in text
 
 
 def boot_on(predictions, scores, split):
