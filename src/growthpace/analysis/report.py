@@ -497,8 +497,12 @@ def _optimize_text(a: pd.DataFrame, mean: pd.Series | None, settings: dict) -> s
     text += (". It gives " + _names(f"{x.ability} {x.count}" for x in moved.itertuples()) +
              " (the others keep the uniform share)" * (len(moved) < len(a)) + ".")
     if mean is not None:
-        text += (f" Predicted gain of the mean over the uniform split: {_ci_of(mean, 'predicted')} by the curves, "
-                 f"{_ci_of(mean, 'expected')} by the shrunk model it maximised.")
+        split = mean.get("decided_on")
+        text += (f" Predicted gain of the mean over the uniform split: {_ci_of(mean, 'predicted')}"
+                 + (f"{MARK} by the curves" if split == "test" else
+                    " by the test curves (which did not choose the counts)" if isinstance(split, str) else " by the curves")
+                 + f", {_ci_of(mean, 'expected')} by the shrunk model it maximised"
+                 + (f" on the {split} curves." if isinstance(split, str) and split != "test" else "."))
     return text
 
 
