@@ -207,6 +207,7 @@ def test_eval_spec_options_ood_and_benchmark_scope():
         {"batch_size": "auto", "chunk_size": 64, "max_batch_tokens": 4096, "loglikelihood_strategy": "flat"}
 
     paper = load(DOIT_PAPER)
+    paper["evaluation"]["benchmarks"]["epochs"] = [5, 10, 15]  # fixed epochs, as the paper (the study: selected)
     index = study.cell_index(paper)
     maximum, curated = index[("7b", "recipe-maximum-seed0")], index[("7b", "curated-10000-seed0")]
     bench = study.eval_spec(paper, maximum, 10)["benchmarks"]

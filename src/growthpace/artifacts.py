@@ -542,7 +542,8 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
         extrapolate_sizes=(extrapolate or {}).get("model_sizes"),
         extrapolate_form=(extrapolate or {}).get("form", "auto"),
         untrained_sizes=list((untrained or {}).get("model_sizes") or []),
-        untrained_training=(untrained or {}).get("training"))
+        untrained_training=(untrained or {}).get("training"),
+        decide_on=spec.get("decide_on", "valid"), min_effect=spec.get("min_effect"))
 
 
 # ------------------------------------------------------------------------------------- evaluation
@@ -762,6 +763,18 @@ def evaluate_checkpoint(store: Store, suite: Artifact, sft: Artifact, epoch: int
     model_dir = epoch_dir(sft, epoch)
     preds = build_predictions(store, model_dir, checkpoint_key(sft.key, epoch), suite, spec, reuse_only, model=sft)
     return _labelled(preds, cell, epoch, out)
+
+
+def evaluate_benchmarks(store: Store, suite: Artifact, sft: Artifact, prediction_files, spec: dict, cell: dict,
+                        out: str | Path, *, select_after: int, decide_on: str = "valid", scoring: str = "careful",
+                        reuse_only: bool = False) -> pd.DataFrame:
+    """The benchmarks (``study.selected_benchmark_spec``) at the cell's selected epoch, chosen from the
+    predictions of its epochs as the tables choose it, labelled with that epoch and written to ``out``
+    (``evaluation.benchmarks.epochs: selected``)."""
+    from .analysis.tables import selected_epoch
+
+    epoch = selected_epoch(prediction_files, select_after, decide_on, scoring)
+    return evaluate_checkpoint(store, suite, sft, epoch, spec, cell, out, reuse_only)
 
 
 def has_chat_tokens(model_dir: str | Path) -> bool:

@@ -8,6 +8,7 @@ rule tables:
         cells=f"{RESULTS}/tables/cells.parquet",
     params:
         select_after=config["evaluation"]["select_after_epoch"],
+        decide_on=study.analysis_spec(config)["decide_on"],
         scoring=study.scoring_spec(config),
     log:
         f"{RESULTS}/logs/tables.log",

@@ -74,11 +74,20 @@ def sft_receipts():
     ]
 
 
+def selected_benchmark_files(cells):
+    """evaluation.benchmarks.epochs: selected: each benchmarked cell's benchmarks at its selected epoch."""
+    return [
+        f"{RESULTS}/predictions/{c.model_size}/{c.name}/benchmarks.parquet"
+        for c in cells
+        if study.selected_benchmark_spec(config, c)
+    ]
+
+
 def prediction_files():
     return [
         f"{RESULTS}/predictions/{cell.model_size}/{cell.name}/epoch{epoch}.parquet"
         for cell, epoch in study.evaluations(config)
-    ]
+    ] + selected_benchmark_files(study.training_cells(config))
 
 
 def guideline_receipts():
@@ -92,7 +101,7 @@ def guideline_prediction_files():
     return [
         f"{RESULTS}/predictions/{cell.model_size}/{cell.name}/epoch{epoch}.parquet"
         for cell, epoch in study.guideline_evaluations(config)
-    ]
+    ] + selected_benchmark_files(study.guideline_cells(config))
 
 
 def analysis_tables(kind):
@@ -214,6 +223,22 @@ def eval_params(wildcards):
 
 def base_cell_params(wildcards):
     return study.Cell(wildcards.model_size, study.BASE, 0, 0).as_dict()
+
+
+def cell_epoch_predictions(wildcards):
+    """The predictions of every epoch of one training cell (its epoch is selected from them)."""
+    return [
+        f"{RESULTS}/predictions/{wildcards.model_size}/{wildcards.cell}/epoch{e}.parquet"
+        for e in study.epochs(config, wildcards.model_size)
+    ]
+
+
+def selected_benchmark_params(wildcards):
+    return study.selected_benchmark_spec(config, cell_of(wildcards))
+
+
+def selected_benchmark_external(wildcards):
+    return PLAN.eval_inputs(selected_benchmark_params(wildcards))
 
 
 def base_eval_params(wildcards):

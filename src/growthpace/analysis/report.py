@@ -101,6 +101,32 @@ def _authors_numbers(test: pd.DataFrame) -> list[str]:
 
 # ---------------------------------------------------------------------------------- analysis report
 MIN_ITEMS = 30  # below this the percentile bootstrap is known to under-cover
+MARK = "†"      # a figure measured on the same items as the choice it reports on (no decision split)
+
+
+def _decided_on_test(df: pd.DataFrame) -> pd.Series:
+    """Rows whose choice was made on the test items they report (``decided_on`` == test)."""
+    return df["decided_on"].eq("test") if "decided_on" in df else pd.Series(False, index=df.index)
+
+
+def decision_lines(settings: dict) -> list[str]:
+    """The report's first statement about its choices: on which split they were made (``analysis.decide_on``)."""
+    split, asked = settings.get("decided_on"), settings.get("decide_on")
+    if split is None:  # tables written before there was a decision split
+        return []
+    if split == "test":
+        why = ("`analysis.decide_on` is test" if asked == "test" else
+               f"the study has no {asked} split (`evaluation.splits`)")
+        return [f"**Decisions and figures share items.** Every choice below (each cell's epoch, the groups and stop "
+                "points the recipes are derived from, the recipes' counts, the extrapolation form) was made on the "
+                f"test items the figures are measured on, since {why}: those figures, marked {MARK}, are biased "
+                "towards the choice and their intervals claim more than they hold.", ""]
+    n = settings.get("n_decision_items") or {}
+    counts = [n[a] for a in settings.get("abilities", []) if a in n]
+    return [f"Every choice below (each cell's epoch, the groups and stop points the recipes are derived from, the "
+            f"recipes' counts, the extrapolation form) was made on the {split} split"
+            + (f" ({_range(counts)} items per ability)" if counts else "")
+            + "; every figure is measured on test, items that took no part in those choices.", ""]
 CAPTIONS = {
     "overall": (
         "Mean test score over the in-domain abilities against the number of training items (log scale), at\n"
@@ -515,8 +541,12 @@ def _optimize_text(a: pd.DataFrame, mean: pd.Series | None, settings: dict) -> s
     text += (". It gives " + _names(f"{x.ability} {x.count}" for x in moved.itertuples()) +
              " (the others keep the uniform share)" * (len(moved) < len(a)) + ".")
     if mean is not None:
-        text += (f" Predicted gain of the mean over the uniform split: {_ci_of(mean, 'predicted')} by the curves, "
-                 f"{_ci_of(mean, 'expected')} by the shrunk model it maximised.")
+        split = mean.get("decided_on")
+        text += (f" Predicted gain of the mean over the uniform split: {_ci_of(mean, 'predicted')}"
+                 + (f"{MARK} by the curves" if split == "test" else
+                    " by the test curves (which did not choose the counts)" if isinstance(split, str) else " by the curves")
+                 + f", {_ci_of(mean, 'expected')} by the shrunk model it maximised"
+                 + (f" on the {split} curves." if isinstance(split, str) and split != "test" else "."))
     return text
 
 
@@ -525,7 +555,13 @@ def _items(n: float) -> str:
 
 
 def _resolution_text(m: pd.Series) -> str:
-    """What the mean's interval resolves: its half-width and the test items that would exclude 0."""
+    """What the mean's interval resolves: its half-width and, by design, the test items per ability that
+    detect the smallest gain of interest (``min_effect``); tables without it: the observed-power figures."""
+    effect, per = m.get("min_effect", np.nan), m.get("items_per_ability_needed", np.nan)
+    if np.isfinite(effect) and np.isfinite(per):
+        return (f" The interval's half-width is {m['half_width']:.3f} on {int(m['n_items']):,} test items; detecting "
+                f"a gain of {effect:g} (`analysis.guideline.min_effect`) with 80% power takes {_items(per)} test items "
+                "per ability (the stratified mean's variance, each ability's paired spread).")
     needed = []
     if np.isfinite(m["items_needed"]):
         needed.append(f"{_items(m['items_needed'])} test items in all to exclude 0 with 80% power if the true "
@@ -615,9 +651,13 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
             lines.append(_paper_rules_text(paper, settings))
         if len(opt):
             lines += ["", _optimize_text(opt, means.loc["optimize"] if "optimize" in means.index else None, settings)]
+        mark = MARK if _decided_on_test(per).any() else ""
         if len(paper) and "paper" in means.index and np.isfinite(means.loc["paper", "predicted"]):
             lines += ["", f"The curves predict the paper's recipe to change the mean by "
-                          f"{_ci_of(means.loc['paper'], 'predicted')} against the uniform split."]
+                          f"{_ci_of(means.loc['paper'], 'predicted')}{mark} against the uniform split"
+                          + (" (test curves; the counts were chosen on the "
+                             f"{per['decided_on'].dropna().iloc[0]} split)." if not mark and "decided_on" in per
+                             and per["decided_on"].notna().any() else ".")]
         wide = per.pivot(index="ability", columns="method", values="count")
         wide = wide.reindex([a for a in per["ability"].unique()])
         table = pd.DataFrame({"ability": wide.index, "group": per.drop_duplicates("ability").set_index("ability")
@@ -629,7 +669,7 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
             table[f"{method}: rule"] = g["rule"].to_numpy()
             table[f"{method}: count"] = g["count"].to_numpy()
             if g["predicted"].notna().any():
-                table[f"{method}: predicted gain"] = [_ci_of(x, "predicted") for _, x in g.iterrows()]
+                table[f"{method}: predicted gain"] = [_ci_of(x, "predicted") + mark for _, x in g.iterrows()]
         lines += ["", table.to_markdown(index=False), ""]
         lines += _examples_text(per, settings)
         for _, rows in untrained.groupby("model_size", sort=False):
@@ -653,7 +693,8 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
         head = (f"- {recipe} (model {ms}, {size:,} items) against {g['baseline'].iloc[0]}: ")
         if len(mean):
             m = mean.iloc[0]
-            head += f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}"
+            head += (f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}"
+                     + (MARK if _decided_on_test(mean).any() else ""))
             head += (f" (predicted {_ci_of(m, 'predicted')}); " if "predicted" in m and np.isfinite(m["predicted"])
                      else "; ")
         better, worse = per_set[per_set["ci_low"] > 0], per_set[per_set["ci_high"] < 0]
@@ -663,13 +704,20 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
             line += _resolution_text(mean.iloc[0])
         lines.append(line)
     has_pred = bool("predicted" in r and r["predicted"].notna().any())
-    table = r.assign(diff=[_ci(x.diff, x.ci_low, x.ci_high, sign=True) for x in r.itertuples()],
+    marks = _decided_on_test(r).map({True: MARK, False: ""})
+    table = r.assign(diff=[_ci(x.diff, x.ci_low, x.ci_high, sign=True) + k for x, k in zip(r.itertuples(), marks)],
                      recipe_score=r["recipe_score"].round(3), baseline_score=r["baseline_score"].round(3))
     if has_pred:
         table["predicted"] = [_ci_of(x, "predicted") if np.isfinite(x["predicted"]) else "" for _, x in r.iterrows()]
     keep = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score", "diff"]
     keep += ["predicted"] * has_pred + ["half_width"] * ("half_width" in r)
+    if "items_per_ability_needed" in r and r["items_per_ability_needed"].notna().any():
+        table["items per ability for min_effect"] = r["items_per_ability_needed"].map(
+            lambda x: "" if not np.isfinite(x) else f"{x:,.0f}")
+        keep.append("items per ability for min_effect")
     lines += ["", table[keep].round({"half_width": 3}).to_markdown(index=False)]
+    if marks.eq(MARK).any():
+        lines += ["", f"{MARK}: the recipe's counts were chosen on the same test items that measure it."]
     if has_pred:
         lines += ["", "`predicted`: the gain over the uniform split that the curated growth curves of the "
                       "recipe's model size predict from its counts (paired bootstrap interval of the curves). "
@@ -748,10 +796,17 @@ def _extrapolation_section(t: dict, settings: dict) -> list[str]:
                          f"{_num(r['half_width'])}), error below the half-width for {int(r['mae_below_half_width'])} "
                          f"of {n_ab} abilities, {r['coverage']:.0%} of measured points inside the 95% PI, "
                          f"{r['decision_accuracy']:.0%} of {int(r['n_pairs'])} pairs ordered as measured.")
-        if len(total) > 1 and form in total.index:
+        decided = info.get("form_decided_on")
+        if len(total) > 1 and form in total.index and decided and decided != "test":
+            other = [f for f in total.index if f != form][0]
+            lines.append(f"- Kept: **{form}**, the form with the lower held-out error on the {decided} split; on test "
+                         f"its error is {_num(total.loc[form, 'mae'])} against {_num(total.loc[other, 'mae'])} for "
+                         f"{other}.")
+        elif len(total) > 1 and form in total.index:
             other = [f for f in total.index if f != form][0]
             lines.append(f"- Kept: **{form}**, whose error is {_num(total.loc[other, 'mae'] - total.loc[form, 'mae'])} "
-                         f"lower than {other}'s ({_num(total.loc[form, 'mae'])} against {_num(total.loc[other, 'mae'])}).")
+                         f"lower than {other}'s ({_num(total.loc[form, 'mae'])} against {_num(total.loc[other, 'mae'])})"
+                         + (f"{MARK}: chosen on the items it is reported on." if decided == "test" else "."))
         elif form:
             lines.append(f"- Kept: **{form}** (the only form validated).")
         chosen = total.loc[form] if form in total.index else total.iloc[0]
@@ -833,6 +888,7 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
     seeds = settings.get("n_seeds", 1)
     lines = [
         f"# Analysis of study `{study}`", "",
+        *decision_lines(settings),
         scoring_sentence(settings.get("scoring")), "",
         f"Scores are test-split means at each training cell's selected checkpoint, over "
         f"{len(settings.get('abilities', []))} in-domain abilities ({_range(in_domain)} test items each). "

@@ -14,8 +14,9 @@ from .grid import (BASE, BASE_NAME, CELL_PATTERN, GUIDELINE, GUIDELINE_METHODS, 
                    recipe_names, sft_settings, single_ability_recipes, subset_cells, training_cells)  # noqa: F401
 from .specs import (BASE_PROMPT_DEFAULTS, EVAL_DEFAULTS, analysis_spec, base_spec, benchmark_spec, eval_spec,
                     keep_plan, kept_epochs,
-                    extrapolate_spec, leakage_mode, needs_tokenizer, ood_enabled, scoring_spec, sft_spec,
-                    subset_spec, suite_spec, tokenizer_spec, untrained_spec)  # noqa: F401
+                    extrapolate_spec, leakage_mode, needs_tokenizer, ood_enabled, scoring_spec,
+                    selected_benchmark_spec, SELECTED, sft_spec, subset_spec, suite_spec, tokenizer_spec,
+                    untrained_spec)  # noqa: F401
 from .checks import (ConfigProblems, MissingInputs, check_inputs, check_study, missing_benchmark_paths,  # noqa: F401
                      missing_inputs, study_problems)
 from .adaptive import adaptive_candidates, adaptive_settings, check_adaptive  # noqa: F401

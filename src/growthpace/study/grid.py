@@ -188,6 +188,7 @@ def guideline_settings(config: dict) -> dict:
             "weighting": g.get("weighting", "gain"),
             "methods": list(dict.fromkeys([method] if isinstance(method, str) else method)),
             "optimize": dict(g.get("optimize") or {}),
+            "min_effect": g.get("min_effect", 0.02),
             "untrained_model_sizes": [str(m) for m in g.get("untrained_model_sizes") or []]}
 
 

@@ -35,7 +35,8 @@ def analysis_spec(config: dict) -> dict:
         "tau_data": a.get("tau_data", 0.01), "tau_model": a.get("tau_model", 0.01),
         "budget": g["budget"], "weighting": g["weighting"], "pool": GUIDELINE_POOL,
         "guideline_model_sizes": g["model_sizes"], "methods": g["methods"],
-        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"]}
+        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"],
+        "decide_on": a.get("decide_on", "valid"), "min_effect": g["min_effect"]}
     if "optimize" in g["methods"]:
         spec["optimize"] = g["optimize"]
         spec["training"] = {ms: {k: sft_settings(config, ms)[k] for k in ("epochs", "min_steps", "batch_size")}
@@ -142,7 +143,8 @@ def ood_enabled(config: dict) -> bool:
 
 def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
     """The ``benchmarks`` of one evaluation, or {} when its cell and epoch are outside
-    ``evaluation.benchmarks.{model_sizes, epochs, cells}``."""
+    ``evaluation.benchmarks.{model_sizes, epochs, cells}``. With ``epochs: selected`` no per-epoch
+    evaluation has them (``epoch`` given): ``selected_benchmark_spec`` evaluates them once per cell."""
     b = (config.get("evaluation") or {}).get("benchmarks") or {}
     spec = {k: b[k] for k in ("cmmlu", "agieval") if k in b}
     if not spec:
@@ -152,11 +154,35 @@ def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
             return {}
         if b.get("cells", "all") == "recipes" and cell.data_source != RECIPE:
             return {}
-    if epoch is not None and b.get("epochs") is not None and epoch not in b["epochs"]:
-        return {}
+    if epoch is not None and b.get("epochs") is not None:
+        # selected: a training cell's epoch is known only after selection; a base model's one epoch is it
+        if b["epochs"] == SELECTED:
+            if cell is None or cell.data_source != BASE:
+                return {}
+        elif epoch not in b["epochs"]:
+            return {}
     if b.get("max_tokens") is not None:
         spec["max_tokens"] = b["max_tokens"]
     spec["prompt_version"] = BENCHMARK_PROMPT_VERSION
+    return spec
+
+
+SELECTED = "selected"  # evaluation.benchmarks.epochs: each cell's selected epoch
+
+
+def selected_benchmark_spec(config: dict, cell: Cell) -> dict:
+    """With ``evaluation.benchmarks.epochs: selected``, what ``artifacts.evaluate_benchmarks`` evaluates at
+    ``cell``'s selected epoch: its benchmarks only (no eval set of the suite); {} when the study benchmarks
+    fixed epochs, or not this cell (``model_sizes``, ``cells``), or ``cell`` is a base model (one epoch, 0,
+    evaluated with its benchmarks as usual)."""
+    b = (config.get("evaluation") or {}).get("benchmarks") or {}
+    if b.get("epochs") != SELECTED or cell.data_source == BASE:
+        return {}
+    spec = eval_spec(config, cell, None)
+    if "benchmarks" not in spec:
+        return {}
+    spec.update(abilities=[], splits=[])
+    spec.pop("ood", None)
     return spec
 
 
