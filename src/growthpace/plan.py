@@ -148,14 +148,16 @@ def job_counts(config: dict, planned: reuse.Plan) -> dict[str, dict]:
         "train_cell": len(study.cell_index(config)),
         "evaluate_checkpoint": len(trained),
         "evaluate_base": len(study.base_cells(config)),
+        # evaluation.benchmarks.epochs: selected: each benchmarked cell once more, at its selected epoch
+        "evaluate_benchmarks": sum(bool(study.selected_benchmark_spec(config, c))
+                                   for c in study.training_cells(config) + study.guideline_cells(config)),
         "tables": 1, "plot_growth": 1, "summary": 1, "derive_recipe": int(guideline),
         "guideline_tables": int(guideline),
         "analysis": 1, "analysis_plots": 1, "report_md": 1,
         "keep_epochs": int(any(study.keep_epochs(config, ms) == "selected" for ms in sizes)),
         "all": 1,
     }
-    stored = {rule: len(planned.reusable(rule)) for rule in ("subset", "base_model", "train_cell",
-                                                              "evaluate_checkpoint")}
+    stored = {rule: len(planned.reusable(rule)) for rule in reuse.REUSABLE}
     return {rule: {"jobs": n, "in_store": stored.get(rule, 0)} for rule, n in rows.items() if n}
 
 

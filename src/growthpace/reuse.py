@@ -61,6 +61,10 @@ def only(pattern: str, rows: list[dict]) -> str:
     return f"{str(pattern)[:m.start()]}{{{first},{wildcard_constraint(first, rest, rows)}}}{rest}"
 
 
+# The rules with a local twin in rules/reuse.smk: a job whose artifact is in the store runs as its twin.
+REUSABLE = ("subset", "base_model", "train_cell", "evaluate_checkpoint", "evaluate_base")
+
+
 class Plan:
     """Keys of a study's artifacts as far as they can be computed now (None where they cannot)."""
 
@@ -176,7 +180,7 @@ class Plan:
     def _found(self, request: artifacts.Request | None) -> bool:
         return request is not None and self.store.state(request.kind, request.key) is not None
 
-    def reusable(self, rule: str) -> list[dict]:
+    def reusable(self, rule: str) -> list[dict]:  # rule: one of REUSABLE
         """Wildcards of the jobs of ``rule`` whose artifact is in the store or being built now."""
         if rule == "subset":
             return [{"cell": n} for n in sorted(self.subsets) if self._found(self.subset(n))]
