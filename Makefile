@@ -6,7 +6,7 @@ CORES ?= 2
 # the cores keeps both cores busy around it.
 TEST_WORKERS ?= 3
 
-.PHONY: env demo test lint dry-run clean-demo
+.PHONY: env demo test test-matrix lint dry-run clean-demo
 
 env:
 	@bash scripts/setup-env.sh
@@ -16,6 +16,9 @@ demo: env  ## run the embedded demo study end to end
 
 test: env  ## run the test suite (unit tests and real snakemake workflow tests)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
+
+test-matrix: env  ## run a tiny study for each combination of the pairwise feature matrix (CI runs it too)
+	$(BIN)/python -m pytest -m matrix -n $(TEST_WORKERS) --durations=15
 
 lint: env  ## snakemake's linter on the demo config
 	$(BIN)/snakemake --lint

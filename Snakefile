@@ -30,26 +30,19 @@ include: "workflow/rules/adaptive.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/reuse.smk"
+include: "workflow/rules/keep.smk"
 
 
-# Cheap steps run where snakemake runs, not as cluster jobs (the suite: a pointer to a DoIT directory,
-# or under a second to generate the demo's; the character tokenizer: about a second; a cell's subset:
-# drawing its items from the pools and checking them for leakage, seconds even at the paper's 2,560
-# items, where a cluster job would wait in the queue for each cell).
-localrules:
-    all,
-    suite,
-    subset,
-    tokenizer,
-    plot_growth,
-    summary,
-    analysis_plots,
-    report_md,
-    adaptive_round,
-    adaptive_summary,
+# Cheap steps run where snakemake runs, not as cluster jobs, each marked `localrule: True` (the suite: a
+# pointer to a DoIT directory, or under a second to generate the demo's; the character tokenizer: about
+# a second; a cell's subset: drawing its items from the pools and checking them for leakage, seconds
+# even at the paper's 2,560 items, where a cluster job would wait in the queue for each cell). A flag
+# per rule, not a `localrules:` list: the list is not carried into a Snakefile that uses this workflow
+# as a module (README: "As a Snakemake module").
 
 
 rule all:
+    localrule: True
     input:
         final_outputs(),
         adaptive_outputs(),

@@ -4,7 +4,8 @@ against the hand-written math normaliser.
 1. Per answer-style class: how many cases the careful scorer gets right (the test tables hold the
    careful grader's verdicts), and each case's verdict. ``--src`` points at another checkout's ``src``
    to print the same table for its scorer (e.g. ``--src /path/to/main/src`` for the verdicts before a
-   change).
+   change; the test tables import ``evaluate.grading``, so a checkout from before the grading stages
+   is graded with that checkout's own copy of this script).
 2. Math only: the same cases plus the module's older math tables, graded four ways: the hand-written
    normaliser alone; math-verify alone (its own extraction of the raw output); our Chinese answer
    extraction followed by math-verify alone; and the scorer as it is (extraction, normaliser, then
@@ -27,9 +28,12 @@ def load(src: str | None):
     if src:
         sys.path.insert(0, str(Path(src).resolve()))
     sys.path.insert(0, str(ROOT))
-    scorers = importlib.import_module("growthpace.evaluate.scorers")
+    try:
+        grading = importlib.import_module("growthpace.evaluate.grading")  # score_item's home since the stages
+    except ModuleNotFoundError:
+        grading = importlib.import_module("growthpace.evaluate.scorers")
     tables = importlib.import_module("tests.test_scorers")
-    return scorers, tables
+    return grading, tables
 
 
 def style_verdicts(S, T) -> dict[str, list[tuple[str, str, str, bool]]]:

@@ -104,7 +104,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from growthpace.data.demo import ABILITIES, generate_suite  # noqa: E402
 from growthpace.data.loaders import load_doit_split, load_jsonl  # noqa: E402
-from growthpace.evaluate import scorers, scoring  # noqa: E402
+from growthpace.evaluate import grading, scorers, scoring  # noqa: E402
 from growthpace.evaluate.engine import HFEngine  # noqa: E402
 from growthpace.evaluate.predictions import PredictionLog  # noqa: E402
 from growthpace.evaluate.scoring import FIRST_TOKEN  # noqa: E402
@@ -170,7 +170,7 @@ def baseline(model_dir: Path, sets: dict[str, list[dict]], device: str, out_dir:
                         loss = model(input_ids=ids, labels=labels).loss  # mean over the candidate's tokens
                     lps.append(-float(loss) * len(cont))
                     lens.append(len(cont))
-                res = scorers.score_item(r, choice_logprobs=lps, choice_lengths=lens)
+                res = grading.score_item(r, choice_logprobs=lps, choice_lengths=lens)
                 kept = {"generated_ppl": [math.exp(-lp / n) for lp, n in zip(lps, lens)]}
             else:
                 ids = torch.tensor([prompt], device=device)
@@ -183,7 +183,7 @@ def baseline(model_dir: Path, sets: dict[str, list[dict]], device: str, out_dir:
                 cut = next((k for k, t in enumerate(new) if t in stop), len(new))
                 text = tok.decode(new[:cut], skip_special_tokens=False)
                 first = gen.scores[0][0].float()
-                res = scorers.score_item(r, output=text, letter_logits={L: float(first[t]) for L, t in letters.items()})
+                res = grading.score_item(r, output=text, letter_logits={L: float(first[t]) for L, t in letters.items()})
                 kept = {"generated_response": text, "generated_score": first.tolist()}
             with open(out_dir / f"pred_{name}.json", "a", encoding="utf-8") as f:
                 f.write(json.dumps({**{k: v for k, v in r.items() if not k.startswith("_")}, **kept},
@@ -613,8 +613,8 @@ def study_scale(args) -> bool:
                 same += past
                 for a, b in [(a, b) for a, b in zip(theirs.value, texts) if a != b][:2]:
                     at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-                    print(f"    HFLM's text differs from character {at} (lengths {len(a)}, {len(b)}): "
-                          f"{a[max(0, at - 3):at + 5]!r} vs {b[max(0, at - 3):at + 5]!r}")
+                    check += (f"\n    HFLM's text differs from character {at} (lengths {len(a)}, {len(b)}): "
+                              f"{a[max(0, at - 3):at + 5]!r} vs {b[max(0, at - 3):at + 5]!r}")
                 ok &= same == len(records)
             ok &= not diffs
             n_tok = sum(map(len, prompts))

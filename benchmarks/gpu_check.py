@@ -14,7 +14,8 @@ On a machine with one or more CUDA GPUs, with nothing downloaded:
    together), seconds per step, peak GPU memory per process, and model FLOPs utilisation
    (6 x parameters per token, plus attention, over the measured peak of all GPUs; the hardware does
    about a third more with gradient checkpointing), and for the evaluation items per second and peak
-   GPU memory. ``--out FILE`` writes the same as JSON.
+   GPU memory. ``--out FILE`` writes the same as JSON, which ``growthpace plan --rates FILE`` reads (the
+   matmul peak, and the ZeRO-2 run's MFU for training).
 
 Run: ``.venv/bin/python benchmarks/gpu_check.py`` (at most about 8 minutes; needs a CUDA build of torch).
 ``--cpu-smoke`` runs the same steps on a CPU with a tiny model in fp32 (2 processes, gloo): it checks the
@@ -157,7 +158,8 @@ def evaluate(model_dir: Path, suite: Path, cpu: bool) -> dict:
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 if cpu else torch.cuda.max_memory_allocated()
     return {"items": len(df), "seconds": seconds, "items_per_second": len(df) / seconds,
-            "dtype": str(engine.dtype).removeprefix("torch."), "batch_sizes": engine.batch_sizes or engine.batch_size,
+            "dtype": str(engine.dtype).removeprefix("torch."), "batch_size": engine.batch_size,
+            "token_limits": engine.token_limits or None,
             "peak_memory_gib": peak / 2**30, "mean_score": float(df["score"].mean())}
 
 
@@ -229,7 +231,8 @@ def main() -> None:
     results["evaluate"] = evaluate(snapshot, root / "suite", cpu)
     e = results["evaluate"]
     print(f"evaluation ({e['dtype']}): {e['items']} items in {e['seconds']:.1f} s = {e['items_per_second']:.1f} "
-          f"items/s, batch sizes {e['batch_sizes']}, peak memory {e['peak_memory_gib']:.2f} GiB", flush=True)
+          f"items/s, batch size {e['batch_size']}, tokens per forward after back-off {e['token_limits']}, "
+          f"peak memory {e['peak_memory_gib']:.2f} GiB", flush=True)
     results["total_seconds"] = time.perf_counter() - started
     print(f"total: {results['total_seconds']:.0f} s" + ("  (CPU smoke run: the figures say nothing about a GPU)"
                                                         if cpu else ""))

@@ -146,3 +146,18 @@ def smoke_run(tmp_path_factory):
     """The smoke study run once locally, from an empty directory (shared by the workflow tests, and by
     every worker). Tests that run snakemake on it again work on a copy."""
     return built_once(tmp_path_factory, "smoke", snakemake)
+
+
+HUB_MODEL, HUB_DATA = "growthpace-test/tiny-llama", "growthpace-test/doit-mini"
+
+
+@pytest.fixture(scope="session")
+def hub_cache(tmp_path_factory, demo_suite_dir, llama_checkpoints):
+    """A Hub cache on disk holding the SentencePiece LLaMA (safetensors) as model repository HUB_MODEL and
+    the small demo suite, in DoIT's layout, as data set repository HUB_DATA: ``(cache, {repo: commit})``."""
+    from .hub_cache import write_repo
+
+    cache = tmp_path_factory.mktemp("hub")
+    commits = {HUB_MODEL: write_repo(cache, "model", HUB_MODEL, llama_checkpoints["safetensors"]),
+               HUB_DATA: write_repo(cache, "dataset", HUB_DATA, demo_suite_dir)}
+    return cache, commits

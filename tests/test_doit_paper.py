@@ -21,7 +21,11 @@ def expected_jobs(cfg: dict) -> dict:
     cells *= len(grid["seeds"])
     used_sizes = set(grid["model_sizes"]).union(*sizes_of.values())
     subsets = (sum(len(v) for v in grid["data_sizes"].values()) + len(grid["recipes"])) * len(grid["seeds"])
-    return {"suite": 1, "base_model": len(used_sizes), "subset": subsets, "train_cell": cells,
+    # benchmarks at the selected epoch: one evaluation per recipe cell of the benchmarked sizes
+    bench = cfg["evaluation"]["benchmarks"]
+    assert bench["epochs"] == "selected" and bench["cells"] == "recipes"
+    benchmarked = len(set(sizes_of["recipe"]) & set(bench["model_sizes"])) * len(grid["recipes"]) * len(grid["seeds"])
+    return {"evaluate_benchmarks": benchmarked, "suite": 1, "base_model": len(used_sizes), "subset": subsets, "train_cell": cells,
             "evaluate_checkpoint": cells * epochs, "evaluate_base": len(used_sizes) if grid["evaluate_base"] else 0,
             "tables": 1, "plot_growth": 1, "summary": 1, "analysis": 1, "analysis_plots": 1, "report_md": 1,
             "all": 1}
@@ -97,7 +101,8 @@ def test_slurm_jobs_ask_for_one_node_and_the_sizes_gpus(paper_dry_run, model_siz
 
 def test_dag_with_the_guideline_on(tmp_path):
     """analysis.guideline on: the recipe derived from the grid trains on 7b after the grid's tables, is
-    evaluated at every epoch (benchmarks at 5, 10 and 15, as a recipe cell), and has tables of its own."""
+    evaluated at every epoch and its benchmarks at its selected epoch (as a recipe cell), and has tables of
+    its own."""
     cfg = yaml.safe_load(PAPER.read_text())
     assert cfg["analysis"]["guideline"] == {"enabled": False, "budget": 10000, "model_sizes": ["7b"]}
     cfg["analysis"]["guideline"]["enabled"] = True
@@ -107,7 +112,8 @@ def test_dag_with_the_guideline_on(tmp_path):
     jobs = job_stats(proc.stdout + proc.stderr)
     off = {rule: n for rule, n in expected_jobs(cfg).items() if n}
     assert jobs == {**off, "subset": off["subset"] + 1, "train_cell": off["train_cell"] + 1,
-                    "evaluate_checkpoint": off["evaluate_checkpoint"] + 15, "derive_recipe": 1, "guideline_tables": 1}
+                    "evaluate_checkpoint": off["evaluate_checkpoint"] + 15, "derive_recipe": 1, "guideline_tables": 1,
+                    "evaluate_benchmarks": off["evaluate_benchmarks"] + 1}
     assert "recipe-guideline-seed0" in proc.stdout + proc.stderr
 
 

@@ -261,35 +261,37 @@ def back_offs(caplog) -> int:
     return n
 
 
-def test_batch_size_found_once_is_kept(tiny_model_dir, tmp_path, caplog):
-    """The batch size found by backing off is kept per request kind: later request sets, and later
-    engines loading a model of the same shape with the same file, start from it instead of searching again."""
+def test_batch_size_found_once_is_kept(tiny_model_dir, tmp_path, caplog, monkeypatch):
+    """The tokens per forward found by backing off are kept per request kind: later request sets, and
+    later engines loading a model of the same shape with the same file, start from them instead of
+    searching again (growth is the next test's; here it is off, so each back-off is a search)."""
+    monkeypatch.setattr("growthpace.evaluate.engine.GROW_AFTER", 10**6)
     memory = tmp_path / "batch-sizes.json"
     engine = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=40, progress=False, batch_size_file=memory)
     ps = prompts(engine.tokenizer)
     caplog.set_level("WARNING", logger="growthpace.evaluate.engine")
     engine.generate(ps, 3)
     assert back_offs(caplog) >= 1
-    found = engine.batch_sizes["generate"]
-    assert found < 16 and engine.last_batch_size == found
+    found = engine.token_limits["generate/3"]  # generations with a budget of 3 tokens
+    assert found <= 40 and engine.last_batch_size < 16
     for _ in range(3):  # later request sets (chunks, eval sets) of the same kind do not search again
         engine.generate(ps[::-1], 3)
         assert back_offs(caplog) == 0
     engine.loglikelihood(ranking_requests(engine.tokenizer), strategy="flat")  # another kind searches for itself
-    assert back_offs(caplog) >= 1 and engine.batch_sizes["loglikelihood_flat"] < 16
+    assert back_offs(caplog) >= 1 and engine.token_limits["loglikelihood_flat"] <= 40
     # A later job (a new engine, e.g. the next epoch's checkpoint) starts where the first ended.
     again = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=40, progress=False, batch_size_file=memory)
-    assert again.batch_sizes == engine.batch_sizes
+    assert again.token_limits == engine.token_limits
     again.generate(ps, 3)
     assert back_offs(caplog) == 0
     # Another token budget (standing in for another device or model shape) is another key.
     other = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=80, progress=False, batch_size_file=memory)
-    assert other.batch_sizes == {}
+    assert other.token_limits == {}
     other.generate(ps, 3)
     assert back_offs(caplog) >= 1
 
 
-def test_chunked_evaluation_searches_once(tiny_model_dir, caplog):
+def test_chunked_evaluation_searches_once(tiny_model_dir, caplog, monkeypatch):
     """Evaluated in many chunks, a request kind backs off from out-of-memory in its first chunk only;
     forgetting the size after each chunk (what the engine did before) backs off in every chunk."""
     from growthpace.evaluate.run import evaluate_sets
@@ -299,12 +301,132 @@ def test_chunked_evaluation_searches_once(tiny_model_dir, caplog):
                 "type": "biology", "question_format": 0, "_hash": f"h{i}", "_line": i}
                for i in range(24)]
     caplog.set_level("WARNING", logger="growthpace.evaluate.engine")
+    monkeypatch.setattr("growthpace.evaluate.engine.GROW_AFTER", 10**6)  # back-offs here are searches only
     counts = {}
     for forget in (False, True):
         engine = HFEngine(tiny_model_dir, batch_size=16, max_batch_tokens=60, progress=False)
         rows = evaluate_sets(engine, {"biology_valid": records}, chunk_size=4,
-                             on_chunk=(lambda i: engine.batch_sizes.clear()) if forget else None)
+                             on_chunk=(lambda i: engine.token_limits.clear()) if forget else None)
         assert len(rows) == 24
         counts[forget] = back_offs(caplog)
     assert counts[True] >= 6  # 6 chunks, each searching again
     assert counts[False] < counts[True] / 2
+
+
+def same_length_prompts(tok, n):
+    """``n`` distinct prompts of one token length (the chat encoding of two-character questions)."""
+    chars = "生物学研究命细胞是的基本单位答案正确错误历史上今天春风又绿江南岸甲乙你好他们在做什么打招呼"
+    return [encode_prompt(tok, [{"role": "user", "content": chars[i % len(chars)] + chars[i // len(chars)]},
+                                {"role": "assistant", "content": "x"}]) for i in range(n)]
+
+
+def test_a_long_budget_running_out_of_memory_does_not_cap_short_ones(tiny_model_dir, caplog):
+    """Token limits are kept per generation budget: after long generations back off, short ones still
+    run in one batch (with one limit per request kind, they were capped at the long ones' rows)."""
+    engine = HFEngine(tiny_model_dir, batch_size=16, progress=False)
+    ps = same_length_prompts(engine.tokenizer, 4)
+    width = len(ps[0])
+    engine.max_batch_tokens = 2 * (width + 30)  # four rows fit with 3 new tokens; with 30, two
+    caplog.set_level("WARNING", logger="growthpace.evaluate.engine")
+    engine.generate(ps, 30)
+    assert back_offs(caplog) == 1 and engine.token_limits["generate/30"] == 2 * (width + 30)
+    engine.generate(ps, 3)
+    assert back_offs(caplog) == 0 and engine.last_batch_size == 16 and "generate/3" not in engine.token_limits
+
+
+def test_batches_grow_again_after_a_passing_shortage(tiny_model_dir, tmp_path, caplog):
+    """Backed off under a tight cap (say another process held GPU memory), the engine tries twice the
+    tokens after GROW_AFTER batches that fitted, up to its batch size, and keeps the grown limit; under a
+    cap that stays, a failed try doubles the wait, so back-offs become rare instead of periodic."""
+    from growthpace.evaluate.engine import GROW_AFTER
+
+    memory = tmp_path / "tokens.json"
+    big = HFEngine(tiny_model_dir, batch_size=8, progress=False)
+    engine = HFEngine(tiny_model_dir, batch_size=8, progress=False, batch_size_file=memory)
+    ps = same_length_prompts(engine.tokenizer, 40)
+    width = len(ps[0]) + 3  # tokens per row of a generation with a budget of 3
+    caplog.set_level("INFO", logger="growthpace.evaluate.engine")
+    engine.max_batch_tokens = 2 * width
+    engine.generate(ps[:4], 3)  # 4 rows do not fit; then 2 batches of 2
+    assert back_offs(caplog) == 1 and engine.token_limits["generate/3"] == 2 * width
+    engine.max_batch_tokens = None  # the memory is free again
+    got = engine.generate(ps, 3)
+    # 2 more batches of 2 rows (GROW_AFTER in all), then 4 of 4, then the rest at the batch size
+    assert GROW_AFTER == 4 and engine.last_batch_size == 8
+    assert engine.token_limits["generate/3"] == 8 * width
+    assert sum("trying" in r.getMessage() for r in caplog.records) == 2
+    assert [g.token_ids for g in got] == [g.token_ids for g in big.generate(ps, 3)]
+    assert HFEngine(tiny_model_dir, batch_size=8, progress=False, batch_size_file=memory).token_limits == \
+        {"generate/3": 8 * width}
+    # A cap that stays: 8 -> 4 -> 2 rows; then a try after 4 batches, the next after 8, then after 16.
+    caplog.clear()
+    caplog.set_level("WARNING", logger="growthpace.evaluate.engine")
+    tight = HFEngine(tiny_model_dir, batch_size=8, max_batch_tokens=2 * width, progress=False)
+    tight.generate(ps * 2, 3)  # 80 prompts: 40 batches of 2
+    assert back_offs(caplog) == 2 + 3
+
+
+def test_shared_back_off_halves_the_candidate_rows(tiny_model_dir):
+    """A ``shared`` batch that runs out of memory is retried with half its candidates (here 2 of 4
+    contexts of 3 candidates each), not half its number of contexts counted as candidates (one)."""
+    engine = HFEngine(tiny_model_dir, batch_size=12, progress=False)
+    tok = engine.tokenizer
+    conts = [encode_continuation(tok, c) for c in ("对的", "错误", "细胞")]
+    reqs = [(p, c) for p in same_length_prompts(tok, 8) for c in conts]
+    want = engine.loglikelihood(reqs, strategy="shared")
+    shapes = []
+    check = engine._check_memory
+    engine._check_memory = lambda rows, width: (shapes.append((rows, width)), check(rows, width))
+    engine.loglikelihood(reqs, strategy="shared")
+    assert [r for r, _ in shapes] == [4, 4]  # 12 candidates: 4 contexts per forward
+    engine.max_batch_tokens = 3 * shapes[0][1]  # 4 contexts do not fit, 2 do
+    shapes.clear()
+    got = engine.loglikelihood(reqs, strategy="shared")
+    assert [r for r, _ in shapes] == [4, 2, 2, 2, 2]
+    assert max(abs(g[0] - w[0]) for g, w in zip(got, want)) < 1e-4
+
+
+def test_scoring_forwards_build_no_cache(tiny_model_dir):
+    """Next-token and log-likelihood forwards (flat and shared) ask the model for no key-value cache;
+    generation does use one."""
+    engine = HFEngine(tiny_model_dir, batch_size=4, progress=False)
+    calls = []
+    forward = engine.model.forward
+    engine.model.forward = lambda *a, **kw: (calls.append(kw.get("use_cache")), forward(*a, **kw))[1]
+    ps = prompts(engine.tokenizer)
+    engine.next_token_logits(ps, {"A": engine.tokenizer.convert_tokens_to_ids("A")})
+    for strategy in ("flat", "shared"):
+        engine.loglikelihood(ranking_requests(engine.tokenizer), strategy=strategy)
+    assert calls and all(c is False for c in calls)
+    calls.clear()
+    engine.generate(ps, 3)
+    assert calls and all(c is True for c in calls)
+
+
+def test_a_prompt_cut_to_fit_is_flagged_and_logged(tiny_model_dir, caplog):
+    """A generation prompt longer than the window less its budget keeps its end; its row says how many
+    tokens it lost and a warning counts the cut prompts. The scores table counts them per ability."""
+    from growthpace.analysis.tables import scores_table
+    from growthpace.evaluate.prompts import ChatPrompts
+    from growthpace.evaluate.run import DEFAULT_MAX_NEW_TOKENS, evaluate_sets
+
+    engine = HFEngine(tiny_model_dir, batch_size=4, progress=False)
+    ps = prompts(engine.tokenizer)
+    engine.max_positions = 20  # a window of 20 positions: 15 for the prompt with 5 new tokens
+    caplog.set_level("WARNING", logger="growthpace.evaluate.engine")
+    gens = engine.generate(ps, 5)
+    assert [g.prompt_tokens_cut for g in gens] == [max(0, len(p) - 15) for p in ps]
+    assert sum(len(p) > 15 for p in ps) >= 1 and sum(len(p) <= 15 for p in ps) >= 1
+    warned = [r.getMessage() for r in caplog.records if "cut from the left" in r.getMessage()]
+    assert len(warned) == 1 and f"{sum(len(p) > 15 for p in ps)} of 4 prompts" in warned[0]
+    short = engine.generate([p[-15:] for p in ps], 5)  # what the model saw: the same tokens
+    assert [g.token_ids for g in gens] == [g.token_ids for g in short]
+
+    records = [{"messages": [{"role": "user", "content": "细胞" * k + "？"}, {"role": "assistant", "content": "对"}],
+                "type": "biology", "question_format": 0, "_hash": f"h{k}", "_line": k} for k in (1, 2, 9)]
+    df = evaluate_sets(engine, {"biology_test": records}, dict.fromkeys(DEFAULT_MAX_NEW_TOKENS, 5))
+    lengths = [len(p) for p in ChatPrompts(engine.tokenizer).prompts(records)]
+    assert df["prompt_tokens_cut"].tolist() == [max(0, n - 15) for n in lengths]
+    cells = df.assign(model_size="xs", data_source="curated", data_size=10, seed=0, recipe="", epoch=1)
+    assert scores_table(cells)["prompts_cut"].tolist() == [sum(n > 15 for n in lengths)]
+

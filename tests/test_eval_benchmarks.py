@@ -12,6 +12,7 @@ from growthpace.data.schema import RecordError
 from growthpace.evaluate import agieval, cmmlu
 from growthpace.evaluate.engine import HFEngine
 from growthpace.evaluate.ood import load_ood_sets
+from growthpace.evaluate.prompts import ChatPrompts
 from growthpace.evaluate.run import evaluate_sets
 from growthpace.models.chat import encode_continuation, encode_prompt
 
@@ -61,7 +62,8 @@ def test_cmmlu_drops_the_longest_demo_until_the_prompt_fits(engine):
     tok = engine.tokenizer
     full = cmmlu.load_cmmlu(CMMLU_DIR, shots=[5], subjects=["ancient_chinese"])
     n_full = len(encode_prompt(tok, full["cmmlu_5shot_ancient_chinese_test"][0]["messages"]))
-    fit = cmmlu.load_cmmlu(CMMLU_DIR, shots=[5], subjects=["ancient_chinese"], tokenizer=tok, max_tokens=n_full - 1)
+    fit = cmmlu.load_cmmlu(CMMLU_DIR, shots=[5], subjects=["ancient_chinese"],
+                           length=ChatPrompts(tok).prompt_length, max_tokens=n_full - 1)
     prompt = fit["cmmlu_5shot_ancient_chinese_test"][0]["messages"][0]["content"]
     assert prompt.count("题目：") == 5
     assert "“不亦说乎”" not in prompt  # the longest demo (dev row 0) went first
@@ -156,7 +158,7 @@ def test_cmmlu_drops_multi_letter_and_empty_answers_and_logs_them(tmp_path, capl
 def test_agieval_keeps_single_answer_four_option_items_with_the_papers_prompts():
     sets = agieval.load_agieval(AGIEVAL_DIR, ["zero-shot", "few-shot"], ["logiqa-zh", "jec-qa-kd"])
     kd = sets["agieval_zero-shot_jec-qa-kd_test"]
-    assert [r["_line"] for r in kd] == [1, 3]  # line 2 has two answers, line 4 three options
+    assert [r["_line"] for r in kd] == [1, 3]  # line 2 has two answers
     assert [r["_line"] for r in sets["agieval_zero-shot_logiqa-zh_test"]] == [1, 2, 3]  # 4: "AB", 5: empty
     assert [r["messages"][-1]["content"] for r in kd] == ["C", "A"]
     zero = sets["agieval_zero-shot_logiqa-zh_test"][2]["messages"]
@@ -164,13 +166,15 @@ def test_agieval_keeps_single_answer_four_option_items_with_the_papers_prompts()
                                                 "(C)小王比小张高 (D)小张比小王高\n答案：从A到D, 我们应选择"},
                     {"role": "assistant", "content": "C"}]
     few = sets["agieval_few-shot_jec-qa-kd_test"][0]["messages"]
-    # demos 1 and 3 of the CSV (demo 2 has three answers), as user/assistant turns, then the question
-    assert [m["role"] for m in few] == ["user", "assistant"] * 3
+    # demos 1, 3 and 4 of the CSV (demo 2 has three answers; demo 4's empty label is an empty answer, as
+    # the authors keep it), as user/assistant turns, then the question
+    assert [m["role"] for m in few] == ["user", "assistant"] * 4
     assert few[0]["content"] == ("问题 1.    我国的根本政治制度是：\n从以下选项中选择:    (A)人民代表大会制度 (B)民族区域自治制度 "
                                  "(C)基层群众自治制度 (D)政治协商制度\n答案：从A到D, 我们应选择")
-    assert few[1]["content"] == "A" and few[3]["content"] == "B"
-    # numbered in the order kept (the authors: 1 and 3, their places in the CSV, and the question 3)
-    assert few[2]["content"].startswith("问题 2.    民法典") and few[4]["content"].startswith("问题 3.    根据我国《宪法》")
+    assert [few[k]["content"] for k in (1, 3, 5)] == ["A", "B", ""]
+    # numbered as the authors do: by place in the CSV (1, 3, 4), the question after the 3 kept (4 again)
+    assert few[2]["content"].startswith("问题 3.    民法典") and few[4]["content"].startswith("问题 4.    没有答案的示例")
+    assert few[6]["content"].startswith("问题 4.    根据我国《宪法》")
     logiqa = sets["agieval_few-shot_logiqa-zh_test"][0]["messages"]
     # four demos: sample 5's label is the string "AB"; sample 4 has three options, worded as the authors do
     assert [m["content"] for m in logiqa[1:8:2]] == ["B", "B", "A", "C"]
@@ -197,8 +201,8 @@ def test_agieval_reads_the_released_layout_a_flat_copy_or_a_prompts_key(tmp_path
     with caplog.at_level("INFO", logger="growthpace.evaluate.agieval"):
         agieval.load_agieval(AGIEVAL_DIR, ["zero-shot", "few-shot"], ["logiqa-zh", "jec-qa-kd"])
     assert "logiqa-zh.jsonl: dropped 2 of 5 items (1 empty label, 1 several answer letters)" in caplog.text
-    assert "jec-qa-kd.jsonl: dropped 2 of 4 items (1 not four options, 1 several answer letters)" in caplog.text
-    assert "jec-qa-kd: dropped 2 demos (1 empty label, 1 several answer letters)" in caplog.text
+    assert "jec-qa-kd.jsonl: dropped 1 of 3 items (1 several answer letters)" in caplog.text
+    assert "jec-qa-kd: dropped 1 demos (1 several answer letters)" in caplog.text
     assert "logiqa-zh: dropped 1 demos (1 several answer letters)" in caplog.text
 
 
@@ -207,11 +211,13 @@ def test_agieval_few_shot_demos_are_trimmed_to_fit(engine):
     full = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"])["agieval_few-shot_logiqa-zh_test"][0]
     n = len(encode_prompt(tok, full["messages"]))
     assert len(full["messages"]) == 10
-    fit = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"], tokenizer=tok, max_tokens=n - 1 + 48)
+    fit = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"], length=ChatPrompts(tok).prompt_length,
+                              max_tokens=n - 1 + 48)
     msgs = fit["agieval_few-shot_logiqa-zh_test"][0]["messages"]
     assert len(msgs) == 8  # the last demo went
     assert len(encode_prompt(tok, msgs)) <= n - 1
-    tiny = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"], tokenizer=tok, max_tokens=60)
+    tiny = agieval.load_agieval(AGIEVAL_DIR, ["few-shot"], ["logiqa-zh"], length=ChatPrompts(tok).prompt_length,
+                               max_tokens=60)
     assert len(tiny["agieval_few-shot_logiqa-zh_test"][0]["messages"]) == 2  # no demo fits: the question alone
 
 
@@ -241,11 +247,11 @@ def test_agieval_errors_name_the_file(tmp_path):
     (root / "logiqa-zh.jsonl").write_text(logiqa + '{"passage": null, "question": "不在选项中的答案", '
                                           '"options": ["(A)甲", "(B)乙", "(C)丙", "(D)丁"], "label": "E"}\n',
                                           encoding="utf-8")
-    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl:6: label: expected one of A, B, C, D .*got 'E'"):
+    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl:6: label: expected one of A, B, C, D, got 'E'"):
         agieval.load_agieval(root, tasks=["logiqa-zh"])
     only_bad = "\n".join(line for line in logiqa.splitlines() if '"label": ""' in line or '"AB"' in line)
     (root / "logiqa-zh.jsonl").write_text(only_bad + "\n", encoding="utf-8")
-    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl: items: no single-answer four-option item \(1 empty"):
+    with pytest.raises(RecordError, match=r"logiqa-zh.jsonl: items: no single-answer item \(1 empty"):
         agieval.load_agieval(root, tasks=["logiqa-zh"])
     (root / "logiqa-zh.jsonl").write_text(logiqa, encoding="utf-16")
     with pytest.raises(ValueError, match=r"logiqa-zh.jsonl: not UTF-8 .*looks like UTF-16"):

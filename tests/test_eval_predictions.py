@@ -173,7 +173,7 @@ def test_rows_are_rescored_from_their_evidence_alone(demo, tmp_path):
     """A row keeps what both scoring modes read; grading it again from the row equals grading the full
     record with the same output and logits, and writes a table that names its mode."""
     from growthpace.analysis.tables import scores_table
-    from growthpace.evaluate import authors, scorers, scoring
+    from growthpace.evaluate import authors, grading, scoring
 
     suite, model_dir = demo
     sets = eval_sets(suite)
@@ -183,7 +183,7 @@ def test_rows_are_rescored_from_their_evidence_alone(demo, tmp_path):
     assert generated["letter_logits"].notna().all() and generated["last_letter_logits"].notna().all()
     assert df["piece_letter_logits"].isna().all()  # only first-token (benchmark) items have them
     records = {(name, r["_hash"]): r for name, rs in sets.items() for r in rs}
-    for mode, grade in (("careful", scorers.score_item), ("authors", authors.score_item)):
+    for mode, grade in (("careful", grading.score_item), ("authors", authors.score_item)):
         again = scoring.rescore(df, mode)
         assert (again["scoring"] == mode).all() and len(again) == len(df)
         for row in again.itertuples():

@@ -5,6 +5,7 @@ directory, so a copy is a finished study of its own).
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -290,3 +291,94 @@ def test_gc_frees_resume_state_and_chunk_rows_but_never_a_build_in_progress(smok
     assert not open_work.exists() and not partial.exists() and not store.exists("subset", orphan.key)
     # what the study uses is all there: it still has nothing to do
     assert planned_jobs(workdir) == {}
+
+
+# A build of another study, in a process of its own: training holds its subset and base model as
+# artifacts.build_sft does (``read``), a running study holds its plan as the workflow's onstart does
+# (``plan``). It says "ready" and holds until its stdin closes (or it is killed).
+HOLDER = """
+import sys
+from growthpace.store import Store, hold_plan, read_receipt, release_plan
+mode = sys.argv[1]
+if mode == "read":
+    store = Store(sys.argv[2])
+    with store.reading(*[read_receipt(p) for p in sys.argv[3:]]):
+        print("ready", flush=True)
+        sys.stdin.read()
+else:
+    from growthpace.reuse import Plan
+    from growthpace.study import load_config
+    plan = Plan(load_config(sys.argv[2]))
+    path = hold_plan(plan.store, plan.config["study"], plan.keys())
+    print("ready", flush=True)
+    sys.stdin.read()
+    release_plan(path)
+"""
+
+
+def _holder(workdir, *args):
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, *map(str, args)], cwd=workdir, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_gc_leaves_what_running_studies_read_and_planned(smoke_run, tmp_path):
+    """`store gc` keeping only an empty study, while another study runs: its training holds its subset
+    and base model (xs, curated-10), and its plan (the s model size) holds what it will read. Only what
+    neither needs goes (the xs cells' SFT runs and predictions); a hold whose process was killed counts
+    for nothing; the workflow removes its own hold when it ends."""
+    workdir = copy_study(smoke_run, tmp_path)
+    store = Store(workdir / ".test" / "results" / "store")
+    results = workdir / "results" / "smoke"
+    # the smoke run's own hold was written when it started and removed when it ended
+    assert (store.root / ".studies").is_dir() and not list((store.root / ".studies").iterdir())
+    empty = workdir / "results" / "empty"
+    empty.mkdir()
+    receipts = results / "receipts"
+    reads = [receipts / "subset" / "curated-10-seed0.json", receipts / "base" / "xs.json"]
+    read = {json.loads(p.read_text())["key"] for p in reads}
+    only_s = write_config(tmp_path, lambda c: c["grid"].update(model_sizes=["s"]), "only-s.yaml")
+    reader, planner = _holder(workdir, "read", store.root, *reads), _holder(workdir, "plan", only_s)
+    try:
+        xs_sft = {json.loads(p.read_text())["key"] for p in (receipts / "sft" / "xs").glob("*.json")}
+        xs_preds = {k for p in (results / "predictions" / "xs").rglob("*.parquet")
+                    for k in pd.read_parquet(p)["predictions_key"]}
+        assert len(xs_sft) == 3 and len(xs_preds) == 6
+        before = {a["key"]: a["kind"] for a in list_artifacts(store)}
+        cli = subprocess.run([sys.executable, "-m", "growthpace.cli", "store", "gc", "--configfile", str(only_s),
+                              "--keep", str(empty), "-n"], cwd=workdir, capture_output=True, text=True)
+        assert "kept for the running study 'smoke'" in cli.stdout, cli.stdout + cli.stderr
+        assert "busy, left alone (being read): artifact base_model/" in cli.stdout
+        items = [i for i in collect_garbage(store, [empty]) if i["what"] == "artifact"]
+        gone = {i["key"] for i in items if not i["busy"]}
+        assert gone == xs_sft | xs_preds
+        base_xs = json.loads(reads[1].read_text())["key"]  # the subset is in the plan too: not even listed
+        assert {i["key"] for i in items if i["busy"] == "being read"} == {base_xs}
+        after = {a["key"] for a in list_artifacts(store)}
+        assert after == set(before) - gone
+        # what the running study needs is all there: every key it planned, and the inputs of each
+        from growthpace.reuse import Plan
+        from growthpace.study import load_config
+
+        cwd = os.getcwd()
+        os.chdir(workdir)
+        try:
+            plan = Plan(load_config(only_s))
+        finally:
+            os.chdir(cwd)
+        # all it planned that was there (a key may name what is not built yet), and what the training reads
+        assert after == (plan.keys() & set(before)) | read
+        # a killed study leaves its hold behind: stale, ignored
+        planner.kill()
+        planner.wait(60)
+        assert list((store.root / ".studies").glob("*.json"))
+        listed = collect_garbage(store, [empty], dry_run=True)
+        assert {i["key"] for i in listed if not i["busy"]} == after - read
+        assert {i["key"] for i in listed if i["busy"] == "being read"} == read
+    finally:
+        for p in (reader, planner):
+            if p.poll() is None:
+                p.communicate("", timeout=60)
+    # the training ended: what it read may go too
+    assert {i["key"] for i in collect_garbage(store, [empty], dry_run=True) if not i["busy"]} == after

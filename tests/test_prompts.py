@@ -71,3 +71,50 @@ def test_plain_prompt_scores_match_a_plain_forward(tiny_model_dir, char_tokenize
         logprobs = torch.log_softmax(engine.model(torch.tensor([ids])).logits[0], -1)
     expected = sum(float(logprobs[k - 1, ids[k]]) for k in range(head, len(ids)))
     assert abs(df["gold_logprob"].iloc[0] - expected) < 1e-4 and df["gold_tokens"].iloc[0] == len(ids) - head
+
+
+def test_benchmarks_on_a_base_model_are_plain_text_trimmed_as_prompted(llama_checkpoints):
+    """A base model's tokenizer has no speaker tokens: the benchmark loaders measure its plain-text prompt
+    (the chat format's measure fails there), and drop demos until that prompt fits."""
+    from pathlib import Path
+
+    import pytest
+
+    from growthpace.evaluate import agieval, cmmlu
+    from growthpace.evaluate.prompts import ChatPrompts
+
+    fixtures = Path(__file__).parent / "fixtures"
+    engine = HFEngine(llama_checkpoints["safetensors"], batch_size=4, progress=False)
+    tok = engine.tokenizer
+    fmt = PlainPrompts(tok, {}, 0, 10_000)
+    agi, cm = fixtures / "agieval" / "data" / "v1", fixtures / "cmmlu"
+
+    def plain_length(messages):  # the prompt's tokens, counted here from the text itself
+        return len(tok(render(messages))["input_ids"])
+
+    full = agieval.load_agieval(agi, ["few-shot"], ["logiqa-zh"])["agieval_few-shot_logiqa-zh_test"][0]["messages"]
+    with pytest.raises(ValueError, match="no <user> token"):
+        ChatPrompts(tok).prompt_length(full)
+    n = plain_length(full)
+    assert fmt.prompt_length(full) == n
+    fit = agieval.load_agieval(agi, ["few-shot"], ["logiqa-zh"], length=fmt.prompt_length, max_tokens=n - 1 + 48)
+    kept = fit["agieval_few-shot_logiqa-zh_test"][0]["messages"]
+    assert len(kept) == len(full) - 2 and plain_length(kept) <= n - 1  # the last demo went
+    assert kept[-2]["content"].startswith("问题 4.")  # the question renumbered after the 3 demos kept
+
+    five = cmmlu.load_cmmlu(cm, [5], ["ancient_chinese"])["cmmlu_5shot_ancient_chinese_test"][0]["messages"]
+    m = plain_length(five)
+    trimmed = cmmlu.load_cmmlu(cm, [5], ["ancient_chinese"], length=fmt.prompt_length, max_tokens=m - 1)
+    text = trimmed["cmmlu_5shot_ancient_chinese_test"][0]["messages"]
+    assert text[0]["content"].count("题目：") == 5 and plain_length(text) <= m - 1
+
+    # scored in plain text: the argmax of the letters' logits after the answer marker, computed here
+    df = evaluate_sets(engine, fit, plain={"shots": 0, "seed": 0})
+    assert len(df) == 3 and set(df["kind"]) == {"first_token"}
+    for (_, row), record in zip(df.iterrows(), fit["agieval_few-shot_logiqa-zh_test"]):
+        prompt = render(record["messages"])
+        ids = tok(prompt)["input_ids"]
+        with torch.no_grad():
+            last = engine.model(torch.tensor([ids])).logits[0, -1]
+        letter = {L: tok(prompt + L)["input_ids"][len(ids)] for L in "ABCD"}
+        assert row["parsed"] == max("ABCD", key=lambda L: float(last[letter[L]]))

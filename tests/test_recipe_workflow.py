@@ -5,18 +5,27 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from .conftest import ROOT, snakemake
 
 pytestmark = pytest.mark.workflow
 
 CONFIG = ROOT / ".test" / "recipes.yaml"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="module")
 def recipe_run(tmp_path_factory):
+    """The recipe study with CMMLU and AGIEval benchmarks (the test fixtures) at every epoch, the base
+    model's included: an untuned base model is benchmarked in plain text."""
     workdir = tmp_path_factory.mktemp("recipes")
-    snakemake(workdir, configfile=CONFIG)
+    config = yaml.safe_load(CONFIG.read_text())
+    config["evaluation"]["benchmarks"] = {
+        "cmmlu": {"dir": str(FIXTURES / "cmmlu")},
+        "agieval": {"dir": str(FIXTURES / "agieval" / "data" / "v1"), "tasks": ["logiqa-zh", "jec-qa-kd"]}}
+    (workdir / "recipes.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    snakemake(workdir, configfile=workdir / "recipes.yaml")
     return workdir
 
 
@@ -49,11 +58,52 @@ def test_base_model_and_out_of_domain_scores(recipe_run):
     assert set(ood["ability"]) == {"ceval_physician_fshot", "ceval_teacher_qualification_fshot",
                                    "ceval_urban_and_rural_planner_fshot"}
     assert set(ood["split"]) == {"test"} and (ood["n"] == 2).all()
-    # every cell (6 trained + the base model) has every eval set: 10 valid + 10 test + 3 OOD
-    assert scores.groupby(["data_source", "recipe"]).size().eq(23).all() and len(scores) == 7 * 23
+    # every cell (6 trained + the base model) has every eval set: 10 valid + 10 test + 3 OOD + 4 benchmarks
+    assert scores.groupby(["data_source", "recipe"]).size().eq(27).all() and len(scores) == 7 * 27
     assert scores.groupby(["data_source", "recipe", "split", "ability"])["selected"].sum().eq(1).all()
 
 
 def test_second_run_has_nothing_to_do(recipe_run):
-    proc = snakemake(recipe_run, "-n", configfile=CONFIG)
+    proc = snakemake(recipe_run, "-n", configfile=recipe_run / "recipes.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_base_model_benchmarks_beside_the_tuned_cells(recipe_run):
+    """The base model is benchmarked in plain text (its tokenizer has no speaker tokens) and the report
+    sets its CMMLU and AGIEval scores beside the tuned cells'."""
+    out = recipe_run / "results" / "recipes"
+    preds = pd.read_parquet(out / "predictions" / "xs" / "base" / "epoch0.parquet")
+    bench = preds[preds["eval_set"].str.startswith(("cmmlu_", "agieval_"))]
+    # CMMLU: 4 + 3 questions at 0 and 5 shots; AGIEval: 3 + 2 items zero- and few-shot
+    assert len(bench) == 2 * 7 + 2 * 5 and set(bench["kind"]) == {"first_token"}
+    table = pd.read_parquet(out / "analysis" / "benchmarks.parquet")
+    base = table[(table["data_source"] == "base") & (table["benchmark"] == "cmmlu") & (table["level"] == "subject")]
+    for (shots, subject), g in base.groupby(["setting", "name"]):
+        k = int(shots.split("-")[0])
+        want = bench.loc[bench["eval_set"] == f"cmmlu_{k}shot_{subject}_test", "score"].mean()
+        assert g["accuracy"].iloc[0] == pytest.approx(want)
+    assert set(table["data_source"]) == {"base", "curated", "recipe", "single_ability"}
+    report = (out / "report.md").read_text()
+    section = report[report.index("## Benchmarks"):]
+    assert "| base model " in section and "the tuned cells differ from the base model by" in section
+    for column in ("CMMLU 0-shot", "CMMLU 5-shot", "AGIEval zero-shot", "AGIEval few-shot"):
+        assert column in section
+
+
+def test_another_study_plans_the_base_model_evaluation_from_the_store(recipe_run, monkeypatch):
+    """The base model's evaluation is in the store: another study with the same base model plans it as
+    its local twin (reuse_evaluate_base), no evaluate_base job (a GPU job on a cluster), and the key it
+    plans is the key the evaluation got."""
+    from growthpace.reuse import Plan
+    from growthpace.study import load_config
+
+    from .test_orchestration import job_stats
+
+    proc = snakemake(recipe_run, "-n", "--config", "study=recipes-again", configfile=CONFIG)
+    jobs = job_stats(proc.stdout + proc.stderr)
+    assert jobs.get("reuse_evaluate_base") == 1 and "evaluate_base" not in jobs, jobs
+    monkeypatch.chdir(recipe_run)
+    plan = Plan(load_config(CONFIG))
+    preds = pd.read_parquet(recipe_run / "results" / "recipes" / "predictions" / "xs" / "base" / "epoch0.parquet")
+    assert set(preds["predictions_key"]) == {plan.base_predictions("xs").key}
+    assert plan.reusable("evaluate_base") == [{"model_size": "xs"}]

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from growthpace.evaluate import scorers as S
+from growthpace.evaluate.grading import score_item
 
 NAN = float("nan")
 INF = float("inf")
@@ -169,7 +170,7 @@ def test_gold_true_false(gold, expected):
     ("正确。错误。", "错误", 0.0), (None, "正确", 0.0), ("IMF的说法正确", "正确", 1.0),
 ])
 def test_score_item_true_false(output, gold, score):
-    res = S.score_item(tf_rec(gold), output=output)
+    res = score_item(tf_rec(gold), output=output)
     assert res["kind"] == "true_false" and res["score"] == score and res["expected"] == 0.5
 
 
@@ -216,7 +217,7 @@ CLOZE = [
 @pytest.mark.parametrize("output,gold,parsed,score", CLOZE)
 def test_cloze(output, gold, parsed, score):
     assert S.parse_cloze(output) == parsed
-    res = S.score_item(cloze_rec(gold), output=output)
+    res = score_item(cloze_rec(gold), output=output)
     assert res["kind"] == "cloze"
     assert (res["parsed"], res["score"], res["expected"]) == (parsed, score, 0.0)
 
@@ -245,7 +246,7 @@ def test_parse_multi_select(output, letters):
     ("", "A", 0.0), (None, "A", 0.0), ("E", "A", 0.0), ("答案：BC", "答案：BC", 1.0),
 ])
 def test_score_item_multi_select(output, gold, score):
-    res = S.score_item(ethics_rec(gold), output=output)
+    res = score_item(ethics_rec(gold), output=output)
     assert res["kind"] == "multi_select" and res["score"] == score
 
 
@@ -345,7 +346,7 @@ def test_normalize_math(s, expected):
 ])
 def test_score_math(output, gold, parsed, score):
     assert S.score_math(output, gold) == (parsed, score)
-    res = S.score_item(math_rec(gold), output=output)
+    res = score_item(math_rec(gold), output=output)
     assert (res["kind"], res["parsed"], res["score"], res["expected"]) == ("math", parsed, score, 0.0)
 
 
@@ -408,12 +409,13 @@ def test_score_ranking_rejects_bad_input(lps, lens):
 
 
 def test_score_item_ranking():
-    res = S.score_item(ranked_rec("role_play"), choice_logprobs=[-20, -10, -15], choice_lengths=[20, 5, 5])
-    assert res == {"kind": "ranking", "parsed": "0", "score": 1.0, "expected": pytest.approx(1 / 3)}
-    res = S.score_item(ranked_rec("code"), choice_logprobs=[-5, -12, -30], choice_lengths=[1, 6, 10])
+    res = score_item(ranked_rec("role_play"), choice_logprobs=[-20, -10, -15], choice_lengths=[20, 5, 5])
+    assert res == {"kind": "ranking", "parsed": "0", "score": 1.0, "expected": pytest.approx(1 / 3),
+                   "parse_path": "committed", "ambiguous": False}
+    res = score_item(ranked_rec("code"), choice_logprobs=[-5, -12, -30], choice_lengths=[1, 6, 10])
     assert (res["parsed"], res["score"]) == ("1", 0.0)
     with pytest.raises(ValueError):
-        S.score_item(ranked_rec(), output="x")
+        score_item(ranked_rec(), output="x")
 
 
 # ------------------------------------------------------------------------------------ expected score
@@ -461,7 +463,7 @@ EXPECTED = [
 def test_expected_score(record, expected):
     assert S.expected_score(record) == pytest.approx(expected)
     if record.get("question_format") != 1:
-        assert S.score_item(record, output="")["expected"] == pytest.approx(expected)
+        assert score_item(record, output="")["expected"] == pytest.approx(expected)
 
 
 # --------------------------------------------------------------------------------------- item kinds
@@ -514,15 +516,16 @@ def test_gold_letter_rejects_non_choice():
     (None, LOGITS_B, "B", 1.0),
 ])
 def test_score_item_single_choice(output, logits, parsed, score):
-    res = S.score_item(choice_rec("B"), output=output, letter_logits=logits)
-    assert res == {"kind": "single_choice", "parsed": parsed, "score": score, "expected": 0.25}
+    res = score_item(choice_rec("B"), output=output, letter_logits=logits)
+    assert {k: res[k] for k in ("kind", "parsed", "score", "expected")} == \
+        {"kind": "single_choice", "parsed": parsed, "score": score, "expected": 0.25}
 
 
 def test_score_item_three_options_ignores_d():
     rec3 = understanding_rec(3, "C")
-    assert S.score_item(rec3, output="", letter_logits=LOGITS_D)["parsed"] == "C"
-    assert S.score_item(rec3, output="D")["parsed"] == "E"
-    assert S.score_item(rec3, output="C")["expected"] == pytest.approx(1 / 3)
+    assert score_item(rec3, output="", letter_logits=LOGITS_D)["parsed"] == "C"
+    assert score_item(rec3, output="D")["parsed"] == "E"
+    assert score_item(rec3, output="C")["expected"] == pytest.approx(1 / 3)
 
 
 # ------------------------------------------------------------------------------------------ averages
@@ -556,7 +559,7 @@ STYLE_SINGLE_CHOICE = [
 @pytest.mark.parametrize("output,gold,parsed", STYLE_SINGLE_CHOICE)
 def test_style_single_choice_first_line(output, gold, parsed):
     assert S.score_single_choice(output, gold, None, 4) == (parsed, float(parsed == gold))
-    assert S.score_item(choice_rec(gold), output=output)["parsed"] == parsed
+    assert score_item(choice_rec(gold), output=output)["parsed"] == parsed
 
 
 STYLE_TRUE_FALSE = [
@@ -571,7 +574,7 @@ STYLE_TRUE_FALSE = [
 def test_style_true_false_english(output, expected):
     assert S.parse_true_false(output) == expected
     gold = {"T": "正确", "F": "错误"}.get(expected, "正确")
-    assert S.score_item(tf_rec(gold), output=output)["score"] == float(expected != "E")
+    assert score_item(tf_rec(gold), output=output)["score"] == float(expected != "E")
 
 
 STYLE_CLOZE = [
@@ -592,7 +595,7 @@ STYLE_CLOZE = [
 @pytest.mark.parametrize("output,gold,parsed,score", STYLE_CLOZE)
 def test_style_cloze_spaced(output, gold, parsed, score):
     assert S.parse_cloze(output) == parsed
-    res = S.score_item(cloze_rec(gold), output=output)
+    res = score_item(cloze_rec(gold), output=output)
     assert (res["kind"], res["parsed"], res["score"]) == ("cloze", parsed, score)
 
 
@@ -614,7 +617,7 @@ STYLE_MULTI_SELECT = [
 @pytest.mark.parametrize("output,gold,parsed", STYLE_MULTI_SELECT)
 def test_style_multi_select_first_line(output, gold, parsed):
     assert "".join(sorted(S.parse_multi_select(output))) == parsed
-    res = S.score_item(ethics_rec(gold), output=output)
+    res = score_item(ethics_rec(gold), output=output)
     assert (res["parsed"], res["score"]) == (parsed, float(parsed == gold))
 
 
@@ -660,7 +663,7 @@ STYLE_MATH_CASES = [(cls, *case) for cls, cases in STYLE_MATH.items() for case i
 @pytest.mark.parametrize("cls,output,gold,score", STYLE_MATH_CASES)
 def test_style_math(cls, output, gold, score):
     assert S.score_math(output, gold)[1] == score
-    assert S.score_item(math_rec(gold), output=output)["score"] == score
+    assert score_item(math_rec(gold), output=output)["score"] == score
 
 
 def test_symbolic_check_has_a_time_limit_and_never_raises():

@@ -72,6 +72,7 @@ def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, request, tmp_path
     workdir.mkdir()
     config = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
     config["grid"]["model_sizes"] = ["xs"]
+    config["grid"]["evaluate_base"] = True  # one more job here, and one the second study must not submit
     configfile = workdir / "slurm.yaml"
     configfile.write_text(yaml.safe_dump(config))
     proc = on_slurm(workdir, slurm_cluster, "--slurm-logdir", str(workdir / "logs" / "slurm"), configfile=configfile)
@@ -85,24 +86,28 @@ def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, request, tmp_path
     assert "COMPLETED" in acct.stdout
     first = jobs_of_run(proc.stdout + proc.stderr)
     assert first.count("train_cell") == 3 and first.count("evaluate_checkpoint") == 6, first
+    assert first.count("evaluate_base") == 1, first
     assert "subset" not in first  # drawing a cell's items is a local rule
     slurm = pd.read_parquet(workdir / "results" / "smoke" / "tables" / "scores.parquet")
     # the local run of the whole smoke study (built meanwhile by another test worker), its xs cells
     local = pd.read_parquet(request.getfixturevalue("smoke_run") / "results" / "smoke" / "tables" / "scores.parquet")
     local = local[local["model_size"] == "xs"]
+    slurm = slurm[slurm["data_source"] != "base"]  # the smoke study evaluates no base model
     keys = ["model_size", "data_source", "data_size", "seed", "epoch", "split", "ability"]
     pd.testing.assert_frame_equal(slurm.sort_values(keys).reset_index(drop=True),
                                   local.sort_values(keys).reset_index(drop=True))
 
     # A second study sharing the store's trained cells (the same grid under another name): every cell
-    # resolves from the store where snakemake runs; sacct knows no training or evaluation job of it.
+    # resolves from the store where snakemake runs, the base model's evaluation too; sacct knows no
+    # base-model, training or evaluation job of it.
     again = on_slurm(workdir, slurm_cluster, "--config", "study=smoke-again",
                      "--slurm-logdir", str(workdir / "logs" / "slurm-again"), configfile=configfile)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
     second = jobs_of_run(again.stdout + again.stderr)
-    assert "train_cell" not in second and "evaluate_checkpoint" not in second, second
+    assert not {"base_model", "train_cell", "evaluate_checkpoint", "evaluate_base"} & set(second), second
     assert sorted(second) == ["analysis", "tables"], second  # the study's own tables, as cluster jobs
     out = again.stdout + again.stderr
-    assert "reuse_train_cell" in out and "reuse_evaluate_checkpoint" in out
+    assert "reuse_train_cell" in out and "reuse_evaluate_checkpoint" in out and "reuse_evaluate_base" in out
     reused = pd.read_parquet(workdir / "results" / "smoke-again" / "tables" / "scores.parquet")
-    pd.testing.assert_frame_equal(reused, slurm)
+    first_scores = pd.read_parquet(workdir / "results" / "smoke" / "tables" / "scores.parquet")
+    pd.testing.assert_frame_equal(reused, first_scores)

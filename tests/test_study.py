@@ -55,6 +55,14 @@ def test_settings_precedence():
     (lambda c: c["models"]["sizes"]["xs"].pop("arch"), "models.sizes.xs: give either 'path'"),
     (lambda c: c["evaluation"].update(select_after_epoch=9), "evaluation.select_after_epoch: 9 leaves no epoch"),
     (lambda c: c["training"].update(micro_batch_size=64), "micro_batch_size 64 is larger than batch_size"),
+    # Found when the study is planned, not by the worker after its queue wait and model load.
+    (lambda c: c["models"]["sizes"]["xs"].update(resources={"train": {"gpus": 3}}),
+     "models.sizes.xs.sft.micro_batch_size: batch_size 8 is not a multiple of micro_batch_size 8 x 3 training "
+     "processes .models.sizes.xs.resources.train.gpus"),
+    (lambda c: c["models"]["sizes"]["xs"].update(resources={"train": {"processes": 3}}),
+     "x 3 training processes .models.sizes.xs.resources.train.processes"),
+    (lambda c: c["models"]["sizes"]["xs"].setdefault("resources", {}).update(evaluate={"gpus": 2}),
+     "models.sizes.xs.resources.evaluate.gpus: 2 GPUs, but an evaluation runs its model on one GPU"),
 ])
 def test_cross_key_errors_name_the_key(edit, message):
     cfg = copy.deepcopy(load(ROOT / "config" / "config.yaml"))
@@ -199,10 +207,11 @@ def test_eval_spec_options_ood_and_benchmark_scope():
         {"batch_size": "auto", "chunk_size": 64, "max_batch_tokens": 4096, "loglikelihood_strategy": "flat"}
 
     paper = load(DOIT_PAPER)
+    paper["evaluation"]["benchmarks"]["epochs"] = [5, 10, 15]  # fixed epochs, as the paper (the study: selected)
     index = study.cell_index(paper)
     maximum, curated = index[("7b", "recipe-maximum-seed0")], index[("7b", "curated-10000-seed0")]
     bench = study.eval_spec(paper, maximum, 10)["benchmarks"]
-    assert set(bench) == {"cmmlu", "agieval", "max_tokens"} and bench["cmmlu"]["shots"] == [0, 5]
+    assert set(bench) == {"cmmlu", "agieval", "max_tokens", "prompt_version"} and bench["cmmlu"]["shots"] == [0, 5]
     assert "benchmarks" not in study.eval_spec(paper, maximum, 11)          # epochs 5, 10, 15 only
     assert "benchmarks" not in study.eval_spec(paper, curated, 10)          # recipe cells only
     assert "benchmarks" not in study.eval_spec(paper, study.Cell("7b", "base", 0, 0), 0)
@@ -261,6 +270,13 @@ def test_missing_inputs_lists_every_path(tmp_path):
     assert len(agieval) == 8 and "gaokao-physics.jsonl" in agieval[-1]
     assert not [m for m in missing if "cmmlu" in m]
     assert len(missing) == 1 + 3 + 8
+    # a tiny model size is pretrained here, on the suite's corpus, which a DoIT release does not have
+    (doit / "pretrain" / "corpus.txt").unlink()
+    assert study.missing_inputs(cfg) == missing
+    cfg["models"]["sizes"]["13b"] = {"arch": {"hidden_size": 32}, "pretrain": {"steps": 1}}
+    corpus = [m for m in study.missing_inputs(cfg) if "corpus" in m]
+    assert corpus == [f"data.source_dir: {doit}/pretrain/corpus.txt (no pretraining corpus: model size '13b' is a "
+                      "tiny model pretrained here on it; give it a path to a model, or add the corpus)"]
 
 
 def test_settings_of_models_from_a_path_and_keys_of_tiny_ones():
@@ -293,3 +309,21 @@ def test_base_models_are_prompted_in_plain_text_unless_chat_is_asked_for():
     assert "plain_prompt" not in study.eval_spec(demo, cell, 1)  # tuned models: the chat format
     demo["evaluation"]["base_prompt"]["format"] = "chat"
     assert "plain_prompt" not in study.eval_spec(demo, base, 0)
+
+
+def test_retries_grow_memory_and_runtime_up_to_the_profiles_ceiling():
+    """13b's 640 GB training job doubles on its retry to the ceiling, not to 1.28 TB; the SLURM profile
+    sets the ceilings its comment documents."""
+    assert study.on_attempt("mem_mb", 640_000, 1, 1_000_000) == 640_000
+    assert study.on_attempt("mem_mb", 640_000, 2, 1_000_000) == 1_000_000
+    assert study.on_attempt("mem_mb", 200_000, 2, 1_000_000) == 400_000
+    assert study.on_attempt("mem_mb", 200_000, 3, None) == 800_000  # no ceiling given: doubles
+    assert study.on_attempt("mem_mb", 2_000_000, 2, 1_000_000) == 2_000_000  # asked above it: as asked
+    assert study.on_attempt("runtime", 1440, 3, 2880) == 2880
+    assert study.on_attempt("gpus", 8, 3, 1) == 8  # only memory and runtime grow
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    ceilings = {k: v for k, v in profile["default-resources"].items() if k.endswith("_max")}
+    assert ceilings == {"mem_mb_max": 1_000_000, "runtime_max": 2880}
+    paper = load(ROOT / "config" / "studies" / "doit-paper.yaml")
+    biggest = max(s["resources"]["train"]["mem_mb"] for s in paper["models"]["sizes"].values())
+    assert biggest <= ceilings["mem_mb_max"] < 2 * biggest

@@ -10,7 +10,8 @@ import pytest
 
 from growthpace import artifacts
 from growthpace.store import Artifact, Store
-from growthpace.train.checks import ModelDirError, UnknownModelSize, check_model_dir, settings_for_size
+from growthpace.train.checks import (BaseModelChanged, ModelDirError, UnknownModelSize, check_model_dir,
+                                      settings_for_size)
 from growthpace.train.deepspeed_config import deepspeed_config
 from growthpace.train.launch import launch_command
 from growthpace.train.sft import NoTrainableTokens, SFTSettings
@@ -94,7 +95,7 @@ def test_check_model_dir_accepts_a_real_one(tiny_model_dir):
 
 @pytest.mark.parametrize("stage", [0, 1, 2, 3])
 def test_deepspeed_config_leaves_optimizer_and_schedule_to_trainer(stage):
-    cfg = deepspeed_config(stage)
+    cfg = deepspeed_config(stage, 64)
     assert "optimizer" not in cfg and "scheduler" not in cfg
     assert cfg["zero_optimization"]["stage"] == stage
     assert cfg["train_micro_batch_size_per_gpu"] == cfg["gradient_accumulation_steps"] == "auto"
@@ -132,3 +133,26 @@ def test_data_check_before_launch_does_not_import_the_trainer(tiny_model_dir):
     out = subprocess.run([sys.executable, "-c", code, str(tiny_model_dir), json.dumps(GOOD)], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("edit,problem", [
+    (lambda d: (d / "config.json").write_text((d / "config.json").read_text() + " "), "config.json: changed"),
+    (lambda d: next(d.glob("*.safetensors")).unlink(), ".safetensors: removed"),
+    (lambda d: (d / "extra.bin").write_bytes(b"x"), "extra.bin: added"),
+])
+def test_a_path_base_model_changed_after_its_key_stops_training(tiny_model_dir, tmp_path, edit, problem):
+    """The key of a path model is computed when ``base_model`` runs; its training job may start days
+    later. An edit in between stops the job, naming the file, before any process is launched."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    store = Store(tmp_path / "store")
+    base = artifacts.build_base_model(store, None, None, {"path": str(model)})
+    assert base.path == model.resolve()
+    write_jsonl(tmp_path / "subset" / "train.jsonl", GOOD)
+    subset = Artifact("subset", "s", tmp_path / "subset")
+    artifacts.check_base_unchanged(store, base)  # unchanged: passes
+    edit(model)
+    with pytest.raises(BaseModelChanged, match=problem) as e:
+        artifacts.build_sft(store, base, subset, {"settings": {"epochs": 1, "max_len": 16}})
+    assert str(model.resolve()) in str(e.value)
+    assert nothing_launched(tmp_path)

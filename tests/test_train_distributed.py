@@ -1,14 +1,21 @@
-"""One training cell in 2 processes (torchrun, gloo on the CPU) against the same cell in 1 process.
+"""One training cell in 2 or 3 processes (torchrun, gloo on the CPU) against the same cell in 1 process,
+on cell sizes that the global batch does not divide.
 
-With the same global batch (8 = 2 processes x micro-batch 2 x 2 accumulation steps in one process, 2 x 2
-x 1 in two) every optimiser step sees the same items, so under ZeRO-2 and under ZeRO-3 the 2-process
-run must give the 1-process run's losses and final weights. They can differ only by float rounding
-(the order in which gradients are summed), hence the tolerances:
+The 2-process runs train 13 items at a global batch of 8 (1 process: micro-batch 2 x 4 accumulation
+steps; 2 processes: 2 x 2 each), 2 optimiser steps an epoch, the second of 5 items; the 3-process runs
+26 items at a global batch of 6 (micro-batch 2: 3 accumulation steps in 1 process, 1 in 3), the last
+step of 2 items, so two of the three processes take a blank row. Every optimiser step must see the same
+items in both runs (``train.batches``: no copies), so under ZeRO-2 and under ZeRO-3 the N-process run
+must give the 1-process run's losses and final weights. They can differ only by float rounding (the
+order in which gradients are summed), hence the tolerances:
 
 - losses: every step's loss within ``LOSS_RTOL`` (relative);
 - weights: every parameter within ``WEIGHT_ATOL`` of the 1-process run's. Training moves the weights by
   far more than that (checked, so the comparison is not vacuous): one step moves a weight by up to the
   learning rate (5e-3).
+
+The examples each step trained on (counted in the batches, blank rows left out) must be the plan's:
+the cell's items times its repeats per epoch, in steps of the global batch.
 
 The base model is the SentencePiece LLaMA fixture in sharded PyTorch ``.bin`` files; under ZeRO-3 it is
 built under ``zero.Init`` in both runs. A 2-process ZeRO-3 run killed (SIGKILL to its process group)
@@ -37,6 +44,8 @@ from .conftest import write_jsonl
 LOSS_RTOL = 1e-5
 WEIGHT_ATOL = 1e-4
 EPOCHS = 4
+ITEMS = 13
+STEPS = 2  # per epoch: 8 + 5 items
 SETTINGS = {"lr": 5e-3, "end_lr": 5e-4, "batch_size": 8, "micro_batch_size": 2, "epochs": EPOCHS, "min_steps": 0,
             "max_len": 96, "engine": "deepspeed", "seed": 0}
 
@@ -53,18 +62,22 @@ artifacts.build_sft(Store(a["store"]), Artifact("base_model", "base", Path(a["ba
 
 @pytest.fixture(scope="module")
 def cell(tmp_path_factory, demo_suite_dir, llama_checkpoints):
-    """40 records (4 per ability) of the demo suite: 5 optimiser steps of 8 per epoch."""
-    root = tmp_path_factory.mktemp("cell")
+    """13 records of the demo suite: 2 optimiser steps of 8 and 5 per epoch."""
+    return make_cell(tmp_path_factory.mktemp("cell"), demo_suite_dir, llama_checkpoints, ITEMS)
+
+
+def make_cell(root, demo_suite_dir, llama_checkpoints, n):
     records = [r for f in sorted((demo_suite_dir / "curated" / "1000").glob("*.json")) for r in load_json(f)]
+    assert len(records) >= n
     write_jsonl(root / "subset" / "train.jsonl", [{k: v for k, v in r.items() if not k.startswith("_")}
-                                                  for r in records])
+                                                  for r in records[:n]])
     return {"base": str(llama_checkpoints["bin-sharded"]), "subset": str(root / "subset")}
 
 
-def build(store_dir, cell, stage, nproc):
+def build(store_dir, cell, stage, nproc, **settings):
     return artifacts.build_sft(Store(store_dir), Artifact("base_model", "base", Path(cell["base"])),
                             Artifact("subset", "subset", Path(cell["subset"])),
-                            {"settings": {**SETTINGS, "zero_stage": stage}}, nproc=nproc, threads=1)
+                            {"settings": {**SETTINGS, "zero_stage": stage, **settings}}, nproc=nproc, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +109,18 @@ def test_two_processes_match_one(runs, llama_checkpoints, stage):
     two, w2, sft = runs(stage, 2)
     assert (one["world_size"], two["world_size"]) == (1, 2)
     assert one["zero_stage"] == two["zero_stage"] == stage
-    assert one["steps"] == two["steps"] == 5 * EPOCHS
+    assert one["steps"] == two["steps"] == STEPS * EPOCHS
     assert one["tokens_seen"] == two["tokens_seen"]  # the same items, counted over both processes
-    assert len(one["losses"]) == len(two["losses"]) == 5 * EPOCHS
+    # The plan's examples: 13 items an epoch (no repeats at min_steps 0), in steps of 8 and 5.
+    for run in (one, two):
+        assert run["repeats_per_epoch"] == 1
+        assert run["examples_per_step"] == [8, 5] * EPOCHS
+        assert run["examples_per_epoch"] == [ITEMS] * EPOCHS
+        assert run["tokens_per_epoch_seen"] == [run["tokens_per_epoch"]] * EPOCHS
+    assert len(one["losses"]) == len(two["losses"]) == STEPS * EPOCHS
     for step, (a, b) in enumerate(zip(one["losses"], two["losses"]), start=1):
         assert b == pytest.approx(a, rel=LOSS_RTOL), f"step {step}"
-    assert one["losses"][-1] < one["losses"][0] * 0.8  # it trained
+    assert one["losses"][-1] < one["losses"][0] * 0.9  # it trained
     assert max_weight_difference(w1, w2) <= WEIGHT_ATOL
     # Training moved the weights far beyond the tolerance, so matching within it means something.
     from growthpace.train.checks import weight_files
@@ -153,5 +172,28 @@ def test_two_process_run_killed_mid_run_resumes_to_the_same_weights(tmp_path, ce
     resumed = build(store_dir, cell, 3, 2)
     metrics = json.loads((resumed.path / "train_metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["resumed_from_epoch"] >= last_epoch
-    assert len(metrics["optimizer_steps"]) == 5 * (EPOCHS - metrics["resumed_from_epoch"])
+    assert len(metrics["optimizer_steps"]) == STEPS * (EPOCHS - metrics["resumed_from_epoch"])
+    assert metrics["examples_per_epoch"] == [ITEMS] * (EPOCHS - metrics["resumed_from_epoch"])
     assert max_weight_difference(uninterrupted, final_weights(resumed)) <= WEIGHT_ATOL
+
+
+def test_three_processes_match_one_with_blank_rows(tmp_path_factory, demo_suite_dir, llama_checkpoints):
+    """25 items at a global batch of 6, micro-batch 2, at least 9 steps in 1 epoch: 2 repeats, 50
+    examples in 8 steps of 6 and one of 2. In 3 processes that last step is one micro-batch, so two of
+    the processes take a blank row."""
+    root = tmp_path_factory.mktemp("three")
+    cell = make_cell(root, demo_suite_dir, llama_checkpoints, 25)
+    settings = {"batch_size": 6, "epochs": 1, "min_steps": 9}
+    runs = {n: build(root / f"n{n}", cell, 2, n, **settings) for n in (1, 3)}
+    one, three = (json.loads((runs[n].path / "train_metrics.json").read_text()) for n in (1, 3))
+    assert (one["world_size"], three["world_size"]) == (1, 3)
+    for run in (one, three):  # the plan: repeats for min_steps, 50 examples in steps of the global batch
+        assert run["repeats_per_epoch"] == 2
+        assert run["examples_per_step"] == [6] * 8 + [2]
+        assert run["examples_per_epoch"] == [50]
+        assert run["tokens_per_epoch_seen"] == [run["tokens_per_epoch"]]
+    assert one["tokens_seen"] == three["tokens_seen"]
+    for step, (a, b) in enumerate(zip(one["losses"], three["losses"], strict=True), start=1):
+        assert b == pytest.approx(a, rel=LOSS_RTOL), f"step {step}"
+    w1, w3 = (load_file(runs[n].path / "epochs" / "epoch-1" / "model.safetensors") for n in (1, 3))
+    assert max_weight_difference(w1, w3) <= WEIGHT_ATOL

@@ -65,6 +65,11 @@ def test_smoke_study_is_analysed(smoke_run):
     assert "Predictions use the ladder form" in text and settings["extrapolation"]["form"] == "ladder"
     for name in plots.PLOTS:
         assert (out / "plots" / f"{name}.png").stat().st_size > 5_000
+    # Per ability, how the careful answers were found: every selected test row of a generated ability once.
+    grading, preds = tables["grading"], pd.read_parquet(out / "tables" / "predictions.parquet")
+    assert set(grading["ability"]) == set(preds["ability"])
+    counted = grading[["committed", "correction", "logit_fallback", "none"]].sum(axis=1)
+    assert (counted == grading["n"]).all() and "## How much the grading choice moves the scores" in text
 
 
 def test_second_run_has_nothing_to_do(smoke_run):

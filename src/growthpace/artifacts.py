@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from . import hub
 from .data import demo
 from .data.loaders import doit_file, load_doit_split, load_json, load_jsonl, strip_provenance
 from .data.sampling import nested_subset
+from .devices import CPU
 from .fingerprint import Fingerprint, Fingerprints, labelled, tree_files
 from .files import tree_bytes, write_parquet_atomic
 from .store import Artifact, Store, artifact_key, read_receipt
@@ -394,7 +397,9 @@ def base_request(root: Path | None, tokenizer_key: str | None, spec: dict, fp: F
     suite's corpus and the tokenizer's key."""
     if "path" in spec:
         path = Path(spec["path"])
-        return data_request("base_model", MODEL_DIR_SPEC, fp, labelled(path, tree_files(path)))
+        origin = hub.origin(path)  # a Hub snapshot: its repository and commit enter the key too
+        return data_request("base_model", {**MODEL_DIR_SPEC, "hub": origin} if origin else MODEL_DIR_SPEC, fp,
+                            labelled(path, tree_files(path)))
     return data_request("base_model", spec, fp, labelled(root, [root / CORPUS_FILE]), tokenizer=tokenizer_key)
 
 
@@ -460,18 +465,34 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
         from .train.launch import run_cell
 
         train_file = subset.path / "train.jsonl"
-        # Clear errors before anything is launched (without the Trainer's imports: the worker has them).
-        check_training_data(base.path, load_jsonl(train_file), settings.max_len)
-        # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
-        job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
-               "work_dir": str(work / "trainer"), "settings": asdict(settings)}
-        info = run_cell(job, work, nproc=nproc, launcher=launcher, threads=threads)
+        check_base_unchanged(store, base)
+        # Held while training reads them: `store gc` leaves the subset and the base model alone.
+        with store.reading(base, subset):
+            # Clear errors before anything is launched (without the Trainer's imports: the worker has them).
+            check_training_data(base.path, load_jsonl(train_file), settings.max_len)
+            # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
+            job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
+                   "work_dir": str(work / "trainer"), "settings": asdict(settings),
+                   "device": spec.get("device", CPU)}  # each process checks that it runs on what the key says
+            info = run_cell(job, work, nproc=nproc, launcher=launcher, threads=threads)
         shutil.move(str(work / "out" / "epochs"), tmp / "epochs")
         info["bytes_stored"] = tree_bytes(tmp / "epochs")
         (tmp / "train_metrics.json").write_text(json.dumps(info, indent=2, default=str))
         shutil.rmtree(work, ignore_errors=True)  # optimizer states go once the cell is complete
         return {"train": {k: v for k, v in info.items() if k not in ("settings", "optimizer_steps", "losses")}}
     return request.build(store, train, reuse_only)
+
+
+def check_base_unchanged(store: Store, base: Artifact) -> None:
+    """A path base model is used in place, keyed by its files when ``base_model`` ran, possibly days
+    before its training job starts: the files must still be those (``train.checks.check_model_unchanged``)."""
+    from .train.checks import check_model_unchanged
+
+    if not store.exists(base.kind, base.key):
+        return
+    manifest = store.manifest(base.kind, base.key)
+    if "source_dir" in manifest and "fingerprint" in manifest:
+        check_model_unchanged(base.path, manifest["fingerprint"]["files"], store.fingerprints())
 
 
 # ---------------------------------------------------------------------------------------- analysis
@@ -521,7 +542,8 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
         extrapolate_sizes=(extrapolate or {}).get("model_sizes"),
         extrapolate_form=(extrapolate or {}).get("form", "auto"),
         untrained_sizes=list((untrained or {}).get("model_sizes") or []),
-        untrained_training=(untrained or {}).get("training"))
+        untrained_training=(untrained or {}).get("training"),
+        decide_on=spec.get("decide_on", "valid"), min_effect=spec.get("min_effect"))
 
 
 # ------------------------------------------------------------------------------------- evaluation
@@ -585,7 +607,7 @@ def predictions_request(root: Path, model_key: str, spec: dict, fp: Fingerprints
 
 
 def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Artifact, spec: dict,
-                      reuse_only: bool = False) -> Artifact:
+                      reuse_only: bool = False, model: Artifact | None = None) -> Artifact:
     """Per-instance predictions of one model on the study's eval sets.
 
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
@@ -600,6 +622,8 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     Rows go chunk by chunk to a prediction log keyed by (model, settings) under
     ``{store}/predictions/.rows/``, outside the artifact: a killed evaluation resumes from its last
     chunk, and any study that evaluates the same model with the same settings reuses the rows.
+    ``model``: the artifact ``model_dir`` belongs to, held with the suite while they are read
+    (``Store.reading``: ``store gc`` leaves them alone).
     """
     from .study import missing_benchmark_paths
 
@@ -609,6 +633,10 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
         raise FileNotFoundError("benchmark data missing:\n" + "\n".join(f"  - {m}" for m in missing))
 
     def run(tmp: Path):
+        with store.reading(model, suite):
+            return evaluate(tmp)
+
+    def evaluate(tmp: Path):
         import hashlib
         import time
 
@@ -617,33 +645,41 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
         from .evaluate.engine import HFEngine
         from .evaluate.ood import load_ood_sets
         from .evaluate.predictions import PredictionLog, settings_hash
-        from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets
+        from .evaluate.run import DEFAULT_CHUNK_SIZE, eval_settings, evaluate_sets, prompt_format
 
-        engine = HFEngine(check_model_dir(model_dir), dtype=spec["dtype"], batch_size=spec["batch_size"],
+        from .devices import check_running, running_device
+
+        # The key says which device and dtype the rows come from: nothing else may write them.
+        device = spec.get("device", CPU)
+        check_running(device, spec["dtype"], running_device(), f"evaluation of {model_dir}")
+        engine = HFEngine(check_model_dir(model_dir), device=device, dtype=spec["dtype"],
+                          batch_size=spec["batch_size"],
                           max_batch_tokens=spec.get("max_batch_tokens"),
                           loglikelihood_strategy=spec.get("loglikelihood_strategy", "auto"),
                           add_chat_tokens=spec.get("add_chat_tokens", False),
                           # batch sizes found by backing off from out-of-memory, kept for every later
                           # evaluation of a model of the same shape on the same kind of device
-                          batch_size_file=store.root / "predictions" / ".batch-sizes.json")
+                          batch_size_file=store.root / "predictions" / ".batch-tokens.json")
         sets = load_eval_sets(suite, spec["abilities"], spec["splits"])
         if spec.get("ood") and "test" in spec["splits"]:
             sets.update(load_ood_sets(suite_root(suite), "test"))
+        plain = spec.get("plain_prompt")
+        pools = load_pool(suite, "curated", spec["abilities"]) if plain and plain["shots"] else None
+        settings = eval_settings(engine, spec.get("max_new_tokens"), plain)
+        # few-shot benchmark prompts are trimmed to fit as the model will get them: chat or plain text
+        fmt = prompt_format(engine, settings["max_new_tokens"], plain, pools)
         bench = spec.get("benchmarks") or {}
         max_tokens = bench.get("max_tokens", engine.max_positions)
         if "cmmlu" in bench:
             sets.update(cmmlu.load_cmmlu(bench["cmmlu"]["dir"], bench["cmmlu"].get("shots", [0, 5]),
-                                         tokenizer=engine.tokenizer, max_tokens=max_tokens))
+                                         length=fmt.prompt_length, max_tokens=max_tokens))
         if "agieval" in bench:
             a = bench["agieval"]
             sets.update(agieval.load_agieval(a["dir"], a.get("settings", ["zero-shot", "few-shot"]),
                                              a.get("tasks", agieval.CHINESE_MC_TASKS),
-                                             tokenizer=engine.tokenizer, max_tokens=max_tokens,
+                                             length=fmt.prompt_length, max_tokens=max_tokens,
                                              prompts=a.get("prompts")))
-        plain = spec.get("plain_prompt")
-        pools = load_pool(suite, "curated", spec["abilities"]) if plain and plain["shots"] else None
         loaded = time.perf_counter()
-        settings = eval_settings(engine, spec.get("max_new_tokens"), plain)
         model_hash = hashlib.sha256(model_key.encode()).hexdigest()[:16]
         log = PredictionLog(store.root / "predictions" / ".rows" / f"{model_hash}-{settings_hash(settings)}",
                             model_key, settings)
@@ -660,9 +696,60 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     return predictions_request(suite_root(suite), model_key, spec, store.fingerprints()).build(store, run, reuse_only)
 
 
-def epoch_dir(sft: Artifact, epoch: int) -> Path:
-    return sft.path / "epochs" / f"epoch-{epoch}"
+PRUNED = "pruned.json"  # in a fine-tuned model's epochs/: the epochs training.keep_epochs deleted
 
+
+def epoch_dir(sft: Artifact, epoch: int) -> Path:
+    path = sft.path / "epochs" / f"epoch-{epoch}"
+    pruned = sft.path / "epochs" / PRUNED
+    if not path.is_dir() and pruned.is_file() and epoch in json.loads(pruned.read_text())["deleted"]:
+        raise FileNotFoundError(
+            f"{path}: epoch {epoch} of this fine-tuned model was deleted by a study with training.keep_epochs: "
+            f"selected ({pruned}); delete the model's directory {sft.path} to train it again with every epoch")
+    return path
+
+
+def prune_epochs(sft: Artifact, keep: list[int]) -> list[int]:
+    """Delete a fine-tuned model's epoch snapshots other than ``keep`` (training.keep_epochs: selected);
+    record them in ``epochs/pruned.json`` first, so that a later request for one names the setting.
+    Each snapshot is renamed before it is deleted: a killed run leaves no half-deleted epoch behind its name."""
+    from .files import write_json_atomic
+
+    epochs = sft.path / "epochs"
+    present = sorted(int(p.name.removeprefix("epoch-")) for p in epochs.glob("epoch-*") if p.is_dir())
+    doomed = [e for e in present if e not in set(keep)]
+    if not doomed:
+        return []
+    before = json.loads((epochs / PRUNED).read_text())["deleted"] if (epochs / PRUNED).is_file() else []
+    write_json_atomic(epochs / PRUNED, {"deleted": sorted(set(before) | set(doomed)), "kept": sorted(keep)})
+    for e in doomed:
+        path = epochs / f"epoch-{e}"
+        trash = epochs / f".pruned-epoch-{e}-{os.getpid()}"
+        os.replace(path, trash)
+        shutil.rmtree(trash)
+    return doomed
+
+
+
+def keep_selected_epochs(store: Store, cells_tables: list, keep: dict, out: str | Path) -> dict:
+    """Prune the fine-tuned model of every cell in the tables whose model size keeps selected epochs only
+    (``keep``: ``{model_size: {cell name: [benchmarked epochs]}}``, ``study.keep_plan``) to its selected
+    epoch and those; ``out`` records what was deleted, per cell."""
+    from . import study
+    from .files import write_json_atomic
+
+    done = {}
+    for table in cells_tables:
+        for row in pd.read_parquet(table).to_dict("records"):
+            name = study.Cell(row["model_size"], row["data_source"], int(row["data_size"]), int(row["seed"]),
+                              row.get("recipe") or "").name
+            kept = (keep.get(row["model_size"]) or {}).get(name)
+            if kept is None:
+                continue
+            sft = Artifact("sft", row["sft_key"], store.path("sft", row["sft_key"]))
+            done[f"{row['model_size']}/{name}"] = prune_epochs(sft, sorted({*kept, int(row["selected_epoch"])}))
+    write_json_atomic(out, done)
+    return done
 
 
 def checkpoint_key(sft_key: str, epoch: int) -> str:
@@ -674,8 +761,20 @@ def evaluate_checkpoint(store: Store, suite: Artifact, sft: Artifact, epoch: int
                         out: str | Path, reuse_only: bool = False) -> pd.DataFrame:
     """Predictions of one epoch's checkpoint, labelled with its cell, written to ``out``."""
     model_dir = epoch_dir(sft, epoch)
-    preds = build_predictions(store, model_dir, checkpoint_key(sft.key, epoch), suite, spec, reuse_only)
+    preds = build_predictions(store, model_dir, checkpoint_key(sft.key, epoch), suite, spec, reuse_only, model=sft)
     return _labelled(preds, cell, epoch, out)
+
+
+def evaluate_benchmarks(store: Store, suite: Artifact, sft: Artifact, prediction_files, spec: dict, cell: dict,
+                        out: str | Path, *, select_after: int, decide_on: str = "valid", scoring: str = "careful",
+                        reuse_only: bool = False) -> pd.DataFrame:
+    """The benchmarks (``study.selected_benchmark_spec``) at the cell's selected epoch, chosen from the
+    predictions of its epochs as the tables choose it, labelled with that epoch and written to ``out``
+    (``evaluation.benchmarks.epochs: selected``)."""
+    from .analysis.tables import selected_epoch
+
+    epoch = selected_epoch(prediction_files, select_after, decide_on, scoring)
+    return evaluate_checkpoint(store, suite, sft, epoch, spec, cell, out, reuse_only)
 
 
 def has_chat_tokens(model_dir: str | Path) -> bool:
@@ -687,19 +786,25 @@ def has_chat_tokens(model_dir: str | Path) -> bool:
     return all(t in vocab for t in (USER, ASSISTANT, EOT))
 
 
-def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cell: dict,
-                  out: str | Path) -> pd.DataFrame:
-    """Predictions of the untuned base model, labelled as its cell's epoch 0, written to ``out``.
+def base_eval_spec(spec: dict, model_dir: Path) -> dict:
+    """The predictions spec of an untuned base model (its key's spec; the workflow plans it too).
 
     With ``plain_prompt`` in the spec (``evaluation.base_prompt.format: plain``) the model is prompted in
     plain text, as it is (``evaluate.prompts.PlainPrompts``). In the chat format, a base model whose
     tokenizer lacks the speaker tokens (any real HF model) gets them added and its embeddings resized
     (seeded), as SFT does before its first step.
     """
-    path = check_model_dir(base.path)
-    if "plain_prompt" not in spec and not has_chat_tokens(path):
+    if "plain_prompt" not in spec and not has_chat_tokens(model_dir):
         spec = {**spec, "add_chat_tokens": True}
-    preds = build_predictions(store, path, base.key, suite, spec)
+    return spec
+
+
+def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cell: dict,
+                  out: str | Path, reuse_only: bool = False) -> pd.DataFrame:
+    """Predictions of the untuned base model (``base_eval_spec``), labelled as its cell's epoch 0,
+    written to ``out``."""
+    path = check_model_dir(base.path)
+    preds = build_predictions(store, path, base.key, suite, base_eval_spec(spec, path), reuse_only, model=base)
     return _labelled(preds, cell, 0, out)
 
 

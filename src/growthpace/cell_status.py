@@ -38,7 +38,7 @@ def _failed(log: Path) -> bool:
     return "Traceback (most recent call last)" in tail or "Error:" in tail
 
 
-def _adaptive_rounds(results: Path) -> tuple[set[str], bool]:
+def adaptive_rounds(results: Path) -> tuple[set[str], bool]:
     """The cells (``{model_size}/{name}``) the adaptive rounds on disk chose, and whether a round stopped."""
     chosen, stopped = set(), False
     for f in sorted((results / "analysis" / "adaptive").glob("round*.json")):
@@ -53,7 +53,7 @@ def cell_states(config: dict, workdir: str | Path = ".") -> list[dict]:
     results = workdir / "results" / config["study"]
     store = Store(workdir / config.get("store_dir", "results/store"))
     adaptive = study.adaptive_settings(config) is not None
-    chosen, stopped = _adaptive_rounds(results) if adaptive else (set(), False)
+    chosen, stopped = adaptive_rounds(results) if adaptive else (set(), False)
     rows = []
     # The grid's cells, then the cells of the recipe derived from them (analysis.guideline).
     for cell in study.training_cells(config) + study.guideline_cells(config):

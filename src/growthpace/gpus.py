@@ -1,15 +1,23 @@
-"""Which GPUs a job uses when several jobs share one machine.
+"""Which GPUs a job uses when several jobs share one machine or one allocation.
 
 Snakemake's ``gpu`` resource (``--resources gpu=N``) limits how many GPUs the running jobs ask for
 together, but it does not say which ones a job gets: every job would use ``cuda:0``. So a job claims
-its GPUs itself, from a pool of lock files, one per device of the machine (``CUDA_VISIBLE_DEVICES`` if
-set, else ``nvidia-smi``), and runs with ``CUDA_VISIBLE_DEVICES`` naming only those. A lock is an
-``flock`` held by the job's process: the kernel releases it when the process ends, however it ends, so
-a killed job never leaves a GPU claimed. A job that finds too few free GPUs waits for them.
+its GPUs itself, from a pool of lock files, one per device it may use, and runs with
+``CUDA_VISIBLE_DEVICES`` naming only those. A lock is an ``flock`` held by the job's process: the
+kernel releases it when the process ends, however it ends, so a killed job never leaves a GPU claimed.
+A job that finds too few free GPUs waits for them.
 
-Under SLURM (``SLURM_JOB_ID`` set) the scheduler has already given the job its own GPUs in
-``CUDA_VISIBLE_DEVICES``; nothing is claimed (device numbers there are the job's own, and another job
-on the node may number its GPUs the same way).
+The devices to claim from: ``CUDA_VISIBLE_DEVICES`` if set, else the allocation's GPUs
+(``SLURM_STEP_GPUS``, ``SLURM_JOB_GPUS``), else every GPU ``nvidia-smi`` lists. Snakemake running
+inside an allocation (``salloc``, an interactive 8-GPU node) runs its jobs there side by side: they
+claim like jobs on a workstation, out of the allocation's GPUs. ``SLURM_JOB_ID`` alone therefore says
+nothing; only a job that the SLURM executor submitted (``SUBMITTED_ENV``, set by the workflow in
+remote jobs: workflow/rules/common.smk) has an allocation of its own, which it uses as it is.
+
+The locks live in one directory per machine and user, ``/tmp/growthpace-gpu-locks-{uid}``, never under
+``TMPDIR`` (two jobs with different ``TMPDIR`` must see each other's locks). Inside an allocation the
+lock names carry its job id: device numbers there may be the allocation's own (cgroups renumber them
+from 0), so two allocations on one node would otherwise wait on each other's ``gpu-0``.
 """
 
 from __future__ import annotations
@@ -18,7 +26,6 @@ import logging
 import os
 import random
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,29 +33,39 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# Set (to any non-empty value) in the jobs that a cluster executor submitted, each in an allocation of
+# its own.
+SUBMITTED_ENV = "GROWTHPACE_SUBMITTED_JOB"
+# A lock directory other than the machine's (tests, or a machine whose /tmp is not local).
 LOCK_DIR_ENV = "GROWTHPACE_GPU_LOCK_DIR"
+ALLOCATION_GPU_ENVS = ("SLURM_STEP_GPUS", "SLURM_JOB_GPUS")
+
+
+def submitted_job() -> bool:
+    """Whether this job was submitted by a cluster executor and so has its allocation to itself."""
+    return bool(os.environ.get(SUBMITTED_ENV))
 
 
 def lock_dir() -> Path:
-    """Shared by every job on the machine, whoever runs it (world-writable, sticky, as /tmp)."""
-    path = Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "growthpace-gpu-locks")
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            path.chmod(0o1777)
-        except PermissionError:  # made by another user meanwhile
-            pass
+    """Shared by every job of this user on this machine, whatever ``TMPDIR`` is."""
+    path = Path(os.environ.get(LOCK_DIR_ENV) or f"/tmp/growthpace-gpu-locks-{os.getuid()}")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
+def _devices(value: str) -> list[str]:
+    return [d.strip() for d in value.split(",") if d.strip() and d.strip() != "-1"]
+
+
 def machine_gpus() -> list[str]:
-    """The GPUs this process may use: ``CUDA_VISIBLE_DEVICES`` if set, else every GPU nvidia-smi lists.
+    """The GPUs this process may use: ``CUDA_VISIBLE_DEVICES`` if set, else those of the allocation it
+    runs in, else every GPU nvidia-smi lists.
 
     Read without initialising CUDA, so that the claim can still narrow ``CUDA_VISIBLE_DEVICES``.
     """
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return [d.strip() for d in visible.split(",") if d.strip() and d.strip() != "-1"]
+    for name in ("CUDA_VISIBLE_DEVICES", *ALLOCATION_GPU_ENVS):
+        if os.environ.get(name) is not None:
+            return _devices(os.environ[name])
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=60)
@@ -57,13 +74,19 @@ def machine_gpus() -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
 
 
+def _where() -> str:
+    """What the devices are numbered within: an allocation (its job id), or the machine."""
+    job = os.environ.get("SLURM_JOB_ID")
+    return f"slurm-{job}" if job else "machine"
+
+
 def _try_claim(devices: list[str], n: int, directory: Path) -> list:
     """Locks on ``n`` free devices, or none (all-or-nothing, so two jobs cannot each hold half)."""
     from filelock import FileLock, Timeout
 
-    held = []
+    held, where = [], _where()
     for device in devices:
-        lock = FileLock(str(directory / f"gpu-{device}.lock"), mode=0o666)
+        lock = FileLock(str(directory / f"{where}-gpu-{device}.lock"))
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -81,18 +104,21 @@ def claimed_gpus(n: int, poll_seconds: float = 2.0) -> Iterator[list[str]]:
     """Hold ``n`` GPUs of this machine for the duration, with ``CUDA_VISIBLE_DEVICES`` naming them
     (and ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, so that CUDA numbers them as nvidia-smi does).
 
-    Yields the device ids. ``n`` 0 claims nothing; under SLURM the job's allocation is used as it is.
+    Yields the device ids. ``n`` 0 claims nothing; a job the cluster executor submitted uses its
+    allocation as it is.
     """
     if n <= 0:
         yield []
         return
     devices = machine_gpus()
-    if os.environ.get("SLURM_JOB_ID"):
+    if submitted_job():
         yield devices[:n]
         return
     if len(devices) < n:
-        raise RuntimeError(f"the job asks for {n} GPU(s) but this machine has {len(devices)} "
-                           f"({'CUDA_VISIBLE_DEVICES=' + os.environ['CUDA_VISIBLE_DEVICES'] if 'CUDA_VISIBLE_DEVICES' in os.environ else 'nvidia-smi'}); "
+        source = next((f"{k}={os.environ[k]}" for k in ("CUDA_VISIBLE_DEVICES", *ALLOCATION_GPU_ENVS)
+                       if os.environ.get(k) is not None), "nvidia-smi")
+        where = f"SLURM allocation {os.environ['SLURM_JOB_ID']}" if os.environ.get("SLURM_JOB_ID") else "this machine"
+        raise RuntimeError(f"the job asks for {n} GPU(s) but {where} has {len(devices)} ({source}); "
                            "lower models.sizes.<size>.resources.*.gpus")
     directory = lock_dir()
     held, waited = [], False

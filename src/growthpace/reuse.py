@@ -61,6 +61,10 @@ def only(pattern: str, rows: list[dict]) -> str:
     return f"{str(pattern)[:m.start()]}{{{first},{wildcard_constraint(first, rest, rows)}}}{rest}"
 
 
+# The rules with a local twin in rules/reuse.smk: a job whose artifact is in the store runs as its twin.
+REUSABLE = ("subset", "base_model", "train_cell", "evaluate_checkpoint", "evaluate_base")
+
+
 class Plan:
     """Keys of a study's artifacts as far as they can be computed now (None where they cannot)."""
 
@@ -135,16 +139,48 @@ class Plan:
         return artifacts.predictions_request(self.root, artifacts.checkpoint_key(sft.key, epoch), spec, self.fp, data)
 
     @cache  # noqa: B019
+    def base_predictions(self, model_size: str) -> artifacts.Request | None:
+        """The untuned base model's predictions (``grid.evaluate_base``); planned only once the base
+        model is in the store (a chat-format spec depends on its tokenizer)."""
+        base = self.base(model_size)
+        if base is None or not self.store.exists(base.kind, base.key):
+            return None
+        cell = study.Cell(model_size, study.BASE, 0, 0)
+        spec = study.eval_spec(self.config, cell, 0)
+        given = study.base_spec(self.config, model_size)  # a local directory is used in place
+        model_dir = Path(given["path"]).resolve() if "path" in given else self.store.path(base.kind, base.key)
+        spec = self._try(f"base model {model_size}'s evaluation", lambda: artifacts.base_eval_spec(spec, model_dir))
+        data = None if spec is None else self._eval_data(canonical_json(spec))
+        if data is None:
+            return None
+        return artifacts.predictions_request(self.root, base.key, spec, self.fp, data)
+
+    @cache  # noqa: B019
     def _eval_data(self, spec_json: str):
         """The fingerprint of what an evaluation spec reads (the same for every checkpoint)."""
         spec = json.loads(spec_json)
         return self._try("eval sets", lambda: self.fp.fingerprint(artifacts.predictions_files(self.root, spec)))
 
+    def keys(self) -> set[str]:
+        """Every artifact key the plan can compute now: what a running study holds in the store
+        (``store.hold_plan``), so that ``store gc`` does not delete what it will read."""
+        requests = [self.tokenizer()]
+        requests += [self.base(ms) for ms in study.model_sizes(self.config)]
+        requests += [self.base_predictions(ms) for ms in study.model_sizes(self.config)]
+        requests += [self.subset(n) for n in self.subsets]
+        requests += [self.sft(ms, n) for ms, n in self.cells]
+        requests += [self.predictions(c.model_size, c.name, e)
+                     for c, e in study.evaluations(self.config) + study.guideline_evaluations(self.config) if c.trains]
+        keys = {r.key for r in requests if r is not None}
+        if not self.external:  # a generated suite is an artifact of its own
+            keys.add(artifact_key("suite", study.suite_spec(self.config)))
+        return keys
+
     # ------------------------------------------------------------------------- reuse
     def _found(self, request: artifacts.Request | None) -> bool:
         return request is not None and self.store.state(request.kind, request.key) is not None
 
-    def reusable(self, rule: str) -> list[dict]:
+    def reusable(self, rule: str) -> list[dict]:  # rule: one of REUSABLE
         """Wildcards of the jobs of ``rule`` whose artifact is in the store or being built now."""
         if rule == "subset":
             return [{"cell": n} for n in sorted(self.subsets) if self._found(self.subset(n))]
@@ -156,6 +192,9 @@ class Plan:
             return [{"model_size": c.model_size, "cell": c.name, "epoch": str(e)}
                     for c, e in study.evaluations(self.config) + study.guideline_evaluations(self.config)
                     if c.trains and self._found(self.predictions(c.model_size, c.name, e))]
+        if rule == "evaluate_base":
+            return [{"model_size": ms} for ms in study.model_sizes(self.config)
+                    if self._found(self.base_predictions(ms))]
         raise KeyError(f"no reuse planned for rule {rule!r}")
 
     # ------------------------------------------------------------------------- params

@@ -17,6 +17,13 @@ waits for it, except inside a cluster allocation (``SLURM_JOB_ID`` set): there i
 training job would otherwise hold its GPUs for hours doing nothing. The workflow plans such jobs as
 local ones where it can (``growthpace.reuse``): a job whose artifact exists, or is being built when
 the study is planned, runs where snakemake runs and waits there, holding no allocation.
+
+What ``store gc`` leaves alone besides what the kept studies use. A build in progress holds its key's
+build lock. A build reading artifacts (training its subset and base model, evaluation its checkpoint
+and the suite) holds a shared lock on each (``Store.reading``): ``gc`` deletes an artifact only under
+an exclusive lock on it. A running study holds what its plan computed (``hold_plan``: a file under
+``{store}/.studies/`` written when it starts and removed when it ends), so an artifact it planned to
+reuse but has not read yet stays; a hold whose process is gone (same host, dead pid) is ignored.
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ import os
 import platform
 import re
 import shutil
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +55,9 @@ CODE_VERSIONS = {
     "tokenizer": 1,
     "base_model": 2,
     "sft": 1,
-    "predictions": 2,  # 2: rows keep their scoring evidence (evaluate.run.SCORING_VERSION 3)
+    # 2: rows keep their scoring evidence (evaluate.run.SCORING_VERSION 3); 3: and the prompt tokens cut
+    # to fit the window (prompt_tokens_cut, SCORING_VERSION 4)
+    "predictions": 3,
 }
 
 MANIFEST = "manifest.json"
@@ -113,6 +124,36 @@ class Store:
     def lock(self, kind: str, key: str) -> FileLock:
         """The lock a build of (kind, key) holds; ``store gc`` takes it too."""
         return FileLock(str(self.path(kind, key)) + ".lock")
+
+    def readers_file(self, kind: str, key: str) -> Path:
+        """What builds reading (kind, key) hold a shared lock on (``reading``), and ``store gc`` an
+        exclusive one on while it deletes the artifact."""
+        return Path(str(self.path(kind, key)) + ".readers")
+
+    @contextmanager
+    def reading(self, *artifacts: Artifact | None) -> Iterator[None]:
+        """Hold shared locks on ``artifacts`` (None: skipped) for the duration of a build that reads
+        them, so that ``store gc`` leaves them alone. The kernel drops the locks when the process
+        ends, however it ends. Raises ``NotInStore`` if one was deleted before its lock was taken."""
+        import fcntl
+
+        fds = []
+        try:
+            for a in artifacts:
+                if a is None:
+                    continue
+                path = self.readers_file(a.kind, a.key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+                fds.append(fd)
+                fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a gc deletes it
+                if not self.exists(a.kind, a.key):
+                    raise NotInStore(f"{a.kind} {a.key}: deleted from the store ({self.path(a.kind, a.key)}) before "
+                                     "this build could read it. Run snakemake again: it is then built again.")
+            yield
+        finally:
+            for fd in fds:
+                os.close(fd)  # releases its lock
 
     def state(self, kind: str, key: str) -> str | None:
         """``done`` (complete), ``building`` (another process holds its build lock now), or None."""
@@ -215,6 +256,49 @@ def write_receipt(path: str | Path, artifact: Artifact, **extra) -> None:
     write_json_atomic(path, {**artifact.receipt(), **extra})
 
 
+# ------------------------------------------------------------------------------ running studies' holds
+STUDIES_DIR = ".studies"
+
+
+def hold_plan(store: Store, study: str, keys: set[str] | list[str]) -> Path:
+    """Record that this process's study will read ``keys`` (what its plan computed): ``store gc``
+    leaves them, and their inputs, alone until ``release_plan`` or this process ends."""
+    path = store.root / STUDIES_DIR / f"{study}-{socket.gethostname()}-{os.getpid()}.json"
+    write_json_atomic(path, {"study": study, "host": socket.gethostname(), "pid": os.getpid(),
+                             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "keys": sorted(keys)})
+    return path
+
+
+def release_plan(path: str | Path) -> None:
+    Path(path).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def plan_holds(store: Store) -> list[dict]:
+    """The holds of studies running now. A hold of this host whose process is gone (killed before it
+    could remove it) is stale and left out; one of another host cannot be checked and counts."""
+    holds = []
+    for path in sorted((store.root / STUDIES_DIR).glob("*.json")):
+        try:
+            hold = json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):  # removed or being written meanwhile
+            continue
+        if hold.get("host") == socket.gethostname() and not _alive(int(hold["pid"])):
+            log.info("%s: stale hold (process %s is gone), ignored", path, hold["pid"])
+            continue
+        holds.append({**hold, "path": path})
+    return holds
+
+
 # ------------------------------------------------------------------------------ listing and collection
 def list_artifacts(store: Store) -> list[dict]:
     """One row per complete artifact: kind, key, bytes, build time, when built."""
@@ -270,12 +354,16 @@ def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool 
 
     Each item is deleted holding the build lock of its key, as a build holds it, so nothing being
     built is touched: an item whose lock another process holds is returned with ``busy`` and left
-    alone. An item is first renamed out of place, so a reader sees it whole or not at all. Rows:
-    ``what`` (artifact, temporary, resume state, prediction rows), ``kind``, ``key``, ``path``,
-    ``bytes``, ``busy``. With ``dry_run`` nothing is deleted.
+    alone. So is an artifact that a build is reading (``Store.reading``; ``busy`` says ``being read``),
+    and what a running study's plan holds (``hold_plan``; never listed). An item is first renamed out of
+    place, so a reader sees it whole or not at all. Rows: ``what`` (artifact, temporary, resume state,
+    prediction rows), ``kind``, ``key``, ``path``, ``bytes``, ``busy`` (False, ``being built`` or
+    ``being read``). With ``dry_run`` nothing is deleted.
     """
     artifacts = {a["key"]: a for a in list_artifacts(store)}
     keep = referenced_keys(keep_results)
+    for hold in plan_holds(store):
+        keep.update(hold["keys"])
     stack = list(keep)
     while stack:  # inputs of kept artifacts are kept too ("model" inputs name "{sft key}/epoch-k")
         for value in artifacts.get(stack.pop(), {}).get("inputs", {}).values():
@@ -299,7 +387,9 @@ def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool 
     for item in items:
         item["bytes"] = tree_bytes(item["path"]) if item["path"].is_dir() else 0
         lock = _lock_of(store, item)
-        item["busy"] = lock is not None and Path(lock.lock_file).exists() and is_held(lock)
+        item["busy"] = "being built" if lock is not None and Path(lock.lock_file).exists() and is_held(lock) else False
+        if not item["busy"] and item["what"] == "artifact" and _being_read(store, item):
+            item["busy"] = "being read"
         if dry_run or item["busy"]:
             continue
         if lock is None:  # a leftover of a killed gc: nobody builds it
@@ -308,15 +398,51 @@ def collect_garbage(store: Store, keep_results: list[str | Path], dry_run: bool 
         try:
             lock.acquire(timeout=0)
         except Timeout:  # taken since the probe
-            item["busy"] = True
+            item["busy"] = "being built"
             continue
         try:
-            _delete(item["path"])
+            if item["what"] == "artifact":
+                readers = _exclusive(store.readers_file(item["kind"], item["key"]))
+                if readers is None:  # a build started reading it since the probe
+                    item["busy"] = "being read"
+                    continue
+                try:
+                    _delete(item["path"])
+                    store.readers_file(item["kind"], item["key"]).unlink(missing_ok=True)  # see Store.reading
+                finally:
+                    os.close(readers)
+            else:
+                _delete(item["path"])
             if item["what"] in ("artifact", "prediction rows"):  # its lock guards nothing any more
                 Path(lock.lock_file).unlink(missing_ok=True)  # safe while held: filelock re-checks the inode
         finally:
             lock.release()
     return items
+
+
+def _exclusive(path: Path) -> int | None:
+    """An open descriptor holding an exclusive lock on ``path``, or None if a reader holds it."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _being_read(store: Store, item: dict) -> bool:
+    path = store.readers_file(item["kind"], item["key"])
+    if not path.exists():
+        return False
+    fd = _exclusive(path)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
 
 
 def _lock_of(store: Store, item: dict) -> FileLock | None:

@@ -11,6 +11,7 @@
 # Cheap (seconds: a bootstrap of the cells so far and the conclusions on n_draws replicates): run where
 # snakemake runs.
 checkpoint adaptive_round:
+    localrule: True
     input:
         unpack(adaptive_round_inputs),
     output:
@@ -31,6 +32,7 @@ checkpoint adaptive_round:
 
 
 rule adaptive_summary:
+    localrule: True
     input:
         rounds=adaptive_round_files,
         cells=f"{RESULTS}/tables/cells.parquet",

@@ -8,6 +8,7 @@ rule tables:
         cells=f"{RESULTS}/tables/cells.parquet",
     params:
         select_after=config["evaluation"]["select_after_epoch"],
+        decide_on=study.analysis_spec(config)["decide_on"],
         scoring=study.scoring_spec(config),
     log:
         f"{RESULTS}/logs/tables.log",
@@ -18,6 +19,7 @@ rule tables:
 
 
 rule plot_growth:
+    localrule: True
     input:
         scores=rules.tables.output.scores,
     output:
@@ -35,6 +37,7 @@ rule plot_growth:
 
 
 rule summary:
+    localrule: True
     input:
         scores=rules.tables.output.scores,
         cells=rules.tables.output.cells,

@@ -74,6 +74,7 @@ rule analysis:
 
 
 rule analysis_plots:
+    localrule: True
     input:
         tables=rules.analysis.output.tables,
         settings=rules.analysis.output.settings,
@@ -95,6 +96,7 @@ rule analysis_plots:
 
 
 rule report_md:
+    localrule: True
     input:
         tables=rules.analysis.output.tables,
         settings=rules.analysis.output.settings,

@@ -1,13 +1,21 @@
 # Config validation, grid expansion and input helpers. All logic lives in growthpace.study.
+import os
 import re
 
-from snakemake.utils import validate
+from growthpace import gpus, hub, reuse, study
+from growthpace.store import CODE_VERSIONS, hold_plan, release_plan
 
-from growthpace import reuse, study
-from growthpace.store import CODE_VERSIONS
+# The schema (defaults filled in) and the study checks: every problem of the config in one message.
+study.check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+# Hub ids (org/name@revision) replaced by their snapshot directories in the Hub cache; those that
+# cannot be resolved stop a real run in onstart, with the paths that are missing.
+HUB_UNRESOLVED = hub.resolve_config(config)
 
-validate(config, schema="../schemas/config.schema.yaml")
-study.check_study(config)
+# A job that a cluster executor submitted (Snakemake parses the workflow again inside it, in remote
+# mode; its scripts inherit this) has an allocation of its own: it uses its GPUs as they are, while
+# jobs that run side by side where snakemake runs, even inside an salloc, claim theirs (growthpace.gpus).
+if workflow.remote_exec:
+    os.environ[gpus.SUBMITTED_ENV] = "1"
 
 RESULTS = f"results/{config['study']}"
 STORE = config["store_dir"]
@@ -25,6 +33,7 @@ ANALYSIS = f"{RESULTS}/analysis"
 # change, so raising a version in growthpace.store.CODE_VERSIONS, or fixing a record or a weight file
 # in place, re-runs exactly the jobs that depend on it.
 PLAN = reuse.Plan(config)
+HOLD = []  # the plan's hold in the store while this run runs (onstart)
 
 
 # One {cell} wildcard names a training cell: curated-40-seed0, synthetic-640-seed0,
@@ -41,7 +50,19 @@ wildcard_constraints:
 # so `snakemake -n` builds the DAG of a study whose data lives elsewhere, and a real run stops
 # before its first job with every missing path listed.
 onstart:
-    study.check_inputs(config)
+    study.check_inputs(config, HUB_UNRESOLVED)
+    # What this run will read from the store stays there while it runs (`store gc` reads the hold).
+    HOLD.append(hold_plan(PLAN.store, config["study"], PLAN.keys()))
+
+
+onsuccess:
+    for path in HOLD:
+        release_plan(path)
+
+
+onerror:
+    for path in HOLD:
+        release_plan(path)
 
 
 # The grid's cells only: guideline cells train the recipe derived from the grid's tables, so they
@@ -53,11 +74,20 @@ def sft_receipts():
     ]
 
 
+def selected_benchmark_files(cells):
+    """evaluation.benchmarks.epochs: selected: each benchmarked cell's benchmarks at its selected epoch."""
+    return [
+        f"{RESULTS}/predictions/{c.model_size}/{c.name}/benchmarks.parquet"
+        for c in cells
+        if study.selected_benchmark_spec(config, c)
+    ]
+
+
 def prediction_files():
     return [
         f"{RESULTS}/predictions/{cell.model_size}/{cell.name}/epoch{epoch}.parquet"
         for cell, epoch in study.evaluations(config)
-    ]
+    ] + selected_benchmark_files(study.training_cells(config))
 
 
 def guideline_receipts():
@@ -71,7 +101,7 @@ def guideline_prediction_files():
     return [
         f"{RESULTS}/predictions/{cell.model_size}/{cell.name}/epoch{epoch}.parquet"
         for cell, epoch in study.guideline_evaluations(config)
-    ]
+    ] + selected_benchmark_files(study.guideline_cells(config))
 
 
 def analysis_tables(kind):
@@ -102,7 +132,7 @@ def final_outputs():
         f"{RESULTS}/summary.md",
         f"{ANALYSIS}/recipe.yaml",
         f"{RESULTS}/report.md",
-    ]
+    ] + ([f"{RESULTS}/receipts/keep_epochs.json"] if study.keep_plan(config) else [])
 
 
 def cell_of(wildcards):
@@ -195,21 +225,46 @@ def base_cell_params(wildcards):
     return study.Cell(wildcards.model_size, study.BASE, 0, 0).as_dict()
 
 
+def cell_epoch_predictions(wildcards):
+    """The predictions of every epoch of one training cell (its epoch is selected from them)."""
+    return [
+        f"{RESULTS}/predictions/{wildcards.model_size}/{wildcards.cell}/epoch{e}.parquet"
+        for e in study.epochs(config, wildcards.model_size)
+    ]
+
+
+def selected_benchmark_params(wildcards):
+    return study.selected_benchmark_spec(config, cell_of(wildcards))
+
+
+def selected_benchmark_external(wildcards):
+    return PLAN.eval_inputs(selected_benchmark_params(wildcards))
+
+
 def base_eval_params(wildcards):
     return study.eval_spec(config, study.Cell(wildcards.model_size, study.BASE, 0, 0), 0)
 
 
 # Cluster resources per model size (models.sizes.{size}.resources.{train,evaluate}, defaults filled in
 # by study.job_resources); memory and runtime double with each retry, so a job that ran out of either
-# gets more the next time.
-GROWS_ON_RETRY = ("mem_mb", "runtime")
+# gets more the next time, up to the profile's ceilings: default resources `mem_mb_max` and
+# `runtime_max` (profiles/slurm/config.yaml says why they are per profile, not per partition).
+def profile_ceiling(name):
+    defaults = workflow.resource_settings.default_resources
+    if defaults is None or f"{name}_max" not in defaults:
+        return None
+    value = defaults[f"{name}_max"]
+    if value.is_evaluable() or not isinstance(value.value, int):
+        raise ValueError(f"default resource {name}_max: give a number of {'MB' if name == 'mem_mb' else 'minutes'}")
+    return value.value
 
 
 def job_resource(stage, name):
     """What Snakemake calls for one resource (cpus, gpus, mem_mb, runtime) of a train or evaluate job."""
+    ceiling = profile_ceiling(name)
 
     def value(wildcards, attempt):
         given = study.job_resources(config, wildcards.model_size, stage)[name]
-        return given * 2 ** (attempt - 1) if name in GROWS_ON_RETRY else given
+        return study.on_attempt(name, given, attempt, ceiling)
 
     return value

@@ -1,4 +1,5 @@
 rule suite:
+    localrule: True
     output:
         f"{RESULTS}/receipts/suite.json",
     params:
@@ -16,6 +17,7 @@ rule suite:
 # The training set of one cell (plain, recipe, single-ability or guideline: growthpace.artifacts.build_subset),
 # checked for train/held-out leakage (data.leakage) each time it runs.
 rule subset:
+    localrule: True
     input:
         unpack(subset_inputs),
     output:

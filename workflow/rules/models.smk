@@ -1,4 +1,5 @@
 rule tokenizer:
+    localrule: True
     input:
         suite=rules.suite.output[0],
     output:

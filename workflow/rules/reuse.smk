@@ -8,7 +8,7 @@
 # goes under logs/reuse/, so that the log of the job that built the artifact is kept.
 
 
-use rule subset as reuse_subset with:
+use rule subset as reuse_subset with:  # local as subset is
     output:
         reuse.only(rules.subset.output[0], PLAN.reusable("subset")),
     log:
@@ -16,6 +16,7 @@ use rule subset as reuse_subset with:
 
 
 use rule base_model as reuse_base_model with:
+    localrule: True
     output:
         reuse.only(rules.base_model.output[0], PLAN.reusable("base_model")),
     log:
@@ -24,6 +25,7 @@ use rule base_model as reuse_base_model with:
 
 
 use rule train_cell as reuse_train_cell with:
+    localrule: True
     output:
         reuse.only(rules.train_cell.output[0], PLAN.reusable("train_cell")),
     log:
@@ -36,6 +38,7 @@ use rule train_cell as reuse_train_cell with:
 
 
 use rule evaluate_checkpoint as reuse_evaluate_checkpoint with:
+    localrule: True
     output:
         reuse.only(rules.evaluate_checkpoint.output[0], PLAN.reusable("evaluate_checkpoint")),
     log:
@@ -47,14 +50,23 @@ use rule evaluate_checkpoint as reuse_evaluate_checkpoint with:
         runtime=10,
 
 
-localrules:
-    reuse_subset,
-    reuse_base_model,
-    reuse_train_cell,
-    reuse_evaluate_checkpoint,
+# The untuned base model's evaluation (grid.evaluate_base): on the paper's settings a 1-GPU, 200 GB,
+# 6-hour job per model size, which a second study would otherwise submit only to find it in the store.
+use rule evaluate_base as reuse_evaluate_base with:
+    localrule: True
+    output:
+        reuse.only(rules.evaluate_base.output[0], PLAN.reusable("evaluate_base")),
+    log:
+        f"{RESULTS}/logs/reuse/evaluate/{{model_size}}/base/epoch0.log",
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=1000,
+        runtime=10,
 
 
 ruleorder: reuse_subset > subset
 ruleorder: reuse_base_model > base_model
 ruleorder: reuse_train_cell > train_cell
 ruleorder: reuse_evaluate_checkpoint > evaluate_checkpoint
+ruleorder: reuse_evaluate_base > evaluate_base

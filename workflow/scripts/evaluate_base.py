@@ -1,14 +1,16 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-import torch
-
 from growthpace import artifacts
 from growthpace.gpus import claimed_gpus
-from growthpace.store import Store, read_receipt
+from growthpace.store import Store, read_receipt, reuse_only
 
-torch.set_num_threads(snakemake.threads)
-with claimed_gpus(int(snakemake.resources.get("gpu", 0) or 0)):
+from_store = reuse_only(snakemake.rule)  # reuse_evaluate_base: planned to be found in the store
+if not from_store:  # torch takes seconds to import; a lookup does not need it
+    import torch
+
+    torch.set_num_threads(snakemake.threads)
+with claimed_gpus(0 if from_store else int(snakemake.resources.get("gpu", 0) or 0)):
     artifacts.evaluate_base(
         Store(snakemake.params.store),
         suite=read_receipt(snakemake.input.suite),
@@ -16,4 +18,5 @@ with claimed_gpus(int(snakemake.resources.get("gpu", 0) or 0)):
         spec=snakemake.params.spec,
         cell=snakemake.params.cell,
         out=snakemake.output[0],
+        reuse_only=from_store,
     )

@@ -11,4 +11,5 @@ tables.write_tables(
     out_scores=snakemake.output.scores,
     out_cells=snakemake.output.cells,
     scoring=snakemake.params.scoring["mode"],
+    decide_on=snakemake.params.decide_on,
 )

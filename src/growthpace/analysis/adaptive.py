@@ -31,6 +31,11 @@ conclusion. Otherwise it picks ``batch`` candidates, greedily by ``cell_value``:
   where the curve is least known (a stop point lies between two measured sizes).
 
 So cells of another source (synthetic) are never picked: no conclusion reads them.
+
+Split. Every round decides (picks and stops) on the decision split (``analysis.decide_on``, ``Spec.decide_on``:
+valid by default, as the analysis chooses its recipes), so the test items that report the final groups
+and intervals took no part in choosing which cells to train or when to stop; a study without that split
+decides on test (``decided_on`` in each round's record says which).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from ..evaluate.scoring import rescore
 from ..files import write_text_atomic
 from ..study.grid import split_key
 from . import tables
-from .bootstrap import Boot, bootstrap, order_model_sizes, selected_items
+from .bootstrap import Boot, bootstrap, decision_items, order_model_sizes, selected_items
 from .guideline import allocate, rule_of
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
 
@@ -92,6 +97,7 @@ class Spec:
     tau_model: float = TAU_MODEL
     seed: int = 0
     settings: dict = field(default_factory=dict)
+    decide_on: str = "valid"              # the split the rounds decide on (analysis.decide_on)
 
     def setting(self, key):
         return {**SETTINGS, **self.settings}.get(key)
@@ -242,8 +248,8 @@ def decide(round_no: int, items: pd.DataFrame | None, measured, candidates, spec
     """Round ``round_no``'s record: what the cells measured so far conclude, how unstable that is, and the
     cells to train this round (``chosen``; empty with ``stop`` set when the study is done).
 
-    ``items``: selected test items of the measured cells (``bootstrap.selected_items``); round 0 (nothing
-    measured) chooses the seed design."""
+    ``items``: selected items of the measured cells on the decision split (``bootstrap.decision_items``);
+    round 0 (nothing measured) chooses the seed design."""
     candidates, measured = sorted(set(candidates)), sorted(set(measured))
     budget = budget_cells(spec, len(candidates))
     record = {"round": round_no, "measured": [c.key for c in measured], "n_candidates": len(candidates),
@@ -275,16 +281,17 @@ def cells_of(keys) -> list[GridCell]:
     return [GridCell.parse(*split_key(k)) for k in keys]
 
 
-def measured_tables(prediction_files, select_after: int, scoring: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def measured_tables(prediction_files, select_after: int, scoring: str,
+                    decide_on: str = "valid") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(predictions, scores) of some cells as ``tables.write_tables`` builds them, in memory."""
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
     predictions["recipe"] = predictions["recipe"].fillna("") if "recipe" in predictions else ""
     predictions = rescore(predictions, scoring)
-    return predictions, with_selection(tables.scores_table(predictions), select_after)
+    return predictions, with_selection(tables.scores_table(predictions), select_after, decide_on)
 
 
-def with_selection(scores: pd.DataFrame, select_after: int) -> pd.DataFrame:
-    selection = tables.select_epochs(scores, select_after)
+def with_selection(scores: pd.DataFrame, select_after: int, decide_on: str = "valid") -> pd.DataFrame:
+    selection = tables.select_epochs(scores, select_after, decide_on)
     scores = scores.merge(selection[tables.CELL_KEYS + ["selected_epoch"]], on=tables.CELL_KEYS, how="left")
     scores["selected"] = scores["epoch"] == scores["selected_epoch"]
     return scores.drop(columns="selected_epoch")
@@ -360,11 +367,13 @@ def agreement(adaptive: dict, full: dict) -> dict:
 
 
 def replay(predictions: pd.DataFrame, scores: pd.DataFrame, spec: Spec) -> dict:
-    """An adaptive study replayed on a full grid's stored tables, without training: its rounds, and its
-    final conclusions against those of the full grid (same rules, same bootstrap settings)."""
+    """An adaptive study replayed on a full grid's stored tables, without training: its rounds (on the
+    decision split), and its final conclusions against those of the full grid (same rules, same bootstrap
+    settings), both read on test."""
     items = selected_items(predictions, scores)
     candidates = grid_candidates(items)
-    records = run(items, spec, candidates)
+    ditems, decided_on = decision_items(predictions, scores, spec.decide_on)
+    records = [{**r, "decided_on": decided_on} for r in run(ditems, spec, candidates)]
     measured = [c for rec in records for c in cells_of(rec["chosen"])]
     adaptive = final_conclusions(items, measured, spec)
     full = final_conclusions(items, candidates, spec)
@@ -381,17 +390,18 @@ def spec_from(analysis_spec: dict, settings: dict, pool_sizes: dict | None = Non
     return Spec(abilities=list(s["abilities"]), model_sizes=list(s["model_sizes"]),
                 guideline_model_sizes=list(s.get("guideline_model_sizes") or s["model_sizes"]),
                 budget=int(s["budget"]), weighting=s["weighting"], pool_sizes=pool_sizes,
-                tau_data=s["tau_data"], tau_model=s["tau_model"], seed=s["seed"], settings=dict(settings))
+                tau_data=s["tau_data"], tau_model=s["tau_model"], seed=s["seed"], settings=dict(settings),
+                decide_on=s.get("decide_on", "valid"))
 
 
 def decide_from_files(round_no: int, prediction_files, measured_keys, candidate_keys, spec: Spec,
                       select_after: int, scoring: str) -> dict:
     """``decide`` on the stored predictions of the cells measured so far (the workflow's round)."""
-    items = None
+    items, decided_on = None, None
     if round_no > 0:
-        predictions, scores = measured_tables(prediction_files, select_after, scoring)
-        items = selected_items(predictions, scores)
-    return decide(round_no, items, cells_of(measured_keys), cells_of(candidate_keys), spec)
+        predictions, scores = measured_tables(prediction_files, select_after, scoring, spec.decide_on)
+        items, decided_on = decision_items(predictions, scores, spec.decide_on)
+    return {**decide(round_no, items, cells_of(measured_keys), cells_of(candidate_keys), spec), "decided_on": decided_on}
 
 
 def cell_hours(cells: pd.DataFrame, candidates, measured) -> pd.DataFrame:
@@ -429,6 +439,18 @@ def figures(result: dict) -> list[str]:
     return lines
 
 
+def _split_line(records: list[dict]) -> list[str]:
+    """What the rounds decided on: the valid split, or (a study without it) the test items of the report."""
+    split = next((r.get("decided_on") for r in records if r.get("decided_on")), None)
+    if split is None:
+        return []
+    if split == "test":
+        return ["**Decided on test:** the study has no valid split, so the picks and the stop were decided on the "
+                "same test items that report the final groups and intervals (optional stopping on the reported "
+                "items: those intervals claim more than they hold).", ""]
+    return [f"Each round picked and stopped on the {split} split; the final groups and intervals are read on test.", ""]
+
+
 def write_note(records: list[dict], hours: pd.DataFrame, path, replay_result: dict | None = None,
                replay_source: str | None = None) -> None:
     """``adaptive.md``: the rounds, the cells skipped and the cell-hours saved, and (given a replay on a
@@ -440,6 +462,7 @@ def write_note(records: list[dict], hours: pd.DataFrame, path, replay_result: di
     lines = ["## Adaptive design", "",
              f"{len(measured)} of {last['n_candidates']} grid cells trained ({len(measured) / max(last['n_candidates'], 1):.0%}) "
              f"in {len(records) - 1} round(s) after the seed design; stopped: {last['stop']}.", "",
+             *_split_line(records),
              "| round | cells chosen | instability (groups / stop points / recipe) |", "|---|---|---|"]
     for r in records:
         u = r["instability"]

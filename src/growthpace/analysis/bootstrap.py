@@ -68,6 +68,19 @@ def selected_items(predictions: pd.DataFrame, scores: pd.DataFrame, split: str =
     return items[CELL_KEYS + ["epoch", "ability", "eval_set", "item_hash", "score", "expected"] + extra]
 
 
+REPORT_SPLIT = "test"  # the split every reported figure is measured on
+
+
+def decision_items(predictions: pd.DataFrame, scores: pd.DataFrame, decide_on: str = "valid") -> tuple[pd.DataFrame, str]:
+    """(per-item rows of the split that the analysis decides on, that split): ``decide_on`` where the
+    predictions have it, else the reported split (``test``: the decisions then share the items of the
+    figures that follow from them, which the report says)."""
+    items = selected_items(predictions, scores, decide_on)
+    if decide_on != REPORT_SPLIT and len(items):
+        return items, decide_on
+    return (items if decide_on == REPORT_SPLIT else selected_items(predictions, scores, REPORT_SPLIT)), REPORT_SPLIT
+
+
 def order_model_sizes(sizes, given=None) -> list[str]:
     """Model sizes from small to large: ``given`` (the study's order) when set; else by parameter
     count when every label reads as one (``7b``, ``350m``); else by the labels xs < s < m < l < xl;

@@ -126,7 +126,9 @@ EXTRAPOLATION_COLUMNS = [
     "measured", "measured_low", "measured_high", "predicted", "ci_low", "ci_high", "pi_low", "pi_high"]
 VALIDATION_COLUMNS = [
     "ability", "data_source", "form", "chosen", "held_out", "fit_sizes", "n_points", "mae", "half_width",
-    "mae_below_half_width", "coverage", "n_pairs", "decision_accuracy"]
+    "mae_below_half_width", "coverage", "n_pairs", "decision_accuracy", "decided_on"]
+# ``decided_on``: the split on which ``auto`` chose the form (``chosen``; the pipeline's ``analysis.decide_on``),
+# whereas every figure of the table is measured on the boot it is given (test).
 
 
 class TooFewModelSizes(ValueError):

@@ -47,8 +47,13 @@ those derived here), and what the test sets can resolve: ``half_width`` of the i
 it, and ``items_needed``, the test items (all sets scaled alike) at which an interval of the same level
 would exclude 0 with 80 % power if the true difference were the measured one (``items_needed_predicted``:
 the predicted one), from the normal approximation n (z_{level} + z_{0.80})^2 sd^2 / d^2, sd^2 = n times the
-bootstrap variance of the difference. With one seed these intervals hold the test items' sampling error,
-not the training run's.
+bootstrap variance of the difference. Those two are observed power; the power by design is
+``items_per_ability_needed``: the items of each ability at which the interval excludes 0 with 80 % power
+when the true gain is ``min_effect`` (``analysis.guideline.min_effect``). For the mean over abilities, a
+stratified mean, the variance is sum_a sd_a^2 / (K^2 n) with n items per ability (``stratified_items_needed``),
+each ability's paired spread sd_a measured over its own items; its ``items_needed`` (all abilities together)
+uses the same variance. With one seed these intervals hold the test items' sampling error, not the
+training run's.
 """
 
 from __future__ import annotations
@@ -82,10 +87,14 @@ SATURATING = "saturating"
 # allocated on the growth model over data size and parameter count (no measured group at that size).
 ALLOCATION_COLUMNS = ["method", "model_size", "extrapolated", "ability", "group", "rule", "count", "uniform",
                       "data_gain", "stop_per_ability", "lower", "upper", "shrinkage", "predicted", "predicted_low",
-                      "predicted_high", "expected", "expected_low", "expected_high", "examples", "grid_examples"]
+                      "predicted_high", "expected", "expected_low", "expected_high", "examples", "grid_examples",
+                      "decided_on"]
+# ``decided_on``: the split the counts were chosen on (``analysis.decide_on``; ``test`` marks figures that
+# share their items with the choice); ``items_per_ability_needed``: see the module doc.
 COMPARISON_COLUMNS = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score",
                       "diff", "ci_low", "ci_high", "predicted", "predicted_low", "predicted_high", "n_items",
-                      "half_width", "items_needed", "items_needed_predicted"]
+                      "half_width", "items_needed", "items_needed_predicted", "min_effect", "items_per_ability_needed",
+                      "decided_on"]
 POWER = 0.8
 
 
@@ -193,7 +202,8 @@ def allocation_table(sensitivity: pd.DataFrame, allocation: dict[str, int], meth
 def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget: int, methods=("paper",), *,
            weighting: str = "gain", pool_sizes: dict | None = None, optimize: dict | None = None,
            transfer: pd.DataFrame | None = None, training=None, joint=None,
-           parameters: dict | None = None) -> tuple[dict[str, dict[str, int]], pd.DataFrame]:
+           parameters: dict | None = None, predict_on: Boot | None = None,
+           predict_joint=None) -> tuple[dict[str, dict[str, int]], pd.DataFrame]:
     """{method: counts} and the allocation table (``ALLOCATION_COLUMNS``) of every method in ``methods``.
 
     ``sensitivity``: groups measured on ``model_sizes`` (the paper's rules); ``model_sizes``: the sizes
@@ -206,7 +216,12 @@ def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget
     ``joint``, ``parameters``: the growth model over data size and parameter count
     (``extrapolation.GrowthModel``) and {model size: parameters}, for one model size that was not
     trained (``allocation.score_model``); only ``optimize`` allocates there (the paper's rules need groups
-    measured at that size), and its rows are marked ``extrapolated``, without a group."""
+    measured at that size), and its rows are marked ``extrapolated``, without a group.
+
+    ``predict_on`` (and ``predict_joint`` for an untrained size): the curves that predict the gains
+    (``predicted*``), measured on other items than ``boot``, which chose the counts, so that the interval
+    does not carry the winner's curse of the choice (default: ``boot`` and ``joint``). ``expected*`` stays
+    what the optimiser maximised, on ``boot``."""
     abilities = [a for a in abilities if a in set(sensitivity["ability"])]
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -218,6 +233,14 @@ def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget
         curves_model = None
         reason = str(e)
     extrapolated = isinstance(curves_model, optimal.JointModelScores)
+    predict_model = curves_model
+    if predict_on is not None and curves_model is not None:
+        try:
+            predict_model = optimal.score_model(predict_on, abilities, model_sizes, len(abilities),
+                                                predict_joint if predict_joint is not None else joint, parameters)
+        except ValueError as e:
+            log.warning("guideline: no curves on the reported split to predict the gains (%s)", e)
+            predict_model = None
     if extrapolated and "paper" in methods:
         raise ValueError(f"model size(s) {', '.join(map(str, model_sizes))} not trained: the paper's rules need groups "
                          "measured at that size; only method optimize allocates there")
@@ -257,8 +280,8 @@ def derive(boot: Boot, sensitivity: pd.DataFrame, abilities, model_sizes, budget
             table["examples"] = table["ability"].map(counts[method]) * optimal.passes(budget, first)
             table["grid_examples"] = table["ability"].map(
                 lambda a: optimal.grid_examples(curves_model, a, first, len(abilities))[0])
-        if curves_model is not None and counts[method]:
-            pred = optimal.predicted_gains(curves_model, counts[method], budget, boot.level).set_index("ability")
+        if predict_model is not None and counts[method]:
+            pred = optimal.predicted_gains(predict_model, counts[method], budget, boot.level).set_index("ability")
             for c in ("predicted", "predicted_low", "predicted_high"):
                 table[c] = table["ability"].map(pred[c])
             mean = {"method": method, "ability": "mean", "count": sum(counts[method].values()), "uniform": budget,
@@ -299,18 +322,31 @@ def items_needed(sd_item: float, diff: float, level: float, power: float = POWER
     return float(math.ceil((z * sd_item / abs(diff)) ** 2))
 
 
+def stratified_items_needed(sd_items, diff: float, level: float, power: float = POWER) -> float:
+    """Items per ability at which a two-sided ``level`` interval of the mean over K abilities (each
+    resampled on its own: Var = sum_a sd_a^2 / (K^2 n)) excludes 0 with ``power`` when the true difference
+    is ``diff``; ``sd_items``: each ability's per-item standard deviation of the paired difference."""
+    sd = np.asarray(list(sd_items), dtype=float)
+    if not len(sd) or not np.isfinite(sd).all():
+        return float("nan")
+    return items_needed(float(np.sqrt((sd ** 2).sum())) / len(sd), diff, level, power)
+
+
 def compare_recipes(boot: Boot, abilities, baseline: str = "baseline", model_sizes=None,
-                    predictions: dict | None = None) -> pd.DataFrame:
+                    predictions: dict | None = None, min_effect: float | None = None) -> pd.DataFrame:
     """Every recipe cell against the uniform baseline at its budget (see the module doc).
-    ``predictions``: {(recipe, model size): ``allocation.predicted_gains`` table} to set beside it."""
+    ``predictions``: {(recipe, model size): ``allocation.predicted_gains`` table} to set beside it;
+    ``min_effect``: the smallest gain worth detecting (``items_per_ability_needed``; NaN without it)."""
     abilities = list(abilities)
     mean = boot.mean_over(abilities)
+    effect = float(min_effect) if min_effect else float("nan")
     u = boot.units
     recipes = u[(u["data_source"] == "recipe") & (u["recipe"] != baseline)][["model_size", "data_size", "recipe"]]
     rows = []
     for r in recipes.drop_duplicates().itertuples(index=False):
         pred = (predictions or {}).get((r.recipe, r.model_size))
         pred = pred.set_index("ability") if pred is not None else None
+        sd_of = {}  # per-item spread of each ability's paired difference, for the stratified mean
         for b, names in ((boot, sorted(u["ability"].unique())), (mean, ["mean"])):
             for ability in names:
                 i = b.pos(ability, r.model_size, "recipe", r.data_size, r.recipe)
@@ -324,6 +360,12 @@ def compare_recipes(boot: Boot, abilities, baseline: str = "baseline", model_siz
                 n = int(b.units.loc[i, "n_items"])
                 sd_item = float(np.nanstd(d, ddof=1) * math.sqrt(n)) if len(d) > 1 else float("nan")
                 diff = float(b.point[i] - b.point[j])
+                if b is boot:
+                    sd_of[ability] = sd_item
+                    needed = lambda x: items_needed(sd_item, x, b.level)  # noqa: E731
+                else:  # the stratified mean: items per ability; items_needed counts all abilities together
+                    sds = [sd_of.get(a, np.nan) for a in abilities]
+                    needed = lambda x: stratified_items_needed(sds, x, b.level) * len(sds)  # noqa: E731
                 p = pred.loc[ability] if pred is not None and ability in pred.index else None
                 predicted = float(p["predicted"]) if p is not None else float("nan")
                 rows.append({"recipe": r.recipe, "model_size": r.model_size, "data_size": int(r.data_size),
@@ -333,8 +375,10 @@ def compare_recipes(boot: Boot, abilities, baseline: str = "baseline", model_siz
                              "predicted_low": float(p["predicted_low"]) if p is not None else float("nan"),
                              "predicted_high": float(p["predicted_high"]) if p is not None else float("nan"),
                              "n_items": n, "half_width": float(hi - lo) / 2,
-                             "items_needed": items_needed(sd_item, diff, b.level),
-                             "items_needed_predicted": items_needed(sd_item, predicted, b.level)})
+                             "items_needed": needed(diff), "items_needed_predicted": needed(predicted),
+                             "min_effect": effect,
+                             "items_per_ability_needed": items_needed(sd_item, effect, b.level) if b is boot
+                             else stratified_items_needed(sds, effect, b.level)})
     df = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     if df.empty:
         return df

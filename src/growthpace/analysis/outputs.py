@@ -5,5 +5,6 @@ scipy, matplotlib and seaborn each time snakemake parses the Snakefile (every jo
 """
 
 TABLES = ["curves", "overall", "curve_fits", "sensitivity", "sources", "ceilings", "transfer", "transference",
-          "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation"]
+          "complexity", "predictiveness", "allocation", "recipes", "extrapolation", "extrapolation_validation",
+          "grading", "benchmarks"]
 PLOTS = ["overall", "abilities", "sources", "transfer", "recipes", "extrapolation"]

@@ -24,6 +24,10 @@ has nothing to put in it, so that a workflow can declare them all):
                     parameter count: held-out predictions of the largest model size, fitted curves,
                     and predictions for model sizes not trained
     extrapolation_validation  extrapolation.VALIDATION_COLUMNS: held-out figures per ability and form
+    grading         grading.GRADING_COLUMNS: per ability, the share of ambiguous outputs, how the careful
+                    answers were found and how many verdicts the authors' scorer gives otherwise
+    benchmarks      benchmarks.BENCHMARK_COLUMNS: CMMLU and AGIEval accuracies of every benchmarked cell and
+                    epoch, the base model's included
 
 plus ``recipe.yaml`` (the derived recipes, one per method and one per untrained model size, for
 ``grid.recipe_definitions``) and ``settings.json`` (``untrained``: per untrained model size, its recipe's
@@ -43,8 +47,8 @@ import pandas as pd
 
 from ..data.schema import ABILITIES
 from ..files import write_json_atomic, write_parquet_atomic
-from . import allocation, complexity, curves, extrapolation, guideline, sources, transfer
-from .bootstrap import PLAIN_SOURCES, bootstrap, order_model_sizes, selected_items
+from . import allocation, benchmarks, complexity, curves, extrapolation, grading, guideline, sources, transfer
+from .bootstrap import PLAIN_SOURCES, REPORT_SPLIT, bootstrap, decision_items, order_model_sizes, selected_items
 from .outputs import TABLES
 from .sensitivity import TAU_DATA, TAU_MODEL, sensitivity
 
@@ -68,7 +72,8 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
             extrapolate_form: str = "auto", recipe_counts: dict | None = None, untrained_sizes=None,
             untrained_training: dict | None = None, n_boot: int = 1000, seed: int = 0,
             level: float = 0.95,
-            tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "") -> dict[str, pd.DataFrame]:
+            tau_data: float = TAU_DATA, tau_model: float = TAU_MODEL, study: str = "", decide_on: str = "valid",
+            min_effect: float | None = None) -> dict[str, pd.DataFrame]:
     """Every analysis table of a study, written under ``out_dir`` and returned by name.
 
     ``abilities``: the in-domain abilities (default: DoIT's that are present); ``model_sizes``: their
@@ -90,12 +95,25 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     ``extrapolate_sizes`` to derive the optimiser's recipe for (an extrapolation, not validated:
     ``guideline.untrained_recipe_name``), on the growth model fitted on every trained size, with
     ``untrained_training`` (epochs, min_steps, batch_size) as the SFT settings such a size would train with.
+
+    ``decide_on``: the split every choice is made on (``analysis.decide_on``): the groups and stop points
+    the paper's rules use, both methods' counts, the extrapolation form (with ``auto``) and the growth
+    model an untrained size's recipe is derived on; every table reports test, so a recipe's predicted gain
+    comes from test curves that did not choose its counts. A study without that split decides on test
+    (``settings.json``: ``decided_on``; the ``decided_on`` columns of ``allocation``, ``recipes`` and
+    ``extrapolation_validation``). ``min_effect``: the smallest gain worth detecting, for the recipes'
+    ``items_per_ability_needed`` (``guideline.compare_recipes``).
     """
     out_dir = Path(out_dir)
     items = selected_items(predictions, scores)
     boot = bootstrap(items, n_boot=n_boot, seed=seed, level=level)
     abilities = list(abilities) if abilities else in_domain_abilities(items["ability"].unique())
     sizes = order_model_sizes(items["model_size"].unique(), model_sizes)
+
+    # Decisions on their own split (module doc of analysis.bootstrap: the same seed, other items).
+    ditems, decided_on = decision_items(predictions, scores, decide_on)
+    shared = decided_on == REPORT_SPLIT
+    dboot = boot if shared else bootstrap(ditems, n_boot=n_boot, seed=seed, level=level)
 
     mean = boot.mean_over(abilities)
     t: dict[str, pd.DataFrame] = {}
@@ -118,15 +136,24 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     curated = items.loc[(items["data_source"] == "curated") & (items["recipe"] == ""), "data_size"]
     budget = budget or (int(curated.max()) if len(curated) else None)
     guide_sizes = [m for m in sizes if m in set(map(str, guideline_model_sizes or sizes))] or sizes
-    guide = t["sensitivity"] if guide_sizes == sizes else sensitivity(
-        boot, abilities, "curated", guide_sizes, len(abilities), tau_data, tau_model)
+    # the groups and stop points the recipes are derived from: measured on the decision split
+    guide = t["sensitivity"] if guide_sizes == sizes and shared else sensitivity(
+        dboot, abilities, "curated", guide_sizes, len(abilities), tau_data, tau_model)
+    dtransfer = t["transfer"] if shared else transfer.transfer_matrix(dboot, abilities, sizes)
     # the same seed draws the same items: the loss replicates are paired with the score's
     loss = bootstrap(extrapolation.items_with_loss(items), n_boot=n_boot, seed=seed, level=level) if params else None
+    dloss = loss if shared or not params else bootstrap(
+        extrapolation.items_with_loss(ditems), n_boot=n_boot, seed=seed, level=level)
+    form = extrapolate_form if shared else _decided_form(dboot, dloss, params, extrapolate_form, abilities,
+                                                         recipe_counts)
     # The fourth value is the fitted model itself (extrapolation's API): it allocates for a model size
     # the study did not train.
     t["extrapolation"], t["extrapolation_validation"], extrap, joint = extrapolation.extrapolate(
-        boot, loss, params, extrapolate_sizes, form=extrapolate_form, abilities=abilities,
+        boot, loss, params, extrapolate_sizes, form=form, abilities=abilities,
         recipe_counts=recipe_counts, n_abilities=len(abilities))
+    t["extrapolation_validation"] = t["extrapolation_validation"].assign(decided_on=decided_on)
+    extrap["form_decided_on"] = decided_on if extrapolate_form == "auto" else None
+    djoint = joint if shared else _decision_joint(dboot, dloss, params, extrap.get("form"), abilities)
     methods = list(methods or ["paper"])
     recipe_name = recipe_name or (f"derived-{budget}" if budget else "derived")
     names = guideline.recipe_names(recipe_name, methods)
@@ -134,19 +161,25 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
     if budget:
         trainings = [training[m] for m in guide_sizes if m in (training or {})]
         counts, t["allocation"] = guideline.derive(
-            boot, guide, abilities, guide_sizes, budget, methods, weighting=weighting, pool_sizes=pool_sizes,
-            optimize=optimize, transfer=t["transfer"], training=trainings)
+            dboot, guide, abilities, guide_sizes, budget, methods, weighting=weighting, pool_sizes=pool_sizes,
+            optimize=optimize, transfer=dtransfer, training=trainings, predict_on=boot)
     untrained = {}
     for size in (untrained_sizes if budget else None) or []:
         c, table, untrained[size] = _derive_untrained(
-            boot, guide, abilities, str(size), budget, joint, extrapolate_sizes, extrap, base=recipe_name,
-            pool_sizes=pool_sizes, optimize=optimize, transfer=t["transfer"], training=untrained_training,
-            trained={names[m]: counts[m] for m in methods if counts.get(m)})
+            dboot, guide, abilities, str(size), budget, djoint, extrapolate_sizes, extrap, base=recipe_name,
+            pool_sizes=pool_sizes, optimize=optimize, transfer=dtransfer, training=untrained_training,
+            trained={names[m]: counts[m] for m in methods if counts.get(m)}, report=(boot, joint))
         if c:
             counts[untrained[size]["recipe"]] = c
             t["allocation"] = pd.concat([t["allocation"], table], ignore_index=True)
+    t["allocation"] = t["allocation"].assign(decided_on=decided_on)
     t["recipes"] = guideline.compare_recipes(boot, abilities, model_sizes=sizes, predictions=_predictions(
-        boot, abilities, {m: counts[m] for m in methods if m in counts}, names, budget))
+        boot, abilities, {m: counts[m] for m in methods if m in counts}, names, budget), min_effect=min_effect)
+    # recipes derived here had their counts chosen on the decision split; others were given
+    derived = set(names.values()) | {u["recipe"] for u in untrained.values()}
+    t["recipes"]["decided_on"] = [decided_on if r in derived else None for r in t["recipes"]["recipe"]]
+    t["grading"] = grading.grading_table(predictions, scores)
+    t["benchmarks"] = benchmarks.benchmark_table(predictions, scores)
     for name in TABLES:
         write_parquet_atomic(t[name], out_dir / f"{name}.parquet")
     how = {"paper": "cut what does not respond to data, freeze what saturates, share the rest among the\n"
@@ -172,18 +205,49 @@ def analyze(scores: pd.DataFrame, predictions: pd.DataFrame, out_dir: str | Path
         "has_records": records is not None, "params": params or {}, "extrapolation": extrap, "untrained": untrained,
         "ability_needs": ability_needs or {},
         "scoring": ",".join(sorted(scores["scoring"].unique())) if "scoring" in scores else None,
-        "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()}})
+        "n_items": {a: int(n) for a, n in items.groupby("ability")["item_hash"].nunique().items()},
+        "decide_on": decide_on, "decided_on": decided_on, "min_effect": min_effect,
+        "n_decision_items": {} if shared else {
+            a: int(n) for a, n in ditems.groupby("ability")["item_hash"].nunique().items()}})
     return t
+
+
+def _decided_form(dboot, dloss, params, form: str, abilities, recipe_counts) -> str:
+    """The extrapolation form: ``form``, or with ``auto`` the one that validates better on the decision split."""
+    if form != "auto" or not params:
+        return form
+    p = {str(k): float(v) for k, v in params.items()}
+    try:
+        _, validation, _ = extrapolation.validate(dboot, dloss, p, abilities=abilities, recipe_counts=recipe_counts,
+                                                  n_abilities=len(abilities))
+    except extrapolation.TooFewModelSizes:
+        validation = pd.DataFrame(columns=extrapolation.VALIDATION_COLUMNS)
+    has_loss = dloss is not None and len(dloss.units) > 0 and np.isfinite(dloss.point).any()
+    return extrapolation.choose_form(validation, "auto", has_loss)
+
+
+def _decision_joint(dboot, dloss, params, form: str | None, abilities):
+    """The growth model of the chosen form on the decision split (an untrained size's recipe is derived on it)."""
+    if not params or not form:
+        return None
+    try:
+        return extrapolation.fit_growth(dboot, dloss, {str(k): float(v) for k, v in params.items()}, form=form,
+                                        abilities=abilities)
+    except (extrapolation.TooFewModelSizes, ValueError) as e:
+        log.warning("no growth model on the decision split: %s", e)
+        return None
 
 
 def _derive_untrained(boot, sensitivity, abilities, size: str, budget: int, joint, targets: dict | None,
                       extrap: dict, *, base: str, pool_sizes, optimize, transfer, training,
-                      trained: dict) -> tuple[dict, pd.DataFrame, dict]:
+                      trained: dict, report: tuple | None = None) -> tuple[dict, pd.DataFrame, dict]:
     """The optimiser's recipe for ``size``, a model size that was not trained, on the growth model ``joint``
     over data size and parameter count: (counts, allocation rows, info). The info says how far ``size`` lies
     beyond the largest trained size (doublings of parameters), how long a step the held-out validation
     checked, and what the growth model predicts at ``size`` for the recipes of the trained sizes
-    (``trained``: name -> counts); ``error`` says why there is no recipe (then no counts)."""
+    (``trained``: name -> counts); ``error`` says why there is no recipe (then no counts). ``boot`` and
+    ``joint`` decide the counts; ``report`` (boot, joint; default the same) predicts their gains."""
+    report_boot, report_joint = report or (boot, joint)
     name = guideline.untrained_recipe_name(base, size)
     targets = {str(k): float(v) for k, v in (targets or {}).items()}
     info = {"recipe": name, "params": None, "largest": None, "largest_params": None, "doublings": None,
@@ -212,12 +276,17 @@ def _derive_untrained(boot, sensitivity, abilities, size: str, budget: int, join
     try:
         counts, table = guideline.derive(boot, sensitivity, abilities, [size], budget, ["optimize"],
                                          pool_sizes=pool_sizes, optimize=optimize, transfer=transfer,
-                                         training=[training] if training else None, joint=joint, parameters=parameters)
+                                         training=[training] if training else None, joint=joint, parameters=parameters,
+                                         predict_on=report_boot, predict_joint=report_joint)
     except ValueError as e:  # the budget outside what the support and the pools allow
         info["error"] = str(e)
         log.warning("no recipe for untrained model size %s: %s", size, e)
         return empty
-    model = allocation.score_model(boot, abilities, [size], len(abilities), joint, parameters)
+    try:
+        model = allocation.score_model(report_boot, abilities, [size], len(abilities), report_joint, parameters)
+    except ValueError as e:  # no growth model on the reported split
+        log.warning("no prediction at untrained model size %s: %s", size, e)
+        return counts.get("optimize", {}), table, info
     for recipe, c in trained.items():
         mean = allocation.predicted_gains(model, c, budget, boot.level).set_index("ability").loc["mean"]
         info["trained_recipes"][recipe] = {k: float(mean[k]) for k in ("predicted", "predicted_low", "predicted_high")}

@@ -11,6 +11,8 @@ import pandas as pd
 
 from ..evaluate import authors
 from ..files import write_text_atomic
+from . import benchmarks
+from .bootstrap import BASE
 from .guideline import untrained_distance
 from .plots import selected_test_scores
 from .sensitivity import GROUP_TEXT
@@ -63,6 +65,11 @@ def write_summary(study: str, scores: pd.DataFrame, cells: pd.DataFrame, plot_pa
                          f"to {last['score']:.3f} at {int(last['data_size'])} items "
                          f"({last['score'] - first['score']:+.3f}; random guess {last['expected']:.3f}).")
     lines += ["", "## Test score per ability", "", per_ability.to_markdown(), ""]
+    if "prompts_cut" in scores:
+        cut = int(scores["prompts_cut"].sum())
+        lines += [f"Prompts cut from the left to fit the model's window less the generation budget: {cut} of "
+                  f"{int(scores['n'].sum())} evaluated items (every cell, epoch and split; rows with "
+                  "`prompt_tokens_cut` > 0 in `tables/predictions.parquet`).", ""]
     if _mode(scores) == "authors":
         lines += _authors_numbers(test)
     lines += [f"Plot: `{plot_path}`", "",
@@ -94,6 +101,32 @@ def _authors_numbers(test: pd.DataFrame) -> list[str]:
 
 # ---------------------------------------------------------------------------------- analysis report
 MIN_ITEMS = 30  # below this the percentile bootstrap is known to under-cover
+MARK = "†"      # a figure measured on the same items as the choice it reports on (no decision split)
+
+
+def _decided_on_test(df: pd.DataFrame) -> pd.Series:
+    """Rows whose choice was made on the test items they report (``decided_on`` == test)."""
+    return df["decided_on"].eq("test") if "decided_on" in df else pd.Series(False, index=df.index)
+
+
+def decision_lines(settings: dict) -> list[str]:
+    """The report's first statement about its choices: on which split they were made (``analysis.decide_on``)."""
+    split, asked = settings.get("decided_on"), settings.get("decide_on")
+    if split is None:  # tables written before there was a decision split
+        return []
+    if split == "test":
+        why = ("`analysis.decide_on` is test" if asked == "test" else
+               f"the study has no {asked} split (`evaluation.splits`)")
+        return [f"**Decisions and figures share items.** Every choice below (each cell's epoch, the groups and stop "
+                "points the recipes are derived from, the recipes' counts, the extrapolation form) was made on the "
+                f"test items the figures are measured on, since {why}: those figures, marked {MARK}, are biased "
+                "towards the choice and their intervals claim more than they hold.", ""]
+    n = settings.get("n_decision_items") or {}
+    counts = [n[a] for a in settings.get("abilities", []) if a in n]
+    return [f"Every choice below (each cell's epoch, the groups and stop points the recipes are derived from, the "
+            f"recipes' counts, the extrapolation form) was made on the {split} split"
+            + (f" ({_range(counts)} items per ability)" if counts else "")
+            + "; every figure is measured on test, items that took no part in those choices.", ""]
 CAPTIONS = {
     "overall": (
         "Mean test score over the in-domain abilities against the number of training items (log scale), at\n"
@@ -375,14 +408,51 @@ def _transfer_section(t: dict, settings: dict) -> list[str]:
     if len(s):
         lines.append(_transference_sentence(s, "transfer_in", "Incoming transference (the mean change of an "
                                             "ability from the other abilities' data)", "gain", "lose"))
-        lines.append(_transference_sentence(s.dropna(subset=["transfer_out"]), "transfer_out", "Outgoing "
-                                            "transference (the mean change an ability's data causes in the others)",
-                                            "help the others", "hurt the others"))
+        out = s.dropna(subset=["transfer_out"])
+        if len(out):  # none when the single-ability cells train one ability only
+            lines.append(_transference_sentence(out, "transfer_out", "Outgoing transference (the mean change an "
+                                                "ability's data causes in the others)", "help the others",
+                                                "hurt the others"))
         rows = s.to_dict("records")
         table = pd.DataFrame({"ability": s["ability"].to_list(),
                               **{c: [_ci_of(r, c) for r in rows] for c in ("self", "transfer_in", "transfer_out")}})
         lines += ["", table.to_markdown(index=False)]
     return lines + [""]
+
+
+def _cell_name(row) -> str:
+    if row["data_source"] == BASE:
+        return "base model"
+    if row["data_source"] == "recipe":  # a recipe may share its name with a plain cell (curated-10)
+        return f"recipe {row['recipe']}"
+    return str(row["recipe"]) or f"{row['data_source']}-{row['data_size']}"
+
+
+def _benchmarks_section(t: dict, settings: dict) -> list[str]:
+    lines = ["## Benchmarks", ""]
+    wide = benchmarks.headline(t.get("benchmarks", pd.DataFrame()))
+    if wide.empty:
+        return lines + ["This study runs no benchmark (`evaluation.benchmarks`: CMMLU, AGIEval).", ""]
+    cols = [c for c in wide.columns if c.startswith(("CMMLU", "AGIEval"))]
+    lines.append("Accuracy on CMMLU (the mean over subjects) and AGIEval (the mean over tasks), as the authors' "
+                 "scripts average them, at each cell's selected epoch (or its last benchmarked one). The untuned "
+                 "base model is prompted in plain text (`evaluation.base_prompt`), the tuned cells in their chat "
+                 "format.")
+    for size, g in wide.groupby("model_size", sort=False):
+        base, tuned = g[g["data_source"] == BASE], g[g["data_source"] != BASE]
+        if base.empty or tuned.empty:
+            continue
+        parts = []
+        for c in cols:
+            b, v = base[c].iloc[0], tuned[c].dropna()
+            if pd.notna(b) and len(v):
+                parts.append(f"{c} {_num(v.min() - b, sign=True)} to {_num(v.max() - b, sign=True)}")
+        if parts:
+            lines.append(f"On model {size}, the tuned cells differ from the base model by " + "; ".join(parts) + ".")
+    table = pd.DataFrame({"model size": wide["model_size"], "cell": [_cell_name(r) for r in wide.to_dict("records")],
+                          "seed": wide["seed"], "epoch": wide["epoch"],
+                          **{c: [_num(v) for v in wide[c]] for c in cols}})
+    return lines + ["", table.to_markdown(index=False), ""]
 
 
 def _transference_sentence(s: pd.DataFrame, col: str, what: str, up: str, down: str) -> str:
@@ -471,8 +541,12 @@ def _optimize_text(a: pd.DataFrame, mean: pd.Series | None, settings: dict) -> s
     text += (". It gives " + _names(f"{x.ability} {x.count}" for x in moved.itertuples()) +
              " (the others keep the uniform share)" * (len(moved) < len(a)) + ".")
     if mean is not None:
-        text += (f" Predicted gain of the mean over the uniform split: {_ci_of(mean, 'predicted')} by the curves, "
-                 f"{_ci_of(mean, 'expected')} by the shrunk model it maximised.")
+        split = mean.get("decided_on")
+        text += (f" Predicted gain of the mean over the uniform split: {_ci_of(mean, 'predicted')}"
+                 + (f"{MARK} by the curves" if split == "test" else
+                    " by the test curves (which did not choose the counts)" if isinstance(split, str) else " by the curves")
+                 + f", {_ci_of(mean, 'expected')} by the shrunk model it maximised"
+                 + (f" on the {split} curves." if isinstance(split, str) and split != "test" else "."))
     return text
 
 
@@ -481,7 +555,13 @@ def _items(n: float) -> str:
 
 
 def _resolution_text(m: pd.Series) -> str:
-    """What the mean's interval resolves: its half-width and the test items that would exclude 0."""
+    """What the mean's interval resolves: its half-width and, by design, the test items per ability that
+    detect the smallest gain of interest (``min_effect``); tables without it: the observed-power figures."""
+    effect, per = m.get("min_effect", np.nan), m.get("items_per_ability_needed", np.nan)
+    if np.isfinite(effect) and np.isfinite(per):
+        return (f" The interval's half-width is {m['half_width']:.3f} on {int(m['n_items']):,} test items; detecting "
+                f"a gain of {effect:g} (`analysis.guideline.min_effect`) with 80% power takes {_items(per)} test items "
+                "per ability (the stratified mean's variance, each ability's paired spread).")
     needed = []
     if np.isfinite(m["items_needed"]):
         needed.append(f"{_items(m['items_needed'])} test items in all to exclude 0 with 80% power if the true "
@@ -571,9 +651,13 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
             lines.append(_paper_rules_text(paper, settings))
         if len(opt):
             lines += ["", _optimize_text(opt, means.loc["optimize"] if "optimize" in means.index else None, settings)]
+        mark = MARK if _decided_on_test(per).any() else ""
         if len(paper) and "paper" in means.index and np.isfinite(means.loc["paper", "predicted"]):
             lines += ["", f"The curves predict the paper's recipe to change the mean by "
-                          f"{_ci_of(means.loc['paper'], 'predicted')} against the uniform split."]
+                          f"{_ci_of(means.loc['paper'], 'predicted')}{mark} against the uniform split"
+                          + (" (test curves; the counts were chosen on the "
+                             f"{per['decided_on'].dropna().iloc[0]} split)." if not mark and "decided_on" in per
+                             and per["decided_on"].notna().any() else ".")]
         wide = per.pivot(index="ability", columns="method", values="count")
         wide = wide.reindex([a for a in per["ability"].unique()])
         table = pd.DataFrame({"ability": wide.index, "group": per.drop_duplicates("ability").set_index("ability")
@@ -585,7 +669,7 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
             table[f"{method}: rule"] = g["rule"].to_numpy()
             table[f"{method}: count"] = g["count"].to_numpy()
             if g["predicted"].notna().any():
-                table[f"{method}: predicted gain"] = [_ci_of(x, "predicted") for _, x in g.iterrows()]
+                table[f"{method}: predicted gain"] = [_ci_of(x, "predicted") + mark for _, x in g.iterrows()]
         lines += ["", table.to_markdown(index=False), ""]
         lines += _examples_text(per, settings)
         for _, rows in untrained.groupby("model_size", sort=False):
@@ -609,7 +693,8 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
         head = (f"- {recipe} (model {ms}, {size:,} items) against {g['baseline'].iloc[0]}: ")
         if len(mean):
             m = mean.iloc[0]
-            head += f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}"
+            head += (f"mean over abilities {_ci(m['diff'], m['ci_low'], m['ci_high'], sign=True)}"
+                     + (MARK if _decided_on_test(mean).any() else ""))
             head += (f" (predicted {_ci_of(m, 'predicted')}); " if "predicted" in m and np.isfinite(m["predicted"])
                      else "; ")
         better, worse = per_set[per_set["ci_low"] > 0], per_set[per_set["ci_high"] < 0]
@@ -619,13 +704,20 @@ def _guideline_section(t: dict, settings: dict, recipe_path: str) -> list[str]:
             line += _resolution_text(mean.iloc[0])
         lines.append(line)
     has_pred = bool("predicted" in r and r["predicted"].notna().any())
-    table = r.assign(diff=[_ci(x.diff, x.ci_low, x.ci_high, sign=True) for x in r.itertuples()],
+    marks = _decided_on_test(r).map({True: MARK, False: ""})
+    table = r.assign(diff=[_ci(x.diff, x.ci_low, x.ci_high, sign=True) + k for x, k in zip(r.itertuples(), marks)],
                      recipe_score=r["recipe_score"].round(3), baseline_score=r["baseline_score"].round(3))
     if has_pred:
         table["predicted"] = [_ci_of(x, "predicted") if np.isfinite(x["predicted"]) else "" for _, x in r.iterrows()]
     keep = ["recipe", "model_size", "data_size", "baseline", "ability", "recipe_score", "baseline_score", "diff"]
     keep += ["predicted"] * has_pred + ["half_width"] * ("half_width" in r)
+    if "items_per_ability_needed" in r and r["items_per_ability_needed"].notna().any():
+        table["items per ability for min_effect"] = r["items_per_ability_needed"].map(
+            lambda x: "" if not np.isfinite(x) else f"{x:,.0f}")
+        keep.append("items per ability for min_effect")
     lines += ["", table[keep].round({"half_width": 3}).to_markdown(index=False)]
+    if marks.eq(MARK).any():
+        lines += ["", f"{MARK}: the recipe's counts were chosen on the same test items that measure it."]
     if has_pred:
         lines += ["", "`predicted`: the gain over the uniform split that the curated growth curves of the "
                       "recipe's model size predict from its counts (paired bootstrap interval of the curves). "
@@ -704,10 +796,17 @@ def _extrapolation_section(t: dict, settings: dict) -> list[str]:
                          f"{_num(r['half_width'])}), error below the half-width for {int(r['mae_below_half_width'])} "
                          f"of {n_ab} abilities, {r['coverage']:.0%} of measured points inside the 95% PI, "
                          f"{r['decision_accuracy']:.0%} of {int(r['n_pairs'])} pairs ordered as measured.")
-        if len(total) > 1 and form in total.index:
+        decided = info.get("form_decided_on")
+        if len(total) > 1 and form in total.index and decided and decided != "test":
+            other = [f for f in total.index if f != form][0]
+            lines.append(f"- Kept: **{form}**, the form with the lower held-out error on the {decided} split; on test "
+                         f"its error is {_num(total.loc[form, 'mae'])} against {_num(total.loc[other, 'mae'])} for "
+                         f"{other}.")
+        elif len(total) > 1 and form in total.index:
             other = [f for f in total.index if f != form][0]
             lines.append(f"- Kept: **{form}**, whose error is {_num(total.loc[other, 'mae'] - total.loc[form, 'mae'])} "
-                         f"lower than {other}'s ({_num(total.loc[form, 'mae'])} against {_num(total.loc[other, 'mae'])}).")
+                         f"lower than {other}'s ({_num(total.loc[form, 'mae'])} against {_num(total.loc[other, 'mae'])})"
+                         + (f"{MARK}: chosen on the items it is reported on." if decided == "test" else "."))
         elif form:
             lines.append(f"- Kept: **{form}** (the only form validated).")
         chosen = total.loc[form] if form in total.index else total.iloc[0]
@@ -761,6 +860,25 @@ def _extrapolation_section(t: dict, settings: dict) -> list[str]:
     return lines + [""]
 
 
+def _grading_section(t: dict, settings: dict) -> list[str]:
+    g = t.get("grading")
+    lines = ["## How much the grading choice moves the scores", ""]
+    if g is None or g.empty:
+        return lines + ["The prediction rows do not keep the evidence both scorers read, so the careful and the "
+                        "authors' verdicts are not compared.", ""]
+    table = g.assign(ambiguous=[f"{v:.1%}" for v in g["ambiguous_share"]],
+                     careful_score=g["careful_score"].round(3), authors_score=g["authors_score"].round(3))
+    table = table[["ability", "n", "ambiguous", "correction", "logit_fallback", "none", "verdicts_differ",
+                   "careful_score", "authors_score"]]
+    differ = int(g["verdicts_differ"].sum())
+    lines.append(f"Over the test items at the selected checkpoints, the careful and the authors' scorers give "
+                 f"different verdicts on {differ} of {int(g['n'].sum())} items; {_num(g['ambiguous_share'].max(), 3)} "
+                 "is the largest share of ambiguous outputs (several answers and none committed to, graded 0) of "
+                 "any ability. `correction`: answers taken after the output corrected itself; `logit_fallback`: "
+                 "answers read from the letter logits; `none`: no answer.")
+    return lines + ["", table.to_markdown(index=False), ""]
+
+
 def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, out: str | Path,
                  plots: dict[str, str | Path] | None = None, recipe_path: str = "analysis/recipe.yaml") -> str:
     """``report.md``: the analysis's findings in sentences with numbers; a section says so when its data
@@ -770,6 +888,7 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
     seeds = settings.get("n_seeds", 1)
     lines = [
         f"# Analysis of study `{study}`", "",
+        *decision_lines(settings),
         scoring_sentence(settings.get("scoring")), "",
         f"Scores are test-split means at each training cell's selected checkpoint, over "
         f"{len(settings.get('abilities', []))} in-domain abilities ({_range(in_domain)} test items each). "
@@ -790,6 +909,8 @@ def write_report(study: str, tables: dict[str, pd.DataFrame], settings: dict, ou
     lines += _complexity_section(tables, settings)
     lines += _guideline_section(tables, settings, recipe_path)
     lines += _extrapolation_section(tables, settings)
+    lines += _grading_section(tables, settings)
+    lines += _benchmarks_section(tables, settings)
     if plots:
         lines += ["## Plots", ""]
         for name, path in plots.items():

@@ -1,4 +1,4 @@
-"""AGIEval's Chinese multiple-choice sets from a local copy of its data, with the DoIT paper's prompts.
+"""AGIEval's multiple-choice tasks from a local copy of its data, with the DoIT paper's prompts.
 
 Layout (as released): ``data/v1/{task}.jsonl``, one JSON object per line holding ``passage`` (may be
 null), ``question``, ``options`` (``["(A)…", "(B)…", …]``) and ``label`` (``"B"``, or a list such as
@@ -7,29 +7,37 @@ rows ``sample 1`` … ``sample 5`` hold the demos as Python dict literals, the `
 used). ``dir`` is the folder of the task files; the demos are read from ``prompts`` when given, else
 from ``few_shot_prompts.csv`` in ``dir`` or, as released, in its parent (``prompts_path``).
 
-The tasks are the ten Chinese multiple-choice sets the authors' script runs (``CHINESE_MC_TASKS``;
-paper.md 4.3). Labels are checked exactly: one letter among the item's options. Only single-answer
-items with exactly four options are evaluated (the authors' filter): an item whose label is several
-letters (a list, or a string such as ``"AB"``, which real releases hold in single-answer tasks), or
-empty, is dropped, and so is an item with another number of options; a demo with several or no answer
-letters is dropped too (the authors kept an empty-label demo, with an empty answer). Any other label
-is an error naming file and line. Each task's dropped items and demos are logged with their reasons
-(and demos trimmed to fit the prompt budget); a task left with no item is an error, and so is a file
-that is not UTF-8 (naming the encoding it looks like).
+The default tasks are the ten Chinese multiple-choice sets the authors' script runs
+(``CHINESE_MC_TASKS``; paper.md 4.3); any task whose items the authors' loader (DoIT's
+``evaluate/agieval/src/dataset_loader.py``) takes loads the same way, with the same Chinese prompt
+(the English tasks included, as theirs does). What their loader does, and so this one:
+
+- Items: each needs ``passage``, ``question``, ``options`` and ``label``. One whose label has several
+  entries (``"AB"``, ``["A", "D"]``) or none (``""``, ``[]``) is dropped and counted; every other item
+  must have four options and a label A-D, or the task stops with the file and line (their asserts:
+  AGIEval's five-option tasks, ``aqua-rat`` and ``lsat-*``, stop there, and its cloze tasks, whose
+  labels are null, stop on the first item).
+- Demos: a demo with several answer letters is dropped; an empty label is kept as an empty answer; a
+  label is otherwise taken as written. Null options read as none.
+- A task with no column in the demos file has no few-shot setting (``sat-en-without-passage``).
+
+``benchmarks/check_benchmarks.py`` compares these prompts with the authors' code on a release.
 
 Prompts (the authors' ``dataset_loader.py``):
 
 - zero-shot, one user turn: ``{passage}问题：{question} 选项：{options joined by spaces}\\n答案：从A到D, 我们应选择``
 - few-shot, demos as user/assistant turns ``问题 {i}.   {passage} {question}\\n从以下选项中选择:    {options}\\n答案：从A到{X}, 我们应选择`` →
-  ``{label}``, then the question in the same form (``从A到D``). ``X`` is the demo's last option letter,
-  as the authors word it: a demo with three options reads ``从A到C`` (one or no option: ``D``). Demos
-  are kept in order while the chat-encoded prompt fits ``max_tokens - reserve`` tokens (the authors:
-  2048 − 48 − the question's length, counting the demos' text without the chat tokens).
-
-Numbering. Here the kept demos are numbered 1, 2, … in order and the question follows them (``问题
-{k+1}``). The authors number each demo by its place among all of the task's CSV samples (skipped
-multi-answer demos included, so numbers can jump: 1, 3) and the question by the count of demos kept
-plus one, which repeats a demo's number when one was skipped (demos 1 and 3, question 3).
+  ``{label}``, then the question in the same form (``从A到D``, numbered ``k+1`` after ``k`` demos kept,
+  also when ``k`` is 0). ``X`` is the demo's last option letter, as the authors word it: three options
+  read ``从A到C``; one option reads ``D`` (the gaokao-geography demos give their four options as one
+  string); no option reads ``G`` (their ``"ABCDEFG"[-1]``).
+- Numbering. A demo keeps its place among the task's non-empty samples, dropped ones included, so
+  numbers can jump (1, 3) and the question repeats a demo's number when one was dropped (demos 1 and
+  3, question 3).
+- Trimming. Demos are kept in order while the prompt fits ``max_tokens - reserve`` tokens, measured on
+  the prompt the model actually gets (``length``: chat-encoded, or plain text for a base model). The
+  authors count only the demos' text against 2048 − 48 − the question's length, so near the limit the
+  number of demos kept can differ.
 
 The prediction is the argmax of the A-D logits at the first answer position. ``summarize`` gives the
 accuracy per task and both averages the authors' script prints: over all examples and over tasks.
@@ -49,16 +57,14 @@ import pandas as pd
 
 from ..data.loaders import json_lines, read_utf8
 from ..data.schema import RecordError
-from ..models.chat import encode_prompt
-from .cmmlu import SEVERAL_LETTERS, drop_reasons, log_trimmed
-from .run import first_token_record
+from .cmmlu import drop_reasons, log_trimmed
 
 log = logging.getLogger(__name__)
 
 CHINESE_MC_TASKS = ("logiqa-zh", "gaokao-chinese", "gaokao-geography", "gaokao-history", "gaokao-biology",
                     "gaokao-chemistry", "gaokao-mathqa", "jec-qa-kd", "jec-qa-ca", "gaokao-physics")
 PROMPTS_FILE = "few_shot_prompts.csv"
-OPTION_LETTERS = "ABCDEFGHIJ"
+OPTION_LETTERS, CHOICES = "ABCDEFG", "ABCD"
 DEFAULT_MAX_TOKENS, RESERVE = 2048, 48
 
 
@@ -72,95 +78,111 @@ def prompts_path(root: str | Path, prompts: str | Path | None = None) -> Path:
     return here if here.is_file() else root.parent / PROMPTS_FILE
 
 
-def label_problem(label, n_options: int) -> tuple[str | None, str | None]:
-    """(the letter, None) of a single-answer label (``"B"`` or ``["B"]``), or (None, why it is dropped:
-    ``several answer letters`` / ``empty label``); raises ``ValueError`` for a label that is no letter
-    among the ``n_options`` options."""
-    if label is None or label == [] or (isinstance(label, str) and not label.strip()):
-        return None, "empty label"
-    if isinstance(label, list):
-        if len(label) > 1:
-            return None, "several answer letters"
-        label = label[0]
-    if not isinstance(label, str):
-        raise ValueError(f"expected a letter, got {label!r}")
-    label = label.strip()
-    valid = OPTION_LETTERS[:max(n_options, 1)]
-    if len(label) == 1 and label in valid:
-        return label, None
-    if SEVERAL_LETTERS.fullmatch(label):
-        return None, "several answer letters"
-    raise ValueError(f"expected one of {', '.join(valid)} (the item's {n_options} options), got {label!r}")
+FIELDS = ("passage", "question", "options", "label")
 
 
-def _check_item(obj, where: str) -> dict:
+def _fields(obj, where: str) -> dict:
+    """The object of one item or demo, with its four fields present (the authors' loader reads every one)."""
     if not isinstance(obj, dict):
-        raise RecordError(where, "json", "expected a JSON object")
-    for field in ("question", "options", "label"):
+        raise RecordError(where, "json", f"expected an object, got {type(obj).__name__}")
+    for field in FIELDS:
         if field not in obj:
             raise RecordError(where, field, "missing")
-    if not isinstance(obj["question"], str):
-        raise RecordError(where, "question", "must be a string")
-    if obj.get("passage") is not None and not isinstance(obj["passage"], str):
+    label = obj["label"]
+    if label is None:
+        raise RecordError(where, "label", "null: no answer letter (a cloze task? only multiple-choice tasks load)")
+    if not isinstance(label, (str, list)):
+        raise RecordError(where, "label", f"must be a letter or a list of letters, got {label!r}")
+    if obj["passage"] is not None and not isinstance(obj["passage"], str):
         raise RecordError(where, "passage", "must be a string or null")
-    if not isinstance(obj["options"], list) or not all(isinstance(o, str) for o in obj["options"]):
-        raise RecordError(where, "options", "must be a list of strings")
-    if obj["label"] is not None and not isinstance(obj["label"], (str, list)):
-        raise RecordError(where, "label", "must be a letter or a list of letters")
+    if obj["question"] is not None and not isinstance(obj["question"], str):
+        raise RecordError(where, "question", "must be a string")
     return obj
 
 
-def _label(obj: dict, where: str) -> tuple[str | None, str | None]:
-    try:
-        return label_problem(obj["label"], len(obj["options"]))
-    except ValueError as e:
-        raise RecordError(where, "label", str(e)) from None
+def _question(obj: dict, where: str) -> None:
+    if obj["question"] is None:
+        raise RecordError(where, "question", "null")
+
+
+def single_label(label: str | list) -> tuple[str | None, str | None]:
+    """(the answer, None) of a label with one entry (``"B"``, ``["B"]``, ``""``), or (None, why it is
+    dropped): several letters (``"AB"``, ``["A", "D"]``) or an empty list."""
+    if len(label) > 1:
+        return None, "several answer letters"
+    if isinstance(label, list):
+        if not label:
+            return None, "empty label"
+        label = label[0]
+    return label, None
 
 
 def read_task(path: Path, dropped: Counter | None = None) -> list[tuple[int, dict]]:
-    """(line, item) for every single-answer 4-option item of one task file; the others are counted in
-    ``dropped`` by reason."""
+    """(line, item) for every single-answer item of one task file, each with four options and a letter
+    A-D (anything else stops the task, as the authors' asserts do); items with several answer letters
+    or none are counted in ``dropped`` by reason."""
     dropped = Counter() if dropped is None else dropped
     items = []
     for lineno, where, obj in json_lines(path, "AGIEval task file"):
-        _check_item(obj, where)
-        label, problem = _label(obj, where)
-        if problem is None and len(obj["options"]) != 4:
-            problem = "not four options"
+        _fields(obj, where)
+        label, problem = single_label(obj["label"])
+        if problem is None and not label:
+            problem = "empty label"
         if problem:
             dropped[problem] += 1
             continue
+        options = obj["options"]
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            raise RecordError(where, "options", "must be a list of strings")
+        if len(options) != 4:
+            raise RecordError(where, "options", f"{len(options)} options: single-answer items must have four "
+                              "(the authors' loader stops on this task too)")
+        if not isinstance(label, str) or label not in CHOICES:
+            raise RecordError(where, "label", f"expected one of A, B, C, D, got {label!r}")
+        _question(obj, where)
         items.append((lineno, {**obj, "label": label}))
     return items
 
 
-def read_demos(path: Path, task: str, dropped: Counter | None = None) -> list[dict]:
-    """The single-answer demos of ``task`` from ``few_shot_prompts.csv`` (rows ``sample 1`` …); demos with
-    several or no answer letters are counted in ``dropped`` by reason."""
+def read_demos(path: Path, task: str, dropped: Counter | None = None) -> list[tuple[int, dict]]:
+    """(number, demo) for the single-answer demos of ``task`` in ``few_shot_prompts.csv`` (rows ``sample
+    1`` …). A demo's number is its place among the task's non-empty samples, skipped ones included, as
+    the authors number them; demos with several answer letters are counted in ``dropped``. A demo's
+    answer is taken as written: an empty label is an empty answer, as in the authors' prompts."""
     dropped = Counter() if dropped is None else dropped
     reader = csv.reader(io.StringIO(read_utf8(path, "file (AGIEval few-shot demos)"), newline=""))
     header = next(reader, None)
     if not header or task not in header:
         raise RecordError(f"{path}:1", "header", f"no column for task {task!r}")
     col = header.index(task)
-    demos = []
+    demos, place = [], 0
     for row in reader:
         if not row or not row[0].strip().startswith("sample"):
             continue
         where = f"{path}:{reader.line_num}"
-        cell = row[col].strip() if col < len(row) else ""
+        cell = row[col] if col < len(row) else ""
         if not cell:
             continue
+        place += 1
         try:
-            obj = ast.literal_eval(cell)
+            obj = ast.literal_eval(cell.strip())
         except (ValueError, SyntaxError) as e:
             raise RecordError(where, task, f"not a Python dict literal ({e})") from None
-        _check_item(obj, where)
-        label, problem = _label(obj, where)
+        _fields(obj, f"{where} ({task})")
+        label, problem = single_label(obj["label"])
+        if problem == "empty label":  # the authors' code fails on it (an IndexError)
+            raise RecordError(f"{where} ({task})", "label", "an empty list")
         if problem:
             dropped[problem] += 1
             continue
-        demos.append({**obj, "label": label})
+        options = obj["options"] if obj["options"] is not None else []
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            raise RecordError(f"{where} ({task})", "options", "must be a list of strings or null")
+        if len(options) > len(OPTION_LETTERS):
+            raise RecordError(f"{where} ({task})", "options", f"{len(options)} options, at most "
+                              f"{len(OPTION_LETTERS)}")
+        _question(obj, f"{where} ({task})")
+        demos.append((place, {**obj, "options": options, "label": label}))
     return demos
 
 
@@ -174,35 +196,43 @@ def _question_text(item: dict, number: int | None, last: str = "D") -> str:
 
 
 def _last_letter(demo: dict) -> str:
-    """The last option letter of a demo, as the authors word its range (one or no option: D)."""
+    """The last option letter of a demo's range, as the authors compute it: one option counts as four
+    (the four options given as one string), none as ``G`` (their ``"ABCDEFG"[-1]``)."""
     n = len(demo["options"])
-    return OPTION_LETTERS[(n if n > 1 else 4) - 1]
+    return OPTION_LETTERS[(4 if n == 1 else n) - 1]
 
 
-def _messages(item: dict, demos: list[dict]) -> list[dict]:
+def _messages(item: dict, demos: list[tuple[int, dict]] | None) -> list[dict]:
+    """The prompt: zero-shot (``demos`` None) one turn; few-shot the demos as turns, then the question
+    numbered after the count of demos kept (so it repeats a number when a demo was skipped)."""
+    if demos is None:
+        return [{"role": "user", "content": _question_text(item, None)}]
     msgs = []
-    for i, d in enumerate(demos, start=1):
-        msgs += [{"role": "user", "content": _question_text(d, i, _last_letter(d))},
+    for number, d in demos:
+        msgs += [{"role": "user", "content": _question_text(d, number, _last_letter(d))},
                  {"role": "assistant", "content": d["label"]}]
-    number = len(demos) + 1 if demos else None
-    return msgs + [{"role": "user", "content": _question_text(item, number)}]
+    return msgs + [{"role": "user", "content": _question_text(item, len(demos) + 1)}]
 
 
-def _fit(item: dict, demos: list[dict], tokenizer, budget: int | None) -> list[dict]:
-    """The longest prefix of ``demos`` whose chat-encoded prompt fits ``budget`` tokens."""
-    if tokenizer is None or budget is None:
+def _fit(item: dict, demos: list[tuple[int, dict]], length, budget: int | None) -> list[tuple[int, dict]]:
+    """The longest prefix of ``demos`` whose prompt is at most ``budget`` tokens long, as ``length``
+    (messages with their gold turn -> tokens of the prompt the model gets) measures it."""
+    if length is None or budget is None:
         return demos
     kept = list(demos)
-    while kept and len(encode_prompt(tokenizer, _messages(item, kept) + [{"role": "assistant", "content": "A"}])) > budget:
+    while kept and length(_messages(item, kept) + [{"role": "assistant", "content": "A"}]) > budget:
         kept.pop()
     return kept
 
 
 def load_agieval(root: str | Path, shots: Iterable[str] = ("zero-shot",), tasks: Iterable[str] = CHINESE_MC_TASKS,
-                 tokenizer=None, max_tokens: int = DEFAULT_MAX_TOKENS, reserve: int = RESERVE,
+                 length=None, max_tokens: int = DEFAULT_MAX_TOKENS, reserve: int = RESERVE,
                  prompts: str | Path | None = None) -> dict[str, list[dict]]:
     """{``agieval_{setting}_{task}_test``: first-token records}; ``shots`` holds zero-shot and/or few-shot;
-    ``prompts``: the demos file (default ``prompts_path``)."""
+    ``prompts``: the demos file (default ``prompts_path``); ``length``: the token count of the prompt a
+    conversation gets (``prompts.ChatPrompts.prompt_length`` or ``PlainPrompts.prompt_length``), which
+    few-shot prompts must keep within ``max_tokens - reserve`` (None: demos are not trimmed)."""
+    from .run import first_token_record  # torch: not for the analysis, which reads summarize
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"AGIEval directory {root} does not exist")
@@ -221,10 +251,10 @@ def load_agieval(root: str | Path, shots: Iterable[str] = ("zero-shot",), tasks:
             log.warning("%s: dropped %d of %d items (%s)", path, sum(dropped.values()),
                         len(items) + sum(dropped.values()), drop_reasons(dropped))
         if not items:
-            raise RecordError(str(path), "items", "no single-answer four-option item"
+            raise RecordError(str(path), "items", "no single-answer item"
                               + (f" ({drop_reasons(dropped)})" if dropped else ""))
         for setting in shots:
-            demos: list[dict] = []
+            demos: list[tuple[int, dict]] | None = None
             if setting == "few-shot":
                 demo_file, demo_dropped = prompts_path(root, prompts), Counter()
                 demos = read_demos(demo_file, task, demo_dropped)
@@ -233,12 +263,12 @@ def load_agieval(root: str | Path, shots: Iterable[str] = ("zero-shot",), tasks:
                                 drop_reasons(demo_dropped))
             records, trimmed = [], Counter()
             for line, item in items:
-                kept = _fit(item, demos, tokenizer, max_tokens - reserve) if demos else []
-                trimmed[len(demos) - len(kept)] += 1
+                kept = _fit(item, demos, length, max_tokens - reserve) if demos else demos
+                trimmed[len(demos or []) - len(kept or [])] += 1
                 records.append(first_token_record(_messages(item, kept), item["label"],
                                                   f"agieval_{setting}", str(path), line))
             log_trimmed(f"agieval {task} {setting}", trimmed, max_tokens - reserve)
-            log.info("agieval %s %s: %d items, %d demos", task, setting, len(records), len(demos))
+            log.info("agieval %s %s: %d items, %d demos", task, setting, len(records), len(demos or []))
             out[f"agieval_{setting}_{task}_test"] = records
     return out
 

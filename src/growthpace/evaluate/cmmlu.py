@@ -5,10 +5,12 @@ header ``,Question,A,B,C,D,Answer`` (an unnamed index column first). The subject
 
 Prompt (the authors' ``evaluate/cmmlu``): ``以下是关于{科目}的单项选择题，请直接给出正确答案的选项。``, a
 blank line, ``k`` solved dev examples (``题目：…`` + options ``A. …`` + ``答案是：X`` + blank line), then
-the question ending in ``答案是：``. The whole prompt is one ``<user>`` turn followed by
-``<assistant>``; the prediction is the argmax of the A-D logits at the first answer position (no
-generation). When a tokenizer and ``max_tokens`` are given, the longest demo is dropped until the
-prompt fits, as the authors' ``gen_prompt`` does. Unlike the authors' script, test rows are not
+the question ending in ``答案是：``. The whole prompt is one user turn (in the chat format: ``<user>``
+… ``<assistant>``; an untuned base model gets it in plain text, ``evaluate.prompts``); the prediction
+is the argmax of the A-D logits at the first answer position (no generation). When ``max_tokens`` is
+given, the longest demo is dropped until the prompt fits, as the authors' ``gen_prompt`` does, but
+measured on the prompt the model gets (theirs: the demos' text; two demos of the same longest length
+go together there, one at a time here). Unlike the authors' script, test rows are not
 shuffled (their ``sample(frac=1, random_state=42)`` only reorders them).
 
 Answers are checked exactly: one letter ``A``-``D``. A row whose answer is empty or several letters
@@ -37,8 +39,6 @@ import pandas as pd
 
 from ..data.loaders import read_utf8
 from ..data.schema import RecordError
-from ..models.chat import encode_prompt
-from .run import first_token_record
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +195,11 @@ def subjects_in(root: str | Path) -> list[str]:
 
 
 def load_cmmlu(root: str | Path, shots: Iterable[int] = (0, 5), subjects: Iterable[str] | None = None,
-               tokenizer=None, max_tokens: int | None = None) -> dict[str, list[dict]]:
-    """{``cmmlu_{k}shot_{subject}_test``: first-token records} for every subject and shot count."""
+               length=None, max_tokens: int | None = None) -> dict[str, list[dict]]:
+    """{``cmmlu_{k}shot_{subject}_test``: first-token records} for every subject and shot count;
+    ``length``: the token count of the prompt a conversation gets (``prompts.ChatPrompts.prompt_length``
+    or ``PlainPrompts.prompt_length``), which k-shot prompts must keep within ``max_tokens``."""
+    from .run import first_token_record  # torch: not for the analysis, which reads summarize
     root = Path(root)
     subjects = list(subjects) if subjects is not None else subjects_in(root)
     out = {}
@@ -227,7 +230,7 @@ def load_cmmlu(root: str | Path, shots: Iterable[int] = (0, 5), subjects: Iterab
             records, trimmed = [], Counter()
             for line, row in test:
                 end = format_example(row, False)
-                kept = _fit(head, demos, end, tokenizer, max_tokens)
+                kept = _fit(head, demos, end, length, max_tokens)
                 trimmed[len(demos) - len(kept)] += 1
                 messages = [{"role": "user", "content": head + "".join(kept) + end}]
                 records.append(first_token_record(messages, row["Answer"].strip(), f"cmmlu_{k}shot",
@@ -238,16 +241,14 @@ def load_cmmlu(root: str | Path, shots: Iterable[int] = (0, 5), subjects: Iterab
     return out
 
 
-def _fit(head: str, demos: list[str], end: str, tokenizer, max_tokens: int | None) -> list[str]:
-    """Drop the longest demo until the chat-encoded prompt fits ``max_tokens`` (the authors' rule)."""
+def _fit(head: str, demos: list[str], end: str, length, max_tokens: int | None) -> list[str]:
+    """Drop the longest demo until the prompt, as ``length`` measures it, fits ``max_tokens`` (the
+    authors' rule)."""
     kept = list(demos)
-    if tokenizer is None or max_tokens is None:
+    if length is None or max_tokens is None:
         return kept
-
-    def length(ds):
-        return len(encode_prompt(tokenizer, [{"role": "user", "content": head + "".join(ds) + end},
-                                             {"role": "assistant", "content": "A"}]))
-    while kept and length(kept) > max_tokens:
+    while kept and length([{"role": "user", "content": head + "".join(kept) + end},
+                           {"role": "assistant", "content": "A"}]) > max_tokens:
         longest = max(range(len(kept)), key=lambda i: len(kept[i]))
         kept.pop(longest)
     return kept

@@ -23,15 +23,26 @@
   (``benchmarks/bench_eval.py`` measures both; see ``LL_SHARED_MIN_CANDIDATES``).
 
 Batch size: an integer is the largest batch; ``"auto"`` starts at ``AUTO_BATCH_START``. Either way a
-batch that runs out of memory (``torch.OutOfMemoryError``) is halved and retried, down to one row, and
-the smaller size is kept (as lm-eval's ``find_executable_batch_size``): for the rest of the request set,
-for every later call of the same request kind (``generate``, ``next_token``, ``loglikelihood_flat``,
-``loglikelihood_shared``) on this engine, and, with a ``BatchSizeMemory``, for every engine that loads a
-model of the same shape on the same kind of device (the 15 epochs of a cell, every cell of a model
-size): a 33b model's evaluation searches once, not in every chunk of every job.
+batch that runs out of memory (``torch.OutOfMemoryError``) is halved (its rows: for ``shared``
+log-likelihood, its candidates) and retried, down to one row, and what fitted is kept as a number of
+tokens per forward (rows x padded width; as lm-eval's ``find_executable_batch_size``, but in tokens):
+later batches take as many rows as fit in it at their own width. It is kept per request kind
+(``generate`` with its token budget, ``next_token``, ``loglikelihood_flat``, ``loglikelihood_shared``):
+one out-of-memory on 1,024-token math generations does not cap 8-token generations. It is kept for the
+rest of the request set, for later calls on this engine, and, with a ``BatchSizeMemory``, for every
+engine that loads a model of the same shape on the same device (the 15 epochs of a cell, every cell of
+a model size): a 33b model's evaluation searches once, not in every chunk of every job. It may grow
+again: after ``GROW_AFTER`` batches in a row that fitted under it, the engine tries twice the tokens
+(a passing shortage of memory, such as another process on the GPU, does not cap every later
+evaluation); a try that runs out of memory doubles the batches to wait before the next.
 ``max_batch_tokens`` caps rows x padded length of any forward: a larger batch raises the same
 ``torch.OutOfMemoryError`` a full GPU would, so the back-off also bounds memory deliberately (and can
 be exercised on a CPU).
+
+Scoring forwards (``next_token_logits``, ``loglikelihood``) pass ``use_cache=False``: they read the
+logits once and would otherwise build a key-value cache of every layer for nothing. A generation
+prompt longer than the window less its token budget is cut from the left: each such row says how many
+tokens it lost (``Generation.prompt_tokens_cut``) and a warning counts them.
 """
 
 from __future__ import annotations
@@ -59,11 +70,14 @@ LL_STRATEGIES = ("auto", "flat", "shared")
 # shared is 1.3-1.7x faster than flat with 29-token contexts and 3.1-3.3x with 5-shot (229-token)
 # contexts; with one candidate per context it saves nothing and its mask costs more than flat's.
 LL_SHARED_MIN_CANDIDATES = 2
+# Batches in a row that fit under a backed-off token limit before the engine tries twice the tokens.
+GROW_AFTER = 4
 
 
 class BatchSizeMemory:
-    """Batch sizes found per request kind, in a JSON file shared by evaluations that use the same
-    model shape, dtype and device (``key``); written under a file lock, atomically."""
+    """Tokens per forward found per request kind, in a JSON file shared by evaluations that use the
+    same model shape, dtype and device (``key``); written under a file lock, atomically. A value may
+    grow as well as shrink (the latest that fitted or was found by backing off)."""
 
     def __init__(self, path: str | Path, key: str):
         self.path, self.key = Path(path), key
@@ -85,8 +99,7 @@ class BatchSizeMemory:
                 data = json.loads(self.path.read_text())
             except (FileNotFoundError, json.JSONDecodeError):
                 data = {}
-            known = data.setdefault(self.key, {})
-            known[kind] = min(size, int(known.get(kind, size)))
+            data.setdefault(self.key, {})[kind] = int(size)
             write_json_atomic(self.path, data)
 
 
@@ -106,6 +119,7 @@ def memory_key(model, dtype: torch.dtype, device: str, max_batch_tokens: int | N
 class Generation:
     text: str
     token_ids: list[int]
+    prompt_tokens_cut: int = 0  # tokens cut from the prompt's start to leave room for the budget
     letter_logits: dict[str, float] | None = None       # at the first generated position
     last_letter_logits: dict[str, float] | None = None  # at the row's last generation step
     loglikelihood: tuple[float, int, bool] | None = None  # of the continuation given, as ``loglikelihood``
@@ -153,9 +167,13 @@ class HFEngine:
         self.max_batch_tokens = max_batch_tokens
         self.memory = None if batch_size_file is None else BatchSizeMemory(
             batch_size_file, memory_key(self.model, self.dtype, self.device, max_batch_tokens))
-        # The largest batch known to fit, per request kind; it only ever shrinks.
-        self.batch_sizes: dict[str, int] = {k: min(v, self.batch_size)
-                                            for k, v in (self.memory.load() if self.memory else {}).items()}
+        # Tokens per forward known to fit, per request kind (``_batch_kind``); absent: no limit found.
+        self.token_limits: dict[str, int] = self.memory.load() if self.memory else {}
+        # Per kind: batches that fitted since the last change of its limit, and how many to wait for
+        # before trying a larger one.
+        self._fitted: dict[str, int] = {}
+        self._grow_after: dict[str, int] = {}
+        self._trying: set[str] = set()  # kinds whose limit was just raised and has not fitted yet
         self.loglikelihood_strategy = loglikelihood_strategy
         self.progress = progress
         self.last_batch_size = self.batch_size  # the size the last request set settled on (recorded)
@@ -183,40 +201,61 @@ class HFEngine:
                 f"batch of {rows} x {width} tokens exceeds evaluation.max_batch_tokens={self.max_batch_tokens}")
 
     def _run_batches(self, n_units: int, take: Callable[[int, int], list[int]],
-                     run: Callable[[list[int]], list], weight: Callable[[int], int], desc: str,
-                     kind: str) -> dict[int, object]:
-        """Run ``run(idx)`` over batches ``take(start, size)``, halving ``size`` on out-of-memory.
+                     run: Callable[[list[int]], list], weight: Callable[[int], int], width: Callable[[int], int],
+                     desc: str, kind: Callable[[int], str] | str) -> dict[int, object]:
+        """Run ``run(idx)`` over batches ``take(start, size)``, halving on out-of-memory.
 
-        ``take`` returns the units of the next batch (a prefix of the remaining sorted units);
-        ``weight`` is how many requests a unit stands for (for the progress bar); ``kind`` names the
-        request kind whose batch size is kept.
+        ``take`` returns the units of the next batch (a prefix of the remaining sorted units, holding
+        at most ``size`` rows); ``weight`` is how many rows a unit stands for (a ``shared`` group: its
+        candidates); ``width(k)`` the tokens per row of a batch that starts at unit ``k`` (its padded
+        width: units are sorted longest first); ``kind`` (or ``kind(k)``) names the request kind whose
+        token limit applies.
         """
-        size = self.batch_sizes.get(kind, self.batch_size)
+        kind_of = kind if callable(kind) else (lambda k: kind)
         results: dict[int, object] = {}
-        start = 0
+        start, size = 0, self.batch_size
         with tqdm(total=sum(weight(i) for i in range(n_units)), desc=desc, leave=False,
                   disable=not self.progress) as bar:
             while start < n_units:
+                key, w = kind_of(start), max(1, width(start))
+                limit = self.token_limits.get(key)
+                size = self.batch_size if limit is None else max(1, min(self.batch_size, limit // w))
                 idx = take(start, size)
+                rows = sum(weight(i) for i in idx)
                 try:
                     out = run(idx)
                 except torch.OutOfMemoryError as e:
                     if len(idx) == 1:
                         raise torch.OutOfMemoryError(f"{desc}: one request does not fit in memory ({e})") from e
-                    size = max(1, len(idx) // 2)
-                    log.warning("%s: out of memory with %d rows, retrying with %d", desc, len(idx), size)
-                    self.batch_sizes[kind] = size
-                    if self.memory is not None:
-                        self.memory.save(kind, size)
+                    if key in self._trying:  # a larger try failed: wait longer before the next
+                        self._trying.discard(key)
+                        self._grow_after[key] *= 2
+                    half = max(1, rows // 2)
+                    log.warning("%s: out of memory with %d rows of %d tokens, retrying with %d", desc, rows, w, half)
+                    self._set_limit(key, half * w)
                     if self.device.startswith("cuda"):
                         torch.cuda.empty_cache()
                     continue
                 for i, r in zip(idx, out):
                     results[i] = r
                 start += len(idx)
-                bar.update(sum(weight(i) for i in idx))
+                bar.update(rows)
+                self._trying.discard(key)
+                if limit is not None and size < self.batch_size:  # held back by the limit: may it grow?
+                    self._fitted[key] = self._fitted.get(key, 0) + 1
+                    if self._fitted[key] >= self._grow_after.setdefault(key, GROW_AFTER):
+                        log.info("%s: %d batches fitted in %d tokens, trying %d", desc, self._fitted[key], limit,
+                                 2 * limit)
+                        self._set_limit(key, 2 * limit)
+                        self._trying.add(key)
         self.last_batch_size = size
         return results
+
+    def _set_limit(self, key: str, tokens: int) -> None:
+        self.token_limits[key] = tokens
+        self._fitted[key] = 0
+        if self.memory is not None:
+            self.memory.save(key, tokens)
 
     def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(s) for s in seqs)
@@ -238,6 +277,12 @@ class HFEngine:
         # Scored with the generation only where the prompt is not cut for it.
         conts, apart = self._joint_continuations("generate", prompts, continuations, lambda i: self.joint_prefill and (
             len(prompts[i]) <= self.max_positions - budgets[i]))
+        # A prompt longer than the window less its budget keeps its end (left truncation).
+        cut = [max(0, len(p) - max(0, self.max_positions - b)) for p, b in zip(prompts, budgets)]
+        if any(cut):
+            log.warning("%s: %d of %d prompts cut from the left to leave room for their token budget in the "
+                        "model's %d positions (%d tokens in all; flagged per row as prompt_tokens_cut)", desc,
+                        sum(c > 0 for c in cut), n, self.max_positions, sum(cut))
         # Group by budget, then longest prompt first within a group.
         order = sorted(range(n), key=lambda i: (budgets[i], -len(prompts[i])))
 
@@ -250,10 +295,16 @@ class HFEngine:
             return self._generate_batch([prompts[i] for i in idx], budgets[idx[0]], letter_token_ids,
                                         [conts[i] for i in idx])
 
-        done = self._run_batches(n, take, run, lambda k: 1, desc, "generate")
+        def width(k):
+            i = order[k]
+            return len(prompts[i]) - cut[i] + budgets[i]
+
+        done = self._run_batches(n, take, run, lambda k: 1, width, desc,
+                                 lambda k: f"generate/{budgets[order[k]]}")
         results: list[Generation | None] = [None] * n
         for k, g in done.items():
             results[order[k]] = g
+            g.prompt_tokens_cut = cut[order[k]]
         if apart:
             for i, ll in zip(apart, self.loglikelihood([(prompts[i], continuations[i]) for i in apart])):
                 results[i].loglikelihood = ll
@@ -380,10 +431,14 @@ class HFEngine:
             ids, mask = self._left_pad([prompts[i] for i in idx])
             self._check_memory(ids.shape[0], ids.shape[1] + max((len(conts[i]) - 1 for i in idx if conts[i]), default=0))
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            _, logits, scores = self._prompt_forward(ids, mask, pos, [conts[i] for i in idx])
+            _, logits, scores = self._prompt_forward(ids, mask, pos, [conts[i] for i in idx], use_cache=False)
             return [(dict(zip(names, row.tolist())), scores.get(r)) for r, row in enumerate(logits[:, tids].float())]
 
-        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, desc,
+        def width(k):  # the prompt, and the continuation scored after it
+            i = order[k]
+            return len(prompts[i]) + (len(conts[i]) - 1 if conts[i] else 0)
+
+        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, width, desc,
                                  "next_token")
         results: list = [None] * n
         for k, r in done.items():
@@ -425,8 +480,12 @@ class HFEngine:
         def run(ks):
             return self._flat_batch([requests[order[k]] for k in ks])
 
-        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, desc,
-                                 "loglikelihood_flat")
+        def width(k):
+            ctx, cont = requests[order[k]]
+            return min(len(ctx) + len(cont), self.max_positions + 1) - 1
+
+        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, width,
+                                 desc, "loglikelihood_flat")
         results: list = [None] * n
         for k, r in done.items():
             results[order[k]] = r
@@ -439,7 +498,8 @@ class HFEngine:
         # The input is each sequence but its last token (the start of an over-long context dropped).
         ids = torch.tensor([s[:-1] + [self.pad_id] * (width - len(s) + 1) for s, _ in seqs], dtype=torch.long)
         mask = torch.tensor([[1] * (len(s) - 1) + [0] * (width - len(s) + 1) for s, _ in seqs], dtype=torch.long)
-        logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+        logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                            use_cache=False).logits
         r_idx = [r for r, (s, k) in enumerate(seqs) for _ in range(k)]
         c_idx = [j for s, k in seqs for j in range(len(s) - 1 - k, len(s) - 1)]  # continuation positions only
         sums, greedy = self._continuation_scores(logits[r_idx, c_idx], [t for s, k in seqs for t in s[-k:]],
@@ -498,7 +558,11 @@ class HFEngine:
             batch = [(fits[k][0], [requests[i][1] for i in fits[k][1]]) for k in ks]
             return self._shared_batch(batch) if len(batch) > 1 else [self._shared_split(*batch[0])]
 
-        done = self._run_batches(len(fits), take, run, lambda k: n_rows[k], desc, "loglikelihood_shared")
+        def width(k):  # a group's row, spread over its candidates (the batch size counts candidates)
+            ctx, members = fits[k]
+            return -(-(len(ctx) + sum(len(requests[i][1]) - 1 for i in members)) // len(members))
+
+        done = self._run_batches(len(fits), take, run, lambda k: n_rows[k], width, desc, "loglikelihood_shared")
         for k, per_cand in done.items():
             for i, r in zip(fits[k][1], per_cand):
                 results[i] = r
@@ -557,7 +621,7 @@ class HFEngine:
         keep = torch.arange(width - 1, total, device=self.device)
         tail = torch.tensor(tail, dtype=torch.long, device=self.device).view(rows, length)
         logits = self.model(input_ids=torch.cat([ctx_ids, tail], 1), attention_mask=mask, position_ids=pos,
-                            logits_to_keep=keep).logits
+                            use_cache=False, logits_to_keep=keep).logits
         sums, greedy = self._continuation_scores(logits[r_idx, c_idx], targets, owners, len(sizes))
         out, i = [], 0
         for _, conts in batch:

@@ -56,6 +56,10 @@ class ChatPrompts:
     def prompts(self, records: list[dict]) -> list[list[int]]:
         return encode_prompts(self.tokenizer, [r["messages"] for r in records])
 
+    def prompt_length(self, messages: list[dict]) -> int:
+        """Tokens of the prompt of a conversation (its last turn is the gold answer)."""
+        return len(encode_prompts(self.tokenizer, [messages])[0])
+
     def continuations(self, owners: list[int], texts: list[str]) -> list[list[int]]:
         """Token ids of ``texts[i]`` as the answer to the ``owners[i]``-th record of the last ``prompts``."""
         return encode_continuations(self.tokenizer, texts)
@@ -116,6 +120,11 @@ class PlainPrompts:
             if not examples or len(self._encode(text)) <= self.max_tokens:
                 return text
             examples = examples[1:]
+
+    def prompt_length(self, messages: list[dict]) -> int:
+        """Tokens of the plain-text prompt of a conversation (its last turn is the gold answer), without
+        solved examples: what a benchmark item gets (its type is no ability, so it has no pool)."""
+        return len(self._encode(render(messages, self.question, self.answer)))
 
     def prompts(self, records: list[dict]) -> list[list[int]]:
         self.texts = [self.prompt_text(r) for r in records]

@@ -4,7 +4,7 @@ An eval set is a list of DoIT-format records (``messages`` whose last turn is th
 Three ways to answer, by record:
 
 - generation items (``question_format`` 0) are decoded greedily and parsed by the scorer of their
-  kind (``scorers.score_item``); every one also keeps the A-D logits at the first generated position
+  kind (``grading.score_item``); every one also keeps the A-D logits at the first generated position
   and at its last generation step (the single-choice fallback of each scoring mode);
 - perplexity-ranked items (``question_format`` 1) become one log-likelihood request per choice, gold
   first;
@@ -49,12 +49,14 @@ DEFAULT_MAX_NEW_TOKENS = {"single_choice": 8, "true_false": 8, "cloze": 12, "mul
 # Bump when what a row holds changes (prompt building, generation, the evidence kept): stored rows then
 # stop matching (new settings hash) and are computed again. A change of verdicts alone needs no bump:
 # the tables grade the stored rows again (scoring.VERSIONS). 3: rows keep their scoring evidence.
-SCORING_VERSION = 3
+# 4: rows say how many prompt tokens were cut to fit the window (prompt_tokens_cut).
+SCORING_VERSION = 4
 DEFAULT_CHUNK_SIZE = 512
 
 ROW_COLUMNS = ["eval_set", "ability", "item_hash", "kind", "gold", "question", "answer", "output", "parsed",
-               "score", "expected", "choice_logprobs", "choice_lengths", "gold_logprob", "gold_tokens",
-               "letter_logits", "last_letter_logits", "piece_letter_logits", "batch_size"]
+               "score", "expected", "parse_path", "ambiguous", "choice_logprobs", "choice_lengths", "gold_logprob",
+               "gold_tokens", "letter_logits", "last_letter_logits", "piece_letter_logits", "batch_size",
+               "prompt_tokens_cut"]
 PREDICTION_COLUMNS = ["eval_set", "ability", "item_hash", "line", *ROW_COLUMNS[3:], "settings_hash"]
 
 
@@ -132,6 +134,7 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
         for k, g in zip(gen, gens):
             outputs[k] = {"output": fmt.clean(g.text), "letter_logits": g.letter_logits,
                           "last_letter_logits": g.last_letter_logits, "batch_size": engine.last_batch_size,
+                          "prompt_tokens_cut": g.prompt_tokens_cut,
                           "gold_logprob": g.loglikelihood[0], "gold_tokens": g.loglikelihood[1]}
 
     requests = [(prompts[k], cont) for k, cont in zip(owners, candidates)]
@@ -164,6 +167,8 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
             "last_letter_logits": _json(o.get("last_letter_logits")),
             "piece_letter_logits": _json(o.get("piece_letter_logits")),
             "batch_size": o["batch_size"],
+            # a generation prompt cut from the left to leave room for its budget (0: whole)
+            "prompt_tokens_cut": int(o.get("prompt_tokens_cut", 0)),
         }
         rows.append({**row, **scoring.score_row(row, "careful")})
     return rows
@@ -216,8 +221,10 @@ def evaluate_sets(engine: HFEngine, eval_sets: dict[str, list[dict]],
             on_chunk(i)
     if log is not None:
         stored = log.read()
-        by_key = {(row["eval_set"], row["item_hash"]): row
-                  for row in stored[ROW_COLUMNS].to_dict("records")}
+        # rows stored before rows said how their answer was found are graded again for it
+        by_key = {(row["eval_set"], row["item_hash"]): row if isinstance(row["parse_path"], str)
+                  else {**row, **scoring.score_row(row, "careful")}
+                  for row in stored.reindex(columns=ROW_COLUMNS).to_dict("records")}
     else:
         by_key = {(row["eval_set"], row["item_hash"]): row for row in fresh}
     sh = settings_hash(settings)

@@ -1,5 +1,9 @@
 """DoIT's per-item scoring rules as a careful grader applies them (``evaluation.scoring: careful``).
 
+This module holds the answer readers and the item kinds; ``score_item`` grades an item through the
+stages of ``evaluate.grading`` (find the final committed answer, normalise it, match it per kind),
+which read the answer styles described there on top of the rules below.
+
 The rules are those of the DoIT paper (v1 §4.2) and of the authors' ``evaluate/utils.py``,
 ``parse_utils.py`` and ``math_equivalence.py``; ``reference/paper.md`` §1.3 and §7.2 document them.
 Each scorer below follows the *rule* and departs from the authors' *code* only where that code
@@ -138,9 +142,9 @@ Math (``extract_math_answer``, ``normalize_math``, ``math_equiv``)
     (``(1,2)`` is a point, not equal to ``(2,1)``); else, for what is not two plain numbers, equality by
     value with Hugging Face's ``math-verify`` (``_symbolic_equiv``: sympy; ``3^{4} == 81``,
     ``\\frac{2}{\\sqrt{3}} == \\frac{2\\sqrt{3}}{3}``, ``\\sqrt{12} == 2\\sqrt{3}``, intervals ``[2,5]`` vs ``(2,5)``
-    told apart, ``(C) == \\text{(C)}``). Each parse and comparison has a time limit of
-    ``SYMBOLIC_TIMEOUT`` seconds (math-verify's SIGALRM, which only the main thread can set: in another
-    thread the symbolic step is skipped and the answers count as different). ``score_math`` also
+    told apart, ``(C) == \\text{(C)}``). Each parse and comparison has a CPU-time limit
+    (``grading.symbolic.SYMBOLIC_CPU_SECONDS``, a re-firing ITIMER_VIRTUAL alarm, which only the main thread
+    can set: in another thread the symbolic step is skipped and the answers count as different). ``score_math`` also
     accepts a text answer (``不存在``) that the output's last clause states (``所以这样的实数 a 不存在。``;
     not after a negation: ``不存在`` does not state ``存在``). It never raises. On the math cases of
     ``tests/test_scorers.py``, math-verify settles 7 that the normaliser alone gets wrong and gives no
@@ -854,15 +858,13 @@ def math_equiv(pred: str | None, gold: str) -> bool:
             return False
 
 
-# Seconds allowed to each parse and comparison of math-verify (SIGALRM, so whole seconds).
-SYMBOLIC_TIMEOUT = 2
 
 
 def _symbolic_equiv(pred: str, gold: str) -> bool:
     """Equality by value (``3^{4}`` = ``81``, ``\\frac{2}{\\sqrt{3}}`` = ``\\frac{2\\sqrt{3}}{3}``, sets, intervals)
-    with Hugging Face's math-verify on two normalised answers. Its time limit is a SIGALRM, which only the
-    main thread can set: elsewhere the symbolic step is skipped (the answers count as different) rather
-    than run without a limit. Never raises."""
+    with Hugging Face's math-verify on two normalised answers, under a CPU-time limit
+    (``grading.symbolic.symbolic_equiv``). The limit is a signal, which only the main thread can set:
+    elsewhere the symbolic step is skipped (the answers count as different). Never raises."""
     if threading.current_thread() is not threading.main_thread():
         return False
     return _symbolic_equiv_main(pred, gold)
@@ -870,16 +872,9 @@ def _symbolic_equiv(pred: str, gold: str) -> bool:
 
 @functools.lru_cache(maxsize=8192)
 def _symbolic_equiv_main(pred: str, gold: str) -> bool:
-    try:
-        from math_verify import parse, verify
+    from .grading.symbolic import symbolic_equiv
 
-        golds = parse(f"${gold}$", parsing_timeout=SYMBOLIC_TIMEOUT)
-        preds = parse(f"${pred}$", parsing_timeout=SYMBOLIC_TIMEOUT)
-        if not golds or not preds:
-            return False
-        return bool(verify(golds, preds, timeout_seconds=SYMBOLIC_TIMEOUT))
-    except Exception:  # noqa: BLE001 - a grader must never crash on odd text
-        return False
+    return symbolic_equiv(pred, gold)
 
 
 _NEGATING = "不没非无未"
@@ -1024,46 +1019,6 @@ def _option_texts(question: str) -> dict[str, str]:
         if m:
             out[m.group(1) or m.group(2)] = _fw(line[m.end():]).strip().strip(_PUNCT)
     return out
-
-
-def score_item(record: dict, output: str | None = None, letter_logits: dict | None = None,
-               choice_logprobs: list[float] | None = None, choice_lengths: list[int] | None = None) -> dict:
-    """Score one record: {"kind", "parsed", "score", "expected"}."""
-    kind = item_kind(record)
-    expected = expected_score(record)
-    gold = _gold(record)
-    if kind == "ranking":
-        if choice_logprobs is None or choice_lengths is None:
-            raise ValueError("a ranking item needs choice_logprobs and choice_lengths")
-        best, score = score_ranking(choice_logprobs, choice_lengths)
-        return {"kind": kind, "parsed": str(best), "score": score, "expected": 1.0 / len(choice_logprobs)}
-    out = output or ""
-    if kind == "math":
-        parsed, score = score_math(out, record.get("answer", gold))
-    elif kind == "multi_select":
-        got, want = parse_multi_select(out), parse_multi_select(gold)
-        parsed, score = "".join(sorted(got)), float(bool(got) and got == want)
-    elif kind == "true_false":
-        parsed = parse_true_false(out)
-        want = gold_true_false(gold)
-        score = float(parsed != "E" and parsed == want)
-    elif kind == "single_choice":
-        n = _n_options(record)
-        letter, status = _parse_choice(out, n)
-        if letter is None and status == "none":
-            core = _fw(out).strip().strip(_PUNCT)
-            hits = [c for c, text in _option_texts(_question(record)).items() if text and text == core]
-            if len(hits) == 1 and hits[0] in _valid_letters(n):
-                letter = hits[0]
-        if letter is None and status == "none":
-            letter = _argmax_letter(letter_logits, n)
-        parsed = letter or "E"
-        score = float(parsed != "E" and parsed == gold_letter(record))
-    else:  # cloze
-        parsed = parse_cloze(out)
-        want = parse_cloze(gold) or gold.strip()
-        score = float(bool(parsed) and parsed == want)
-    return {"kind": kind, "parsed": parsed, "score": score, "expected": expected}
 
 
 def mean_scores(scores: list[float]) -> float:

@@ -18,6 +18,13 @@ Modes (``MODES``):
 
 First-token items are answered by the argmax of their A-D logits (the first letter on ties) in both
 modes; the modes differ only in which token ids those logits belong to.
+
+Each verdict says how its answer was found (``parse_path``): ``committed`` (the output's answer, or the
+ranking of a ranked item), ``correction`` (the answer after the output corrected itself),
+``logit_fallback`` (the letter logits: a first-token item, or a choice whose text names nothing) or
+``none`` (no answer); and whether the output was ``ambiguous`` (several answers, none committed to).
+The careful mode reads both from its grading stages (``evaluate.grading``); the authors' code knows no
+corrections or ambiguity, so its rows say ``committed``, ``logit_fallback`` or ``none``, never ambiguous.
 """
 
 from __future__ import annotations
@@ -27,18 +34,18 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from . import authors, scorers
+from . import authors, grading, scorers
 
 MODES = ("careful", "authors")
 DEFAULT_MODE = "careful"
 # Bump a mode's version when its verdicts change: the tables are recomputed from the stored rows
 # (a rule parameter), with no generation.
-VERSIONS = {"careful": 2, "authors": 1}
+VERSIONS = {"careful": 3, "authors": 1}
 FIRST_TOKEN = "first_token"
 # The evidence columns a row must hold to be scored (written by evaluate.run since its SCORING_VERSION 3).
 EVIDENCE = ["kind", "ability", "gold", "question", "answer", "output", "letter_logits", "last_letter_logits",
             "piece_letter_logits", "choice_logprobs", "choice_lengths"]
-VERDICT = ["kind", "parsed", "score", "expected"]
+VERDICT = ["kind", "parsed", "score", "expected", "parse_path", "ambiguous"]
 
 
 def check_mode(mode: str) -> str:
@@ -79,29 +86,42 @@ def _first_token(row: Mapping, mode: str) -> dict:
     parsed = authors.argmax_letter(logits) if mode == "authors" else \
         max(scorers.LETTERS, key=lambda L: logits[L])  # first of the largest on ties
     return {"kind": FIRST_TOKEN, "parsed": parsed, "score": float(parsed == (row.get("gold") or "").strip()),
-            "expected": 1.0 / len(scorers.LETTERS)}
+            "expected": 1.0 / len(scorers.LETTERS), "parse_path": "logit_fallback", "ambiguous": False}
+
+
+def _authors_path(res: dict, output) -> str:
+    """How the authors' code found its answer: a choice read from the logits unless the stripped output
+    is one character; a ranking decides; otherwise the text, or nothing."""
+    if res["kind"] == "ranking":
+        return "committed"
+    if res["kind"] == "single_choice" and len((output or "").strip()) != 1:
+        return "logit_fallback" if res["parsed"] not in (None, "", "E") else "none"
+    return "none" if res["parsed"] in (None, "", "E") else "committed"
 
 
 def score_row(row: Mapping, mode: str = DEFAULT_MODE) -> dict:
-    """{"kind", "parsed", "score", "expected"} of one prediction row under ``mode``."""
+    """{"kind", "parsed", "score", "expected", "parse_path", "ambiguous"} of one prediction row under ``mode``."""
     if row["kind"] == FIRST_TOKEN:
         res = _first_token(row, check_mode(mode))
     else:
         rec = _record(row)
         lps, lens = _loads(row.get("choice_logprobs")), _loads(row.get("choice_lengths"))
         if check_mode(mode) == "careful":
-            res = scorers.score_item(rec, output=row.get("output"), letter_logits=_loads(row.get("letter_logits")),
+            res = grading.score_item(rec, output=row.get("output"), letter_logits=_loads(row.get("letter_logits")),
                                      choice_logprobs=lps, choice_lengths=lens)
         else:
             res = authors.score_item(rec, output=row.get("output"),
                                      last_letter_logits=_loads(row.get("last_letter_logits")),
                                      choice_logprobs=lps, choice_lengths=lens)
+            res = {**res, "parse_path": _authors_path(res, row.get("output")), "ambiguous": False}
     return {"kind": res["kind"], "parsed": None if res["parsed"] is None else str(res["parsed"]),
-            "score": float(res["score"]), "expected": float(res["expected"])}
+            "score": float(res["score"]), "expected": float(res["expected"]),
+            "parse_path": res.get("parse_path", "committed"), "ambiguous": bool(res.get("ambiguous", False))}
 
 
 def rescore(predictions: pd.DataFrame, mode: str = DEFAULT_MODE) -> pd.DataFrame:
-    """``predictions`` with ``kind``, ``parsed``, ``score`` and ``expected`` recomputed under ``mode``
+    """``predictions`` with ``kind``, ``parsed``, ``score``, ``expected``, ``parse_path`` and ``ambiguous``
+    recomputed under ``mode``
     from the stored evidence, and a ``scoring`` column naming the mode."""
     check_mode(mode)
     missing = [c for c in EVIDENCE if c not in predictions.columns]

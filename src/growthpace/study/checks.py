@@ -11,7 +11,17 @@ from .grid import (GUIDELINE_POOL, GUIDELINE_RECIPES, ConfigError, cell_recipe, 
                    model_sizes, model_sizes_for, recipe_definition, recipe_names, sft_settings, single_ability_recipes,
                    training_cells)
 from .adaptive import check_adaptive
+from .resources import job_resources
 from .specs import extrapolate_spec, ood_enabled
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in a study config, each ``key: problem and fix``, reported in one message."""
+
+    def __init__(self, study: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"study {study!r}: {len(problems)} config problem(s); nothing was started:\n"
+                         + "\n".join(f"  - {p}" for p in problems))
 
 
 class MissingInputs(ConfigError):
@@ -32,7 +42,14 @@ def _demo_pools(config: dict) -> tuple[dict[str, int], int] | None:
     return {a: demo.get("n_train", 256) for a in data["abilities"]}, demo.get("n_synthetic", 1024)
 
 
-def check_study(config: dict) -> None:
+def _check_adaptive(config: dict, out: list[str]) -> None:
+    try:
+        check_adaptive(config)
+    except ConfigError as e:
+        out.append(str(e))
+
+
+def _check_references(config: dict, out: list[str]) -> None:
     grid, sizes = config["grid"], config["models"]["sizes"]
     used = [("grid.model_sizes", grid["model_sizes"])]
     used += [(f"grid.model_sizes_by_source.{s}", v) for s, v in (grid.get("model_sizes_by_source") or {}).items()]
@@ -41,43 +58,74 @@ def check_study(config: dict) -> None:
     for key, names in used:
         for i, ms in enumerate(names):
             if ms not in sizes:
-                raise ConfigError(f"{key}[{i}]: {ms!r} is not defined under models.sizes "
-                                  f"(defined: {', '.join(sizes)})")
+                out.append(f"{key}[{i}]: {ms!r} is not defined under models.sizes "
+                           f"(defined: {', '.join(sizes)})")
     for name, spec in sizes.items():
         if "path" not in spec and not ("arch" in spec and "pretrain" in spec):
-            raise ConfigError(f"models.sizes.{name}: give either 'path' (a local HF model directory) "
-                              "or both 'arch' and 'pretrain' (a tiny model pretrained here)")
+            out.append(f"models.sizes.{name}: give either 'path' (a local HF model directory) "
+                       "or both 'arch' and 'pretrain' (a tiny model pretrained here)")
+        eval_gpus = (spec.get("resources") or {}).get("evaluate", {}).get("gpus", 0)
+        if eval_gpus > 1:
+            # The engine runs one model on one device (no tensor or data parallelism): more GPUs would be
+            # claimed, held for hours, and left idle.
+            out.append(f"models.sizes.{name}.resources.evaluate.gpus: {eval_gpus} GPUs, but an evaluation "
+                       "runs its model on one GPU; set 1 (a model too large for one GPU is not supported "
+                       "by the evaluation engine)")
     abilities = config["data"]["abilities"]
     n = len(abilities)
     for i, size in enumerate(grid["data_sizes"].get("curated", [])):
         if size % n:
-            raise ConfigError(f"grid.data_sizes.curated[{i}]: {size} is not a multiple of the {n} abilities "
-                              "(curated cells take data_size / n_abilities items per ability)")
-    _check_recipes(config)
-    for ms in model_sizes(config):
+            out.append(f"grid.data_sizes.curated[{i}]: {size} is not a multiple of the {n} abilities "
+                       "(curated cells take data_size / n_abilities items per ability)")
+
+
+def _check_training(config: dict, out: list[str]) -> None:
+    after = config.get("evaluation", {}).get("select_after_epoch", 5)
+    short = {}  # model sizes that train no epoch after select_after_epoch: one problem, every size named
+    for ms in [m for m in model_sizes(config) if m in config["models"]["sizes"]]:  # undefined: reported above
         settings = sft_settings(config, ms)
         if settings["micro_batch_size"] > settings["batch_size"]:
-            raise ConfigError(f"models.sizes.{ms}.sft: micro_batch_size {settings['micro_batch_size']} is larger "
-                              f"than batch_size {settings['batch_size']}")
-        after = config.get("evaluation", {}).get("select_after_epoch", 5)
+            out.append(f"models.sizes.{ms}.sft: micro_batch_size {settings['micro_batch_size']} is larger "
+                       f"than batch_size {settings['batch_size']}")
+        else:
+            _check_batch_split(config, ms, settings, out)
         if after >= settings["epochs"]:
-            raise ConfigError(f"evaluation.select_after_epoch: {after} leaves no epoch to select for model size "
-                              f"{ms!r}, which trains {settings['epochs']} epochs")
-    _check_guideline(config)
-    check_adaptive(config)
+            short[ms] = settings["epochs"]
+    if short:
+        out.append(f"evaluation.select_after_epoch: {after} leaves no epoch to select for model size "
+                   + ", ".join(f"{ms!r}, which trains {n} epochs" for ms, n in short.items()))
+
+
+def _check_analysis(config: dict, out: list[str]) -> None:
     for name in extrapolate_spec(config)["model_sizes"]:
         if name in model_sizes(config):
-            raise ConfigError(f"analysis.extrapolate.model_sizes.{name}: {name!r} is a model size the grid trains; "
-                              "name the sizes to predict only (e.g. 13b) differently")
+            out.append(f"analysis.extrapolate.model_sizes.{name}: {name!r} is a model size the grid trains; "
+                       "name the sizes to predict only (e.g. 13b) differently")
     bench = (config.get("evaluation") or {}).get("benchmarks") or {}
     for i, ms in enumerate(bench.get("model_sizes") or []):
         if ms not in model_sizes(config):
-            raise ConfigError(f"evaluation.benchmarks.model_sizes[{i}]: {ms!r} is not a model size of the grid")
+            out.append(f"evaluation.benchmarks.model_sizes[{i}]: {ms!r} is not a model size of the grid")
+
+
+def _check_cells(config: dict, out: list[str]) -> None:
     if not training_cells(config):
-        raise ConfigError("grid: no training cells (give grid.data_sizes, grid.recipes or grid.single_ability)")
+        out.append("grid: no training cells (give grid.data_sizes, grid.recipes or grid.single_ability)")
 
 
-def _check_recipes(config: dict) -> None:
+def _check_batch_split(config: dict, ms: str, settings: dict, out: list[str]) -> None:
+    """The global batch must split into micro-batches over the training processes (one per GPU), or the
+    worker stops after the queue wait and the model load (``train.batches.micro_batches_per_step``)."""
+    train = job_resources(config, ms, "train")
+    world, key = (train["gpus"], "gpus") if train["gpus"] else (train["processes"], "processes")
+    micro, batch = settings["micro_batch_size"], settings["batch_size"]
+    if batch % (micro * world):
+        out.append(f"models.sizes.{ms}.sft.micro_batch_size: batch_size {batch} is not a multiple of "
+                   f"micro_batch_size {micro} x {world} training processes "
+                   f"(models.sizes.{ms}.resources.train.{key}); pick a micro-batch that divides "
+                   f"batch_size / {world}")
+
+
+def _check_recipes(config: dict, out: list[str]) -> None:
     grid, abilities = config["grid"], config["data"]["abilities"]
     defined = grid.get("recipe_definitions") or {}
     demo = _demo_pools(config)
@@ -85,8 +133,8 @@ def _check_recipes(config: dict) -> None:
     for i, name in enumerate(recipe_names(config)):
         key = f"grid.recipe_definitions.{name}" if name in defined else f"grid.recipes[{i}]"
         if name.startswith("only-"):
-            raise ConfigError(f"grid.recipes[{i}]: {name!r}: names starting with 'only-' are the single-ability "
-                              "cells (grid.single_ability)")
+            out.append(f"grid.recipes[{i}]: {name!r}: names starting with 'only-' are the single-ability "
+                       "cells (grid.single_ability)")
         try:
             recipe = parse_recipe(recipe_definition(config, name), abilities)
             if demo is not None:  # the demo suite's pool sizes are known now: check before anything runs
@@ -94,22 +142,22 @@ def _check_recipes(config: dict) -> None:
         except RecipeError as e:
             where = " (generated demo suite: data.demo.n_train per ability, data.demo.n_synthetic)" \
                 if demo is not None and "pool has" in str(e) else ""
-            raise ConfigError(f"{key}: {e}{where}") from None
+            out.append(f"{key}: {e}{where}")
     for name in defined:
         if name not in recipe_names(config):
-            raise ConfigError(f"grid.recipe_definitions.{name}: defined but not listed in grid.recipes")
+            out.append(f"grid.recipe_definitions.{name}: defined but not listed in grid.recipes")
     single = grid.get("single_ability") or {}
     for i, a in enumerate(single.get("abilities") or []):
         if a not in abilities:
-            raise ConfigError(f"grid.single_ability.abilities[{i}]: {a!r} is not one of data.abilities")
+            out.append(f"grid.single_ability.abilities[{i}]: {a!r} is not one of data.abilities")
     if demo is not None:
         for i, size in enumerate(single.get("sizes") or []):
             if size > min(demo[0].values()) and not cap:
-                raise ConfigError(f"grid.single_ability.sizes[{i}]: {size} items of one ability, but the demo "
-                                  f"suite's pools have data.demo.n_train = {min(demo[0].values())}")
+                out.append(f"grid.single_ability.sizes[{i}]: {size} items of one ability, but the demo "
+                           f"suite's pools have data.demo.n_train = {min(demo[0].values())}")
 
 
-def _check_untrained(config: dict) -> None:
+def _check_untrained(config: dict, out: list[str]) -> None:
     """A size of ``analysis.guideline.untrained_model_sizes`` is predict-only (a parameter count under
     ``analysis.extrapolate.model_sizes``, which may not be a trained size), and the growth model over data
     size and parameter count that predicts it needs two model sizes and two data sizes of curated cells."""
@@ -117,55 +165,80 @@ def _check_untrained(config: dict) -> None:
     predict_only = extrapolate_spec(config)["model_sizes"]
     for i, ms in enumerate(names):
         if ms in model_sizes(config):
-            raise ConfigError(f"analysis.guideline.untrained_model_sizes[{i}]: {ms!r} is a model size the grid trains; "
-                              "its recipe is derived from its own curves (analysis.guideline.model_sizes)")
+            out.append(f"analysis.guideline.untrained_model_sizes[{i}]: {ms!r} is a model size the grid trains; "
+                       "its recipe is derived from its own curves (analysis.guideline.model_sizes)")
         if ms not in predict_only:
-            raise ConfigError(f"analysis.guideline.untrained_model_sizes[{i}]: {ms!r} has no parameter count; give "
-                              f"it under analysis.extrapolate.model_sizes (name -> parameters; given: "
-                              f"{', '.join(predict_only) or 'none'})")
+            out.append(f"analysis.guideline.untrained_model_sizes[{i}]: {ms!r} has no parameter count; give "
+                       f"it under analysis.extrapolate.model_sizes (name -> parameters; given: "
+                       f"{', '.join(predict_only) or 'none'})")
     curated_sizes = model_sizes_for(config, "curated")
     curated = (config["grid"].get("data_sizes") or {}).get("curated") or []
     if names and (len(curated_sizes) < 2 or len(curated) < 2):
-        raise ConfigError("analysis.guideline.untrained_model_sizes: the recipe for a model size that is not trained "
-                          "is derived from the growth model over data size and parameter count, which needs curated "
-                          f"cells of two or more model sizes and data sizes (the grid has model sizes "
-                          f"{', '.join(curated_sizes) or 'none'} and curated data sizes {curated or 'none'})")
+        out.append("analysis.guideline.untrained_model_sizes: the recipe for a model size that is not trained "
+                   "is derived from the growth model over data size and parameter count, which needs curated "
+                   f"cells of two or more model sizes and data sizes (the grid has model sizes "
+                   f"{', '.join(curated_sizes) or 'none'} and curated data sizes {curated or 'none'})")
 
 
-def _check_guideline(config: dict) -> None:
-    _check_untrained(config)
+def _check_guideline(config: dict, out: list[str]) -> None:
     g = guideline_settings(config)
     if not g["enabled"]:
         return
     curated = (config["grid"].get("data_sizes") or {}).get("curated") or []
     if len(curated) < 2:
-        raise ConfigError("analysis.guideline.enabled: the recipe is derived from how each ability grows with "
-                          "curated data, which needs at least two grid.data_sizes.curated sizes "
-                          f"(the grid has {curated or 'none'})")
+        out.append("analysis.guideline.enabled: the recipe is derived from how each ability grows with "
+                   "curated data, which needs at least two grid.data_sizes.curated sizes "
+                   f"(the grid has {curated or 'none'})")
     if g["budget"] not in curated:
-        raise ConfigError(f"analysis.guideline.budget: {g['budget']} is not a curated data size of the grid "
-                          f"(grid.data_sizes.curated: {curated}); the derived recipe is validated against "
-                          f"the uniform curated-{g['budget']} cell, so the grid must have it")
+        out.append(f"analysis.guideline.budget: {g['budget']} is not a curated data size of the grid "
+                   f"(grid.data_sizes.curated: {curated}); the derived recipe is validated against "
+                   f"the uniform curated-{g['budget']} cell, so the grid must have it")
     curated_sizes = model_sizes_for(config, "curated")
     for i, ms in enumerate(g["model_sizes"]):
         if ms not in curated_sizes:
-            raise ConfigError(f"analysis.guideline.model_sizes[{i}]: {ms!r} has no curated cells to compare the "
-                              f"derived recipe with (curated model sizes: {', '.join(curated_sizes)}); to derive, "
-                              "not train, a recipe for a model size that is not trained, give its parameter count "
-                              "under analysis.extrapolate.model_sizes and list it under "
-                              "analysis.guideline.untrained_model_sizes")
+            out.append(f"analysis.guideline.model_sizes[{i}]: {ms!r} has no curated cells to compare the "
+                       f"derived recipe with (curated model sizes: {', '.join(curated_sizes)}); to derive, "
+                       "not train, a recipe for a model size that is not trained, give its parameter count "
+                       "under analysis.extrapolate.model_sizes and list it under "
+                       "analysis.guideline.untrained_model_sizes")
     for i, name in enumerate(recipe_names(config)):
         if name in GUIDELINE_RECIPES:
-            raise ConfigError(f"grid.recipes[{i}]: {name!r} names the derived recipe's cells while "
-                              "analysis.guideline.enabled; give the recipe another name")
+            out.append(f"grid.recipes[{i}]: {name!r} names the derived recipe's cells while "
+                       "analysis.guideline.enabled; give the recipe another name")
     if "optimize" in g["methods"] and g["optimize"].get("transfer"):
         if not single_ability_recipes(config) or not config["grid"].get("evaluate_base", False):
-            raise ConfigError("analysis.guideline.optimize.transfer: the transfer matrix comes from single-ability "
-                              "cells against the base model; give grid.single_ability and grid.evaluate_base: true")
+            out.append("analysis.guideline.optimize.transfer: the transfer matrix comes from single-ability "
+                       "cells against the base model; give grid.single_ability and grid.evaluate_base: true")
     demo = _demo_pools(config)
     if demo is not None and sum(demo[0].values()) < g["budget"]:
-        raise ConfigError(f"analysis.guideline.budget: {g['budget']} items, but the demo suite's pools hold "
-                          f"{sum(demo[0].values())} (data.demo.n_train = {min(demo[0].values())} per ability)")
+        out.append(f"analysis.guideline.budget: {g['budget']} items, but the demo suite's pools hold "
+                   f"{sum(demo[0].values())} (data.demo.n_train = {min(demo[0].values())} per ability)")
+
+
+# Each check appends every problem it finds. Later ones read what earlier ones check (a model size named
+# in the grid is defined, a recipe parses): when one of them stumbles on a problem already reported, it
+# has nothing to add.
+CHECKS = (_check_references, _check_recipes, _check_training, _check_untrained, _check_guideline,
+          _check_adaptive, _check_analysis, _check_cells)
+
+
+def study_problems(config: dict) -> list[str]:
+    """Every problem of a (schema-valid) study config, each ``key: what is wrong, and the fix``."""
+    out: list[str] = []
+    for check in CHECKS:
+        try:
+            check(config, out)
+        except Exception:
+            if not out:
+                raise
+    return list(dict.fromkeys(out))
+
+
+def check_study(config: dict) -> None:
+    """Raise ``ConfigProblems`` listing every problem of the config at once."""
+    problems = study_problems(config)
+    if problems:
+        raise ConfigProblems(config.get("study", "?"), problems)
 
 
 # Defaults of a model loaded from ``path`` (a real model, trained on GPUs): recompute activations in the
@@ -208,21 +281,26 @@ def missing_benchmark_paths(bench: dict, key: str = "evaluation.benchmarks") -> 
     return out
 
 
-def missing_inputs(config: dict) -> list[str]:
+def missing_inputs(config: dict, unresolved: dict[str, str] | None = None) -> list[str]:
     """Every path outside the store that the study reads and that is missing, as ``key: path (why)``:
     the DoIT directory and the files of it that the grid uses, the base-model directories, the
-    benchmark directories. Checked before a real run starts (``onstart`` in common.smk)."""
-    out: list[str] = []
+    benchmark directories; and the Hub ids that could not be resolved (``unresolved``: ``{key: problem}``
+    from ``hub.resolve_config``), in place of their paths. Checked before a real run starts (``onstart``
+    in common.smk)."""
+    skip = unresolved or {}  # reported as Hub ids, not as missing paths
+    out: list[str] = list(skip.values())
     data, ev = config["data"], config.get("evaluation") or {}
-    if data.get("source_dir"):
+    if data.get("source_dir") and "data.source_dir" not in skip:
         root = Path(data["source_dir"])
         if _is_dir(root, "data.source_dir", out):
             out += _missing_data_files(config, root)
     for ms in model_sizes(config):
-        path = config["models"]["sizes"][ms].get("path")
-        if path and _is_dir(Path(path), f"models.sizes.{ms}.path", out):
-            _is_file(Path(path) / "config.json", f"models.sizes.{ms}.path", out, "not a model directory")
-    out += missing_benchmark_paths(ev.get("benchmarks") or {})
+        key, path = f"models.sizes.{ms}.path", config["models"]["sizes"][ms].get("path")
+        if path and key not in skip and _is_dir(Path(path), key, out):
+            _is_file(Path(path) / "config.json", key, out, "not a model directory")
+    bench = {name: b for name, b in (ev.get("benchmarks") or {}).items()
+             if f"evaluation.benchmarks.{name}.dir" not in skip}
+    out += missing_benchmark_paths(bench)
     return out
 
 
@@ -249,13 +327,17 @@ def _missing_data_files(config: dict, root: Path) -> list[str]:
             _is_file(root / "curated" / split / f"{a}_{split}.json", key, out)
     if synthetic and not sorted((root / "synthetic" / "40960").glob("*.json")):
         out.append(f"{key}: {root / 'synthetic' / '40960'}/*.json (no synthetic data files)")
+    tiny = [ms for ms in model_sizes(config) if "path" not in config["models"]["sizes"][ms]]
+    if tiny:  # a DoIT release has no pretraining corpus: the tokenizer and a tiny model need one
+        _is_file(root / "pretrain" / "corpus.txt", key, out, f"no pretraining corpus: model size {tiny[0]!r} is a "
+                 "tiny model pretrained here on it; give it a path to a model, or add the corpus")
     if ood_enabled(config) and not sorted((root / "curated" / "test").glob("ceval_*.json")):
         out.append(f"{key}: {root / 'curated' / 'test'}/ceval_*.json (no out-of-domain sets; or set "
-                   "evaluation.ood: false)")
+            "evaluation.ood: false)")
     return out
 
 
-def check_inputs(config: dict) -> None:
-    missing = missing_inputs(config)
+def check_inputs(config: dict, unresolved: dict[str, str] | None = None) -> None:
+    missing = missing_inputs(config, unresolved)
     if missing:
         raise MissingInputs(config["study"], missing)

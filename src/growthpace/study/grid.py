@@ -188,6 +188,7 @@ def guideline_settings(config: dict) -> dict:
             "weighting": g.get("weighting", "gain"),
             "methods": list(dict.fromkeys([method] if isinstance(method, str) else method)),
             "optimize": dict(g.get("optimize") or {}),
+            "min_effect": g.get("min_effect", 0.02),
             "untrained_model_sizes": [str(m) for m in g.get("untrained_model_sizes") or []]}
 
 
@@ -283,7 +284,16 @@ def sft_settings(config: dict, model_size: str | None) -> dict:
         if "path" in (config["models"]["sizes"].get(model_size) or {}):
             defaults.update(PATH_MODEL_DEFAULTS)
         merged = settings_for_size(defaults, config.get("training", {}), config["models"]["sizes"], model_size)
+    merged.pop("keep_epochs", None)  # what the store keeps afterwards, not how the cell trains (keep_epochs())
     return SFTSettings.from_dict(merged).__dict__
+
+
+def keep_epochs(config: dict, model_size: str) -> str:
+    """``training.keep_epochs`` (a model size's ``sft.keep_epochs`` first): ``all`` keeps every epoch's
+    snapshot of a cell; ``selected`` deletes, once the tables selected its epoch, those of the epochs
+    that neither were selected nor are benchmarked (``kept_epochs``)."""
+    size = (config["models"]["sizes"].get(model_size) or {}).get("sft") or {}
+    return size.get("keep_epochs", (config.get("training") or {}).get("keep_epochs", "all"))
 
 
 def epochs(config: dict, model_size: str) -> list[int]:

@@ -5,15 +5,21 @@ option existed keep their keys."""
 
 from __future__ import annotations
 
+from ..devices import CPU, Device, evaluation_dtype, planned_device, training_precision
 from ..train.settings import LATER_DEFAULTS
-from .grid import (BASE, GUIDELINE, GUIDELINE_POOL, RECIPE, SOURCES, Cell, canonical, cell_recipe, guideline_settings,
-                   is_guideline, model_sizes, sft_settings)
+from .grid import (BASE, GUIDELINE, GUIDELINE_POOL, RECIPE, SOURCES, Cell, canonical, cell_recipe, epochs,
+                   guideline_cells, guideline_settings, is_guideline, keep_epochs, model_sizes, sft_settings,
+                   training_cells)
 
 # Evaluation defaults of growthpace.evaluate (left out of an eval spec when unchanged, so that the
 # artifacts of a study that does not set them keep their keys). tests/test_study.py checks them.
 EVAL_DEFAULTS = {"loglikelihood_strategy": "auto", "max_batch_tokens": None, "chunk_size": 512}
 # evaluation.base_prompt (the schema fills the same defaults)
 BASE_PROMPT_DEFAULTS = {"format": "plain", "shots": 3, "question": "问：", "answer": "答："}
+# Bump when the benchmark loaders (evaluate.cmmlu, evaluate.agieval) build other prompts for the same
+# files: their predictions are keyed by it. 2: AGIEval demos numbered as the authors number them, and
+# trimmed on the prompt the model gets (plain text for a base model).
+BENCHMARK_PROMPT_VERSION = 2
 
 
 def analysis_spec(config: dict) -> dict:
@@ -29,7 +35,8 @@ def analysis_spec(config: dict) -> dict:
         "tau_data": a.get("tau_data", 0.01), "tau_model": a.get("tau_model", 0.01),
         "budget": g["budget"], "weighting": g["weighting"], "pool": GUIDELINE_POOL,
         "guideline_model_sizes": g["model_sizes"], "methods": g["methods"],
-        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"]}
+        "recipe_name": GUIDELINE if g["enabled"] else None, "strict_pools": g["enabled"],
+        "decide_on": a.get("decide_on", "valid"), "min_effect": g["min_effect"]}
     if "optimize" in g["methods"]:
         spec["optimize"] = g["optimize"]
         spec["training"] = {ms: {k: sft_settings(config, ms)[k] for k in ("epochs", "min_steps", "batch_size")}
@@ -109,13 +116,20 @@ def leakage_mode(config: dict) -> str:
 
 def sft_spec(config: dict, model_size: str, seed: int) -> dict:
     """The settings of a cell; those added later (``LATER_DEFAULTS``) only when they differ from their
-    defaults, so that cells trained before they existed keep their keys."""
+    defaults, so that cells trained before they existed keep their keys. The precision is the one that
+    will run (``auto`` resolved for the device of the size's train jobs), and a cell trained on GPUs
+    says so (``device``; CPU cells, all that existed before, keep their keys)."""
+    device = planned_device(config, model_size, "train")
     settings = sft_settings(config, model_size)
     settings["seed"] = int(seed)
+    settings["precision"] = training_precision(settings["precision"], device)
     for key, default in LATER_DEFAULTS.items():
         if settings.get(key) == default:
             del settings[key]
-    return canonical({"settings": settings})
+    spec = {"settings": settings}
+    if device.kind != CPU:
+        spec["device"] = device.kind
+    return canonical(spec)
 
 
 def ood_enabled(config: dict) -> bool:
@@ -129,7 +143,8 @@ def ood_enabled(config: dict) -> bool:
 
 def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
     """The ``benchmarks`` of one evaluation, or {} when its cell and epoch are outside
-    ``evaluation.benchmarks.{model_sizes, epochs, cells}``."""
+    ``evaluation.benchmarks.{model_sizes, epochs, cells}``. With ``epochs: selected`` no per-epoch
+    evaluation has them (``epoch`` given): ``selected_benchmark_spec`` evaluates them once per cell."""
     b = (config.get("evaluation") or {}).get("benchmarks") or {}
     spec = {k: b[k] for k in ("cmmlu", "agieval") if k in b}
     if not spec:
@@ -139,10 +154,35 @@ def benchmark_spec(config: dict, cell: Cell | None, epoch: int | None) -> dict:
             return {}
         if b.get("cells", "all") == "recipes" and cell.data_source != RECIPE:
             return {}
-    if epoch is not None and b.get("epochs") is not None and epoch not in b["epochs"]:
-        return {}
+    if epoch is not None and b.get("epochs") is not None:
+        # selected: a training cell's epoch is known only after selection; a base model's one epoch is it
+        if b["epochs"] == SELECTED:
+            if cell is None or cell.data_source != BASE:
+                return {}
+        elif epoch not in b["epochs"]:
+            return {}
     if b.get("max_tokens") is not None:
         spec["max_tokens"] = b["max_tokens"]
+    spec["prompt_version"] = BENCHMARK_PROMPT_VERSION
+    return spec
+
+
+SELECTED = "selected"  # evaluation.benchmarks.epochs: each cell's selected epoch
+
+
+def selected_benchmark_spec(config: dict, cell: Cell) -> dict:
+    """With ``evaluation.benchmarks.epochs: selected``, what ``artifacts.evaluate_benchmarks`` evaluates at
+    ``cell``'s selected epoch: its benchmarks only (no eval set of the suite); {} when the study benchmarks
+    fixed epochs, or not this cell (``model_sizes``, ``cells``), or ``cell`` is a base model (one epoch, 0,
+    evaluated with its benchmarks as usual)."""
+    b = (config.get("evaluation") or {}).get("benchmarks") or {}
+    if b.get("epochs") != SELECTED or cell.data_source == BASE:
+        return {}
+    spec = eval_spec(config, cell, None)
+    if "benchmarks" not in spec:
+        return {}
+    spec.update(abilities=[], splits=[])
+    spec.pop("ood", None)
     return spec
 
 
@@ -160,13 +200,17 @@ def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) 
     """What ``artifacts.build_predictions`` evaluates for one (cell, epoch). Options left at their
     defaults are left out, so that studies which do not set them keep their artifacts' keys."""
     ev = config.get("evaluation", {})
+    # The dtype that will run on the device of the cell's evaluate jobs (a CPU one without a cell).
+    device = planned_device(config, cell.model_size, "evaluate") if cell is not None else Device(CPU)
     spec = {
         "abilities": config["data"]["abilities"],
         "splits": ev.get("splits", ["valid", "test"]),
         "batch_size": ev.get("batch_size", 64),
-        "dtype": ev.get("dtype", "auto"),
+        "dtype": evaluation_dtype(ev.get("dtype", "auto"), device),
         "max_new_tokens": ev.get("max_new_tokens", {}),
     }
+    if device.kind != CPU:
+        spec["device"] = device.kind
     for key, default in EVAL_DEFAULTS.items():
         if ev.get(key, default) != default:
             spec[key] = ev[key]
@@ -181,3 +225,18 @@ def eval_spec(config: dict, cell: Cell | None = None, epoch: int | None = None) 
         spec["plain_prompt"] = {"shots": prompt["shots"], "question": prompt["question"], "answer": prompt["answer"],
                                 "seed": config["data"].get("subset_seed", 0)}
     return canonical(spec)
+
+
+def kept_epochs(config: dict, cell: Cell, selected: int | None) -> list[int]:
+    """The epochs whose snapshots a cell keeps under ``keep_epochs: selected``: the selected one and
+    those the study's benchmarks evaluate (a later scoring or benchmark change evaluates them again)."""
+    keep = {e for e in epochs(config, cell.model_size) if benchmark_spec(config, cell, e)}
+    return sorted(keep | ({selected} if selected is not None else set()))
+
+
+def keep_plan(config: dict) -> dict:
+    """``{model_size: {cell name: [benchmarked epochs]}}`` of the cells whose model size has keep_epochs:
+    selected (the rule keep_epochs adds each cell's selected epoch)."""
+    return {ms: {c.name: kept_epochs(config, c, None) for c in training_cells(config) + guideline_cells(config)
+                 if c.model_size == ms}
+            for ms in model_sizes(config) if keep_epochs(config, ms) == "selected"}

@@ -1,4 +1,5 @@
-"""Checks that run before any training starts: the model directory and the model size."""
+"""Checks that run before any training starts: the model directory (and that a path model is still the
+one its key was computed from), the training data and the model size."""
 
 from __future__ import annotations
 
@@ -91,6 +92,29 @@ def weight_files(path: str | Path) -> list[Path]:
         raise ModelDirError(f"model directory {path} holds a LoRA adapter (adapter_config.json), not a model's "
                             f"weights: merge it into its base model first ({expected})")
     raise ModelDirError(f"model directory {path} has no weights ({expected})")
+
+
+class BaseModelChanged(ModelDirError):
+    """A path base model whose files changed after its key was computed (``base_model`` ran)."""
+
+
+def check_model_unchanged(path: str | Path, recorded: dict[str, str], fingerprints) -> None:
+    """Stop when the files of the model directory ``path`` are no longer those hashed into its key
+    (``recorded``: {file relative to ``path``: SHA-256}, from its pointer's manifest). Only files changed
+    since they were last hashed are read again (``fingerprint.Fingerprints`` caches by size, mtime, ctime
+    and inode), so an unchanged 33b directory costs a stat per file."""
+    from ..fingerprint import labelled, tree_files
+
+    path = Path(path)
+    now = fingerprints.fingerprint(labelled(path, tree_files(path))).files
+    problems = [f"{path / f}: changed" for f in sorted(recorded) if f in now and now[f] != recorded[f]]
+    problems += [f"{path / f}: removed" for f in sorted(set(recorded) - set(now))]
+    problems += [f"{path / f}: added" for f in sorted(set(now) - set(recorded))]
+    if problems:
+        raise BaseModelChanged(
+            f"{problems[0]} since the base model's key was computed; training would put new weights under "
+            f"the old key. Run the study again to key the model as it is now ({len(problems)} file(s): "
+            + "; ".join(problems[:5]) + ")")
 
 
 def check_model_dir(path: str | Path) -> Path:

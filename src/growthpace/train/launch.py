@@ -113,6 +113,8 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     metrics_file.unlink(missing_ok=True)
     cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
     env = launch_env(threads)
+    if job.get("device") == "cpu":  # keyed as a CPU cell: it trains there, whatever GPUs the machine has
+        env["CUDA_VISIBLE_DEVICES"] = ""
     if launcher == "torchrun" and nproc == 1:
         env.update(single_process_env())
     log.info("launching: %s", " ".join(cmd))
@@ -164,7 +166,8 @@ def worker_main(argv: list[str] | None = None) -> None:
     started = round(time.time() - job["launched_at"], 3) if "launched_at" in job else None
     settings = SFTSettings.from_dict(job["settings"])
     records = load_jsonl(job["train_file"])
-    metrics = train_sft(job["base_model_dir"], records, job["out_dir"], job["work_dir"], settings)
+    metrics = train_sft(job["base_model_dir"], records, job["out_dir"], job["work_dir"], settings,
+                        device=job.get("device"))
     # Launch to the start of training: interpreter and launcher start, imports, reading the data.
     metrics["phase_seconds"] = {"process_start": started, **metrics["phase_seconds"]}
     if int(os.environ.get("RANK", "0")) == 0:

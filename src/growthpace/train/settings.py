@@ -10,7 +10,7 @@ ENGINES = ("deepspeed", "trainer")
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 # Settings added after artifacts were first keyed by the settings: left out of a cell's spec while they
 # keep these values, so that the cells trained before them keep their keys (study.sft_spec).
-LATER_DEFAULTS = {"gradient_checkpointing": False}
+LATER_DEFAULTS = {"gradient_checkpointing": False, "offload_optimizer": False}
 
 
 @dataclass
@@ -33,12 +33,18 @@ class SFTSettings:
     # Recompute each layer's activations in the backward pass instead of keeping them: a 7b model at
     # micro-batch 8 x 2,048 tokens needs this to fit a GPU; the same numbers, about a third more compute.
     gradient_checkpointing: bool = False
+    # Optimizer states, fp32 master weights and gradients in host memory (DeepSpeed ZeRO-2/3): what lets
+    # 33b train on 8 x 80 GB GPUs with room to spare (``growthpace memory-plan``).
+    offload_optimizer: bool = False
 
     def __post_init__(self):
         if self.engine not in ENGINES:
             raise ValueError(f"engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
         if self.zero_stage not in (0, 1, 2, 3):
             raise ValueError(f"zero_stage: {self.zero_stage!r} is not one of 0, 1, 2, 3")
+        if self.offload_optimizer and (self.engine != "deepspeed" or self.zero_stage not in (2, 3)):
+            raise ValueError(f"offload_optimizer: needs engine deepspeed with zero_stage 2 or 3, not "
+                             f"{self.engine} with zero_stage {self.zero_stage}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 

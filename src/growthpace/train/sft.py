@@ -8,9 +8,9 @@
 - Tiny data sizes still get at least ``min_steps`` optimiser steps (the authors' epoch override never
   fired; their 10-item runs took 15 steps): the data is repeated within each epoch, so every cell keeps
   the same number of epochs (and of checkpoints to evaluate) whatever its size.
-- Length-grouped batches (little padding), grouped over the global batch: every optimiser step sees the
-  same items whatever the number of processes, so 2 processes train the model 1 process trains
-  (``tests/test_train_distributed.py``).
+- Length-grouped batches (little padding), grouped over the global batch and shared out by
+  ``batches.GlobalBatches``: every optimiser step sees the same items whatever the number of processes,
+  with no copies, so 2 or 3 processes train the model 1 process trains (``tests/test_train_distributed.py``).
 - Loading (``load_model``): after ``TrainingArguments`` exist, so that under ZeRO-3 transformers builds
   the model inside DeepSpeed's ``zero.Init`` and no process ever holds all of it; otherwise shard by shard
   in the training dtype, on a GPU straight to the process's device. Safetensors or PyTorch ``.bin``
@@ -38,8 +38,10 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
+from ..devices import Device, check_running, running_device, training_precision
 from ..files import atomic_dir, tree_bytes
 from ..models.chat import IGNORE_INDEX, add_chat_tokens
+from .batches import GlobalBatches, WithBlanks, micro_batches_per_step, real_rows, step_sizes
 from .checks import NoTrainableTokens, check_model_dir, encode_records  # noqa: F401 (NoTrainableTokens: re-exported)
 from .deepspeed_config import deepspeed_config
 from .rendezvous import ensure_process_group_env
@@ -175,23 +177,46 @@ class PhaseClock(TrainerCallback):
 
 
 class SFTTrainer(Trainer):
-    """HF Trainer with the paper's schedule (linear from lr to end_lr), whatever the engine, and batches
-    grouped by length over the global batch, so that every optimiser step sees the same items whatever
-    the number of processes (Trainer groups by one process's share)."""
+    """HF Trainer with the paper's schedule (linear from lr to end_lr), whatever the engine, and the
+    batches of ``batches.GlobalBatches``: every optimiser step sees the items one process sees, whatever
+    the number of processes, with no copies. Counts the examples and tokens each step really trained on
+    (blank rows left out), summed over the processes by ``seen_per_step``."""
 
-    def __init__(self, *a, end_lr: float, global_batch: int | None = None, **kw):
+    def __init__(self, *a, end_lr: float, global_batch: int, **kw):
         super().__init__(*a, **kw)
         self.end_lr = end_lr
         self.global_batch = global_batch
+        self.seen: dict[int, list[int]] = {}  # optimiser step (0-based) -> [examples, tokens], this process
 
-    def _get_train_sampler(self, train_dataset=None):
-        from transformers.trainer_pt_utils import LengthGroupedSampler
+    def get_train_dataloader(self):
+        # Not through accelerator.prepare: it would deal the micro-batches out again and pad the last
+        # round with copies. Trainer moves each batch to the device itself (_prepare_inputs).
+        data = self.train_dataset
+        sampler = GlobalBatches(data.lengths(), self.global_batch, self.args.per_device_train_batch_size,
+                                self.args.world_size, self.args.process_index)
+        pad_id = getattr(self.processing_class, "pad_token_id", None) or 0  # a blank row's one token
+        return torch.utils.data.DataLoader(WithBlanks(data, pad_id),
+                                           batch_sampler=sampler, collate_fn=self.data_collator,
+                                           num_workers=0, pin_memory=self.args.dataloader_pin_memory)
 
-        data = train_dataset if train_dataset is not None else self.train_dataset
-        if self.global_batch is None or self.args.train_sampling_strategy != "group_by_length":
-            return super()._get_train_sampler(train_dataset)
-        # The global RNG draws the order, as Trainer's own sampler does: a resumed run restores its state.
-        return LengthGroupedSampler(self.global_batch, lengths=data.lengths())
+    def _track_num_input_tokens(self, inputs):
+        """Trainer's count of non-padding input tokens (all processes), blank rows left out."""
+        rows = real_rows(inputs["labels"])
+        examples, tokens = int(rows.sum()), int(inputs["attention_mask"][rows].sum())
+        counts = self.seen.setdefault(self.state.global_step, [0, 0])
+        counts[0] += examples
+        counts[1] += tokens
+        tokens = torch.as_tensor(tokens, device=self.args.device, dtype=torch.int64)
+        self.state.num_input_tokens_seen += self.accelerator.gather(tokens).sum().item()
+
+    def seen_per_step(self) -> list[list[int]]:
+        """[examples, tokens] of each optimiser step of this run, all processes together."""
+        steps = sorted(self.seen)
+        counts = torch.tensor([self.seen[s] for s in steps] or [[0, 0]], dtype=torch.int64)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            counts = counts.to(self.args.device)
+            torch.distributed.all_reduce(counts)
+        return counts.cpu().tolist() if steps else []
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None:
@@ -250,15 +275,21 @@ def skip_shm_op() -> None:
     backend.build_shm_op = lambda: None  # tests/test_train_deepspeed.py checks that nothing is compiled
 
 
+def hidden_size(model_dir: Path) -> int:
+    """The model's hidden size (DeepSpeed's bucket sizes follow it)."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(model_dir).hidden_size
+
+
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def resolved_precision(settings: SFTSettings, on_gpu: bool) -> str:
-    """``auto`` is bf16 on a GPU that supports it and fp32 elsewhere."""
-    if settings.precision != "auto":
-        return settings.precision
-    return "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "fp32"
+    """``auto`` is bf16 on a GPU that supports it and fp32 elsewhere (a study's keys hold it resolved
+    already: ``study.sft_spec``)."""
+    return training_precision(settings.precision, running_device() if on_gpu else Device("cpu"))
 
 
 def training_dtype(settings: SFTSettings, precision: str) -> torch.dtype:
@@ -301,18 +332,21 @@ def peak_memory_bytes() -> tuple[int, str]:
 
 
 def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Path, work_dir: str | Path,
-              settings: SFTSettings, callbacks: list | None = None) -> dict:
+              settings: SFTSettings, callbacks: list | None = None, device: str | None = None) -> dict:
     """Fine-tune the model in ``base_model_dir`` on ``records``; epoch snapshots go to ``out_dir/epochs``.
 
     Resumes from the last complete Trainer checkpoint in ``work_dir`` if one exists. Every process of
     a launched run calls this; the returned metrics are meaningful on the main process. ``callbacks``:
-    more ``TrainerCallback``s (measurements).
+    more ``TrainerCallback``s (measurements). ``device``: the kind of device the cell's key was computed
+    for (``devices``); another one stops it before the model is loaded.
     """
     base_model_dir, out_dir, work_dir = Path(base_model_dir), Path(out_dir), Path(work_dir)
     clock = PhaseClock()
     tokenizer, added, data = prepare(base_model_dir, records, settings)
     clock.mark("tokenize")
     on_gpu = torch.cuda.is_available()
+    if device is not None:
+        check_running(device, settings.precision, running_device(), f"training of {out_dir}")
     if settings.engine == "deepspeed":
         init_process_group(on_gpu)
     clock.mark("process_group")
@@ -320,10 +354,7 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
     train_data = Repeated(data, repeats)
     world = world_size()
     micro = min(settings.micro_batch_size, settings.batch_size)
-    if settings.batch_size % (micro * world):
-        raise ValueError(f"batch_size {settings.batch_size} is not a multiple of micro_batch_size {micro} "
-                         f"x {world} process(es): the global batch would silently change")
-    accum = settings.batch_size // (micro * world)
+    accum = micro_batches_per_step(settings.batch_size, micro, world)
     snapshots = out_dir / "epochs"
     snapshots.mkdir(parents=True, exist_ok=True)
     precision = resolved_precision(settings, on_gpu)
@@ -352,7 +383,8 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         data_seed=settings.seed,
         dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
-        deepspeed=deepspeed_config(settings.zero_stage) if settings.engine == "deepspeed" else None,
+        deepspeed=deepspeed_config(settings.zero_stage, hidden_size(base_model_dir), settings.offload_optimizer)
+        if settings.engine == "deepspeed" else None,
         disable_tqdm=False,
     )
     clock.mark("training_arguments")
@@ -370,6 +402,10 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         callbacks=[EpochSnapshots(snapshots), probe, clock, *(callbacks or [])],
     )
     probe.trainer = trainer
+    if world > 1 and not getattr(trainer, "model_accepts_loss_kwargs", True):
+        # Blank rows need the loss summed over the global batch's target tokens (num_items_in_batch);
+        # averaged per micro-batch, an all-blank one would be 0/0.
+        raise ValueError(f"{type(model).__name__} takes no loss kwargs: it cannot train in {world} processes")
     clock.mark("trainer")
     done = complete_checkpoints(work_dir)
     resume = done[-1] if done else None
@@ -390,6 +426,9 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
     wall = time.time() - start
     clock.mark("after_loop")
     peak, peak_kind = peak_memory_bytes()
+    seen = trainer.seen_per_step()
+    steps_per_epoch = len(step_sizes(len(train_data), settings.batch_size))
+    per_epoch = [seen[i:i + steps_per_epoch] for i in range(0, len(seen), steps_per_epoch)]
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     lrs = [h["learning_rate"] for h in history if "learning_rate" in h]
@@ -410,6 +449,10 @@ def train_sft(base_model_dir: str | Path, records: list[dict], out_dir: str | Pa
         "epochs": settings.epochs,
         "repeats_per_epoch": repeats,
         "steps": trainer.state.global_step,
+        # What the steps of this run trained on, all processes together (blank rows left out).
+        "examples_per_step": [e for e, _ in seen],
+        "examples_per_epoch": [sum(e for e, _ in epoch) for epoch in per_epoch],
+        "tokens_per_epoch_seen": [sum(t for _, t in epoch) for epoch in per_epoch],
         "tokens_seen": int(trainer.state.num_input_tokens_seen),  # non-padding input tokens, all processes
         "tokens_per_epoch": tokens_per_epoch,
         "trainable_tokens_per_epoch": sum(sum(1 for y in x["labels"] if y != IGNORE_INDEX) for x in data.items)
