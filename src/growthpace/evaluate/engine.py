@@ -8,7 +8,8 @@
   and the log-likelihood of a given continuation (the gold answer), scored in the generation's own
   prefill: the prompt runs once for both.
 - ``next_token_logits``: one forward per batch of prompts, the logits of given tokens at the next
-  position (CMMLU/AGIEval-style first-token A-D scoring, no generation).
+  position (CMMLU/AGIEval-style first-token A-D scoring, no generation); optionally also the
+  log-likelihood of a given continuation (the gold), from the same forward, as ``generate`` does.
 - ``loglikelihood``: for (context, continuation) pairs of token ids, the summed log-probability of the
   continuation, its length and whether it is the greedy continuation. Two strategies give the same
   numbers (to float rounding):
