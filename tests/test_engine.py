@@ -178,6 +178,34 @@ def test_next_token_logits_match_plain_forward(tiny_model_dir):
             assert abs(g[L] - float(last[t])) < 1e-4
 
 
+
+def test_next_token_logits_score_continuations_in_the_same_forward(tiny_model_dir):
+    """The gold's log-likelihood that comes with the letters (one forward per prompt) is the plain
+    forward's, the letters are unchanged by it, and a prompt + continuation that does not fit is
+    scored apart, as ``loglikelihood`` scores it."""
+    engine = HFEngine(tiny_model_dir, batch_size=3, progress=False)
+    tok = engine.tokenizer
+    letters = {L: tok.convert_tokens_to_ids(L) for L in "ABCD"}
+    ps = prompts(tok)
+    conts = [encode_continuation(tok, c) for c in ("B", "细胞是生命的基本单位", "A", "春风又绿江南岸")]
+    logits, lls = engine.next_token_logits(ps, letters, continuations=conts)
+    for got, alone in zip(logits, engine.next_token_logits(ps, letters)):
+        assert all(abs(got[L] - alone[L]) < 1e-4 for L in letters)
+    for p, c, (lp, n, greedy) in zip(ps, conts, lls):
+        assert abs(lp - reference_loglikelihood(engine.model, p, c)) < 1e-4 and n == len(c)
+        with torch.no_grad():
+            full = engine.model(torch.tensor([p + c])).logits[0]
+        assert greedy == all(int(full[len(p) - 1 + k].argmax()) == t for k, t in enumerate(c))
+    engine.max_positions = 20  # the longer prompt + continuation pairs no longer fit
+    apart = [len(p) + len(c) - 1 > engine.max_positions for p, c in zip(ps, conts)]
+    assert any(apart) and not all(apart)  # both ways are taken
+    _, cut = engine.next_token_logits(ps, letters, continuations=conts)
+    for p, c, got in zip(ps, conts, cut):
+        want = engine.loglikelihood([(p, c)])[0]
+        assert abs(got[0] - want[0]) < 1e-4 and got[1:] == want[1:]
+    with pytest.raises(ValueError, match="continuations"):
+        engine.next_token_logits(ps, letters, continuations=conts[:2])
+
 def test_letter_logits_at_last_step(tiny_model_dir):
     """The last-step logits are those of the step that emitted each row's stop token (or its final
     step), as the authors read them; the first-step logits those right after the prompt."""

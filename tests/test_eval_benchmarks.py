@@ -14,7 +14,7 @@ from growthpace.evaluate.engine import HFEngine
 from growthpace.evaluate.ood import load_ood_sets
 from growthpace.evaluate.prompts import ChatPrompts
 from growthpace.evaluate.run import evaluate_sets
-from growthpace.models.chat import encode_prompt
+from growthpace.models.chat import encode_continuation, encode_prompt
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # AGIEval as released: data/v1/{task}.jsonl, data/few_shot_prompts.csv one folder up
@@ -77,10 +77,16 @@ def test_cmmlu_scores_are_the_argmax_of_first_token_logits(engine):
     for (name, recs) in sets.items():
         rows = df[df["eval_set"] == name]
         for r, (_, row) in zip(recs, rows.iterrows()):
+            prompt = encode_prompt(tok, r["messages"])
+            gold = encode_continuation(tok, r["messages"][-1]["content"])
             with torch.no_grad():
-                last = engine.model(torch.tensor([encode_prompt(tok, r["messages"])])).logits[0, -1]
+                logits = engine.model(torch.tensor([prompt + gold])).logits[0]
+            last = logits[len(prompt) - 1]
             want = max("ABCD", key=lambda L: float(last[letters[L]]))
             assert row["parsed"] == want
+            # The gold's log-likelihood (read from the letters' forward) is the plain forward's.
+            logp = torch.log_softmax(logits[len(prompt) - 1:-1], -1).gather(1, torch.tensor(gold)[:, None]).sum()
+            assert row["gold_logprob"] == pytest.approx(float(logp), abs=1e-4) and row["gold_tokens"] == len(gold)
             assert row["kind"] == "first_token" and pd.isna(row["output"])
             assert row["score"] == float(want == r["messages"][-1]["content"])
             assert row["expected"] == 0.25

@@ -8,7 +8,8 @@
   and the log-likelihood of a given continuation (the gold answer), scored in the generation's own
   prefill: the prompt runs once for both.
 - ``next_token_logits``: one forward per batch of prompts, the logits of given tokens at the next
-  position (CMMLU/AGIEval-style first-token A-D scoring, no generation).
+  position (CMMLU/AGIEval-style first-token A-D scoring, no generation); optionally also the
+  log-likelihood of a given continuation (the gold), from the same forward, as ``generate`` does.
 - ``loglikelihood``: for (context, continuation) pairs of token ids, the summed log-probability of the
   continuation, its length and whether it is the greedy continuation. Two strategies give the same
   numbers (to float rounding):
@@ -274,18 +275,9 @@ class HFEngine:
         a prompt runs once for both."""
         n = len(prompts)
         budgets = [max_new_tokens] * n if isinstance(max_new_tokens, int) else list(max_new_tokens)
-        conts = [None] * n if continuations is None else list(continuations)
-        if len(conts) != n:
-            raise ValueError(f"generate: {len(conts)} continuations for {n} prompts")
-        if any(c is not None and not c for c in conts):
-            raise ValueError("generate: empty continuation")
-        # Scored with the generation only where the prompt is not cut for it and prompt + continuation
-        # fit; else ``loglikelihood`` truncates them its own way: the numbers do not depend on the path.
-        apart = [i for i, c in enumerate(conts) if c is not None and (
-            not self.joint_prefill or not prompts[i] or len(prompts[i]) > self.max_positions - budgets[i]
-            or len(prompts[i]) + len(c) - 1 > self.max_positions)]
-        for i in apart:
-            conts[i] = None
+        # Scored with the generation only where the prompt is not cut for it.
+        conts, apart = self._joint_continuations("generate", prompts, continuations, lambda i: self.joint_prefill and (
+            len(prompts[i]) <= self.max_positions - budgets[i]))
         # A prompt longer than the window less its budget keeps its end (left truncation).
         cut = [max(0, len(p) - max(0, self.max_positions - b)) for p, b in zip(prompts, budgets)]
         if any(cut):
@@ -319,6 +311,47 @@ class HFEngine:
                 results[i].loglikelihood = ll
         return results  # type: ignore[return-value]
 
+    def _joint_continuations(self, what: str, prompts, continuations, joint: Callable[[int], bool]):
+        """(per prompt, the continuation to score in the prompt's own forward or None; the prompts whose
+        continuation is scored apart). Joint only where ``joint(i)`` holds and prompt + continuation fit
+        untruncated; else ``loglikelihood`` truncates them its own way: the numbers do not depend on the path."""
+        n = len(prompts)
+        conts = [None] * n if continuations is None else list(continuations)
+        if len(conts) != n:
+            raise ValueError(f"{what}: {len(conts)} continuations for {n} prompts")
+        if any(c is not None and not c for c in conts):
+            raise ValueError(f"{what}: empty continuation")
+        apart = [i for i, c in enumerate(conts) if c is not None and (
+            not joint(i) or not prompts[i] or len(prompts[i]) + len(c) - 1 > self.max_positions)]
+        for i in apart:
+            conts[i] = None
+        return conts, apart
+
+    def _prompt_forward(self, ids, mask, pos, conts, **kwargs):
+        """One forward of left-padded prompts, each followed by its continuation but the last token
+        where ``conts`` holds one (right padded; causal attention keeps the prompt's positions as they
+        are alone). (model output, logits at each prompt's last position, {row: (log-likelihood of its
+        continuation, length, is greedy)}), the continuations scored from the prompt's last position on."""
+        scored = [r for r, c in enumerate(conts or []) if c is not None]
+        if not scored:
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=1, **kwargs)
+            return out, out.logits[:, -1], {}
+        rows, width = ids.shape
+        lengths = [len(c) - 1 if c else 0 for c in conts]  # tokens after the prompt's last
+        tail = max(lengths)
+        ext = torch.tensor([(c[:-1] if c else []) + [self.pad_id] * (tail - k) for c, k in zip(conts, lengths)],
+                           dtype=torch.long, device=self.device).view(rows, tail)
+        ext_mask = torch.tensor([[1] * k + [0] * (tail - k) for k in lengths], device=self.device).view(rows, tail)
+        keep = torch.arange(width - 1, width + tail, device=self.device)  # the prompt's last position on
+        out = self.model(input_ids=torch.cat([ids, ext], 1), attention_mask=torch.cat([mask, ext_mask], 1),
+                         position_ids=torch.cat([pos, pos[:, -1:] + 1 + torch.arange(tail, device=self.device)], 1),
+                         logits_to_keep=keep, **kwargs)
+        r_idx = [r for r in scored for _ in conts[r]]
+        c_idx = [j for r in scored for j in range(len(conts[r]))]
+        sums, greedy = self._continuation_scores(out.logits[r_idx, c_idx], [t for r in scored for t in conts[r]],
+                                                 [k for k, r in enumerate(scored) for _ in conts[r]], len(scored))
+        return out, out.logits[:, 0], {r: (sums[k], len(conts[r]), greedy[k]) for k, r in enumerate(scored)}
+
     def _generate_batch(self, prompts, budget, letter_token_ids, conts=None):
         """Greedy decoding with a KV cache: one prefill, then one single-token forward per step.
 
@@ -339,26 +372,10 @@ class HFEngine:
         self._check_memory(rows, width + max(budget, tail))
         stop = torch.tensor(self.stop_ids, device=self.device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        scores = {}
-        if scored:
-            lengths = [len(c) - 1 if c else 0 for c in conts]  # tokens after the prompt's last
-            ext = torch.tensor([(c[:-1] if c else []) + [self.pad_id] * (tail - k) for c, k in zip(conts, lengths)],
-                               dtype=torch.long, device=self.device).view(rows, tail)
-            ext_mask = torch.tensor([[1] * k + [0] * (tail - k) for k in lengths], device=self.device).view(rows, tail)
-            keep = torch.arange(width - 1, width + tail, device=self.device)  # the prompt's last position on
-            out = self.model(input_ids=torch.cat([ids, ext], 1), attention_mask=torch.cat([mask, ext_mask], 1),
-                             position_ids=torch.cat([pos, pos[:, -1:] + 1 + torch.arange(tail, device=self.device)], 1),
-                             use_cache=True, logits_to_keep=keep)
-            cache, logits = out.past_key_values, out.logits[:, 0]
-            cache.crop(-tail)  # back to the prompts' keys and values
-            r_idx = [r for r in scored for _ in conts[r]]
-            c_idx = [j for r in scored for j in range(len(conts[r]))]
-            sums, greedy = self._continuation_scores(out.logits[r_idx, c_idx], [t for r in scored for t in conts[r]],
-                                                     [k for k, r in enumerate(scored) for _ in conts[r]], len(scored))
-            scores = {r: (sums[k], len(conts[r]), greedy[k]) for k, r in enumerate(scored)}
-        else:
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-            cache, logits = out.past_key_values, out.logits[:, -1]
+        out, logits, scores = self._prompt_forward(ids, mask, pos, conts, use_cache=True)
+        cache = out.past_key_values
+        if cache.get_seq_length() > width:
+            cache.crop(width - cache.get_seq_length())  # back to the prompts' keys and values
         next_pos = pos[:, -1:] + 1
         letter_ids = torch.tensor(list(letter_token_ids.values()), device=self.device) if letter_token_ids else None
         first = last = None
@@ -399,27 +416,41 @@ class HFEngine:
     # ------------------------------------------------------- next-token logits
     @torch.inference_mode()
     def next_token_logits(self, prompts: Sequence[list[int]], token_ids: dict[str, int],
-                          desc: str = "next-token") -> list[dict[str, float]]:
-        """Logits of ``token_ids`` right after each prompt (one forward per batch, no generation)."""
+                          desc: str = "next-token", continuations: Sequence[list[int]] | None = None):
+        """Logits of ``token_ids`` right after each prompt (one forward per batch, no generation).
+        ``continuations`` (one per prompt): also the ``loglikelihood`` of each after its prompt, from the
+        same forward (as ``generate`` does: a CMMLU prompt runs once for its letters and its gold), and
+        the result is (logits, log-likelihoods)."""
         n = len(prompts)
-        prompts = [p[-self.max_positions:] for p in prompts]
+        conts, apart = self._joint_continuations("next_token_logits", prompts, continuations, lambda i: True)
+        whole, prompts = prompts, [p[-self.max_positions:] for p in prompts]
         order = sorted(range(n), key=lambda i: -len(prompts[i]))
         names, tids = list(token_ids), torch.tensor(list(token_ids.values()), device=self.device)
 
         def run(ks):
-            ids, mask = self._left_pad([prompts[order[k]] for k in ks])
-            self._check_memory(*ids.shape)
+            idx = [order[k] for k in ks]
+            ids, mask = self._left_pad([prompts[i] for i in idx])
+            self._check_memory(ids.shape[0], ids.shape[1] + max((len(conts[i]) - 1 for i in idx if conts[i]), default=0))
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False,
-                                logits_to_keep=1).logits[:, -1].float()
-            return [dict(zip(names, row.tolist())) for row in logits[:, tids]]
+            _, logits, scores = self._prompt_forward(ids, mask, pos, [conts[i] for i in idx], use_cache=False)
+            return [(dict(zip(names, row.tolist())), scores.get(r)) for r, row in enumerate(logits[:, tids].float())]
 
-        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1,
-                                 lambda k: len(prompts[order[k]]), desc, "next_token")
+        def width(k):  # the prompt, and the continuation scored after it
+            i = order[k]
+            return len(prompts[i]) + (len(conts[i]) - 1 if conts[i] else 0)
+
+        done = self._run_batches(n, lambda s, size: list(range(s, min(n, s + size))), run, lambda k: 1, width, desc,
+                                 "next_token")
         results: list = [None] * n
         for k, r in done.items():
             results[order[k]] = r
-        return results
+        if continuations is None:
+            return [r[0] for r in results]
+        lls = [r[1] for r in results]
+        if apart:
+            for i, ll in zip(apart, self.loglikelihood([(whole[i], continuations[i]) for i in apart])):
+                lls[i] = ll
+        return [r[0] for r in results], lls
 
     # ----------------------------------------------------------- loglikelihood
     @torch.inference_mode()

@@ -14,8 +14,9 @@ Three ways to answer, by record:
 
 Every item also gets the log-likelihood of its gold output (content plus ``<eot>``) and its token
 count (``gold_logprob``, ``gold_tokens``): for a ranked item that is its first choice; for a generated
-item it comes with its generation (``engine.generate(continuations=...)``: the prompt runs once for
-both); for a first-token item one more request, batched with the ranking requests. It is the SFT
+item it comes with its generation (``engine.generate(continuations=...)``), for a first-token item
+with its letters (``engine.next_token_logits(continuations=...)``): either way the prompt runs once
+for both. It is the SFT
 loss on held-out gold outputs, a continuous measure beside the score, and on the untuned base model
 a complexity proxy of each ability (``analysis.complexity``).
 
@@ -106,15 +107,6 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
     prompts = fmt.prompts([r for _, r in items])
     outputs: dict[int, dict] = {}
 
-    first = [k for k, kind in enumerate(kinds) if kind == FIRST_TOKEN]
-    if first:
-        both = {**letters, **{f"piece {L}": t for L, t in pieces.items()}}
-        logits = engine.next_token_logits([prompts[k] for k in first], both)
-        for k, lg in zip(first, logits):
-            outputs[k] = {"letter_logits": {L: lg[L] for L in letters},
-                          "piece_letter_logits": {L: lg[f"piece {L}"] for L in pieces},
-                          "batch_size": engine.last_batch_size}
-
     # The ranked items' choices (gold first) and every other item's gold output, in one tokenizer call.
     rank = [k for k, kind in enumerate(kinds) if kind == "ranking"]
     owners = [k for k in rank for _ in items[k][1]["choices"]]
@@ -122,6 +114,17 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
     candidates = fmt.continuations(owners + golds, [c for k in rank for c in items[k][1]["choices"]]
                                    + [items[k][1]["messages"][-1]["content"] for k in golds])
     gold_ids = dict(zip(golds, candidates[len(owners):]))
+
+    first = [k for k, kind in enumerate(kinds) if kind == FIRST_TOKEN]
+    if first:
+        # The gold's log-likelihood comes from the forward that reads the letters: one per prompt.
+        both = {**letters, **{f"piece {L}": t for L, t in pieces.items()}}
+        logits, lls = engine.next_token_logits([prompts[k] for k in first], both,
+                                               continuations=[gold_ids[k] for k in first])
+        for k, lg, (lp, n, _) in zip(first, logits, lls):
+            outputs[k] = {"letter_logits": {L: lg[L] for L in letters},
+                          "piece_letter_logits": {L: lg[f"piece {L}"] for L in pieces},
+                          "batch_size": engine.last_batch_size, "gold_logprob": lp, "gold_tokens": n}
 
     gen = [k for k, kind in enumerate(kinds) if kind not in (FIRST_TOKEN, "ranking")]
     if gen:
@@ -134,8 +137,7 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
                           "prompt_tokens_cut": g.prompt_tokens_cut,
                           "gold_logprob": g.loglikelihood[0], "gold_tokens": g.loglikelihood[1]}
 
-    # One log-likelihood call for the ranked items' choices and the first-token items' golds.
-    requests = [(prompts[k], cont) for k, cont in zip(owners, candidates)] + [(prompts[k], gold_ids[k]) for k in first]
+    requests = [(prompts[k], cont) for k, cont in zip(owners, candidates)]
     if requests:
         lls = engine.loglikelihood(requests)
         for k, (lp, n, _) in zip(owners, lls):
@@ -143,8 +145,6 @@ def evaluate_items(engine: HFEngine, items: list[tuple[str, dict]], budgets: dic
                                        "batch_size": engine.last_batch_size})
             o["choice_logprobs"].append(lp)
             o["choice_lengths"].append(n)
-        for k, (lp, n, _) in zip(first, lls[len(owners):]):
-            outputs[k]["gold_logprob"], outputs[k]["gold_tokens"] = lp, n
     for k in rank:
         outputs[k]["gold_logprob"] = outputs[k]["choice_logprobs"][0]
         outputs[k]["gold_tokens"] = outputs[k]["choice_lengths"][0]
