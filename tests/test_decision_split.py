@@ -229,7 +229,7 @@ def test_extrapolation_form_is_kept_by_valid_and_validated_on_test(tmp_path):
 def test_paper_study_benchmarks_each_recipe_cell_once_at_its_selected_epoch():
     from growthpace import study
 
-    config = study.load_config(study.config.ROOT / "config" / "studies" / "doit-paper.yaml")
+    config = study.load_config(Path(__file__).resolve().parents[1] / "config" / "studies" / "doit-paper.yaml")
     recipe = next(c for c in study.training_cells(config) if c.data_source == study.RECIPE and c.model_size == "7b")
     curated = next(c for c in study.training_cells(config) if c.data_source == "curated" and c.model_size == "7b")
     assert config["evaluation"]["benchmarks"]["epochs"] == study.SELECTED

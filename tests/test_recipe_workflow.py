@@ -99,11 +99,12 @@ def test_another_study_plans_the_base_model_evaluation_from_the_store(recipe_run
 
     from .test_orchestration import job_stats
 
-    proc = snakemake(recipe_run, "-n", "--config", "study=recipes-again", configfile=CONFIG)
+    config = recipe_run / "recipes.yaml"  # the run's own study (its benchmarks included), renamed
+    proc = snakemake(recipe_run, "-n", "--config", "study=recipes-again", configfile=config)
     jobs = job_stats(proc.stdout + proc.stderr)
     assert jobs.get("reuse_evaluate_base") == 1 and "evaluate_base" not in jobs, jobs
     monkeypatch.chdir(recipe_run)
-    plan = Plan(load_config(CONFIG))
+    plan = Plan(load_config(config))
     preds = pd.read_parquet(recipe_run / "results" / "recipes" / "predictions" / "xs" / "base" / "epoch0.parquet")
     assert set(preds["predictions_key"]) == {plan.base_predictions("xs").key}
     assert plan.reusable("evaluate_base") == [{"model_size": "xs"}]

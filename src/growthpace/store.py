@@ -132,7 +132,7 @@ class Store:
 
     @contextmanager
     def reading(self, *artifacts: Artifact | None) -> Iterator[None]:
-        """Hold shared locks on ``artifacts`` (None: skipped) for the duration of a build that reads
+        """Hold shared locks on ``artifacts`` (None, or a directory outside this store: skipped) for the duration of a build that reads
         them, so that ``store gc`` leaves them alone. The kernel drops the locks when the process
         ends, however it ends. Raises ``NotInStore`` if one was deleted before its lock was taken."""
         import fcntl
@@ -140,8 +140,8 @@ class Store:
         fds = []
         try:
             for a in artifacts:
-                if a is None:
-                    continue
+                if a is None or Path(a.path) != self.path(a.kind, a.key):
+                    continue  # not one of this store's artifacts: no gc of it deletes it
                 path = self.readers_file(a.kind, a.key)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)

@@ -8,7 +8,8 @@
 # goes under logs/reuse/, so that the log of the job that built the artifact is kept.
 
 
-use rule subset as reuse_subset with:  # local as subset is
+use rule subset as reuse_subset with:
+    localrule: True  # as subset is: `use rule` does not carry the flag over
     output:
         reuse.only(rules.subset.output[0], PLAN.reusable("subset")),
     log:
