@@ -140,8 +140,10 @@ class Store:
         fds = []
         try:
             for a in artifacts:
-                if a is None or Path(a.path) != self.path(a.kind, a.key):
-                    continue  # not one of this store's artifacts: no gc of it deletes it
+                if a is None:
+                    continue
+                if not self.exists(a.kind, a.key) and not Path(a.path).resolve().is_relative_to(self.root):
+                    continue  # a directory outside this store (a model given by its path): no gc deletes it
                 path = self.readers_file(a.kind, a.key)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
