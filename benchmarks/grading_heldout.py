@@ -1,36 +1,63 @@
-"""Agreement of the careful scorer with a careful human grader on a held-out set of answers.
+r"""Agreement of the careful scorer with a careful human grader on a held-out set of answers.
 
-``benchmarks/heldout_answers.jsonl`` holds outputs written in the ways instruction-tuned chat models
-answer (Chinese and English, with reasoning around the answer), in styles that the scorer's code and
-tests do not use: one row per output with its item kind, ability, question, gold answer (and the math
-``answer``) and the verdict (0/1) a careful grader gives it by hand. No test reads the set: it measures
-how well the scorer reads answers it was not written against, so it is measured once a change is done.
+``benchmarks/heldout_answers.jsonl`` holds two kinds of output, one row each with its item kind,
+ability, question, gold answer (and the math ``answer``), the verdict (0/1) a careful grader gives it by
+hand, and its ``style``:
+
+* 724 outputs (ids ``h....``) written in the ways instruction-tuned chat models answer (Chinese and
+  English, with reasoning around the answer), in styles that the scorer's code and tests do not use;
+* 202 real outputs (ids ``r....``, style ``real: <model>, ...``) taken from the model outputs that two
+  benchmarks publish. 184 from GAOKAO-Bench's objective questions (OpenLMLab/GAOKAO-Bench: gpt-4-0314
+  at commit 6dbb24f, gpt-3.5-turbo, text-davinci-003 and MOSS at b82e164): single choice (119), physics
+  items with several correct options (26, as the ``multi_select`` kind, whose ability is ``ethics``;
+  ``source`` and ``subject`` say physics) and math fill-in (39). 18 from LawBench's zero-shot
+  predictions (open-compass/LawBench at e30981b): single-choice law questions answered by nine Chinese
+  chat models (baichuan-13b-chat, chatglm2-6b, chinese-alpaca-2-7b, fuzi-mingcha-7b, hanfei-7b,
+  lawyer-llama-13b, qwen-7b-chat, yulan-chat-2-13b, ziya-llama-13b), two each. Each row's ``source``
+  names the repository, commit, file, item index and model. Long questions are cut to their start and
+  their end with the options, outputs over 1500 characters to their last 1500 (the ``source`` says so).
+  Their verdicts were set before either scorer graded them: the last answer the output commits to
+  counts; several answers, none, a refusal or an off-topic reply count 0.
+
+No test reads the set: it measures how well the scorer reads answers it was not written against, so it
+is measured once a change is done.
 
 Prints agreement per kind and overall, and with ``--misses`` every disagreement. ``--before-src DIR``
 also grades the set with the scorer of another checkout's ``src`` (e.g. the main branch) and prints
-both figures side by side.
+both figures side by side. ``--style-prefix real:`` measures the real outputs alone.
 
-Usage: ``.venv/bin/python benchmarks/grading_heldout.py [--before-src DIR] [--misses]``
+Usage: ``.venv/bin/python benchmarks/grading_heldout.py [--before-src DIR] [--misses] [--style-prefix P]``
 
-Agreement on the 724 outputs, before (the single-pass careful scorer) and after the grading stages
-(``evaluate.grading``):
+Agreement before (the single-pass careful scorer, b7266b4) and after the grading stages
+(``evaluate.grading``), on the whole set and on the 202 real outputs:
 
-==============  ===============  ===============
-kind            before           after
-==============  ===============  ===============
-single choice   149/180  82.8%   177/180  98.3%
-true/false      170/200  85.0%   200/200 100.0%
-cloze           107/137  78.1%   137/137 100.0%
-multi-select    106/122  86.9%   122/122 100.0%
-math             52/85   61.2%    81/85   95.3%
-overall         584/724  80.7%   717/724  99.0%
-==============  ===============  ===============
+==============  =================  =================  =================  =================
+kind            whole set before   whole set after    real before        real after
+==============  =================  =================  =================  =================
+single choice   274/317   86.4%    302/317   95.3%    125/137   91.2%    125/137   91.2%
+true/false      170/200   85.0%    200/200  100.0%
+cloze           107/137   78.1%    137/137  100.0%
+multi-select    132/148   89.2%    148/148  100.0%     26/26   100.0%     26/26   100.0%
+math             84/124   67.7%    113/124   91.1%     32/39    82.1%     32/39    82.1%
+overall         767/926   82.8%    900/926   97.2%    183/202   90.6%    183/202   90.6%
+==============  =================  =================  =================  =================
 
-The set and the stages were written by the same hand, and the stages were designed after the "before"
-misses had been read, so the "after" figure is an upper bound on agreement with answer styles that
-neither has seen. Still missed: a ``综上所述，正确答案是B`` that follows a list of ruled-out options
-(read as ambiguous), ``3∶2`` with the ratio colon, ``0.5`` for ``50%``, ``\sqrt 2`` in ``$...$``, and a
-ramble that tries ``x=7`` without committing (read as 7).
+On the written outputs alone: 584/724 (80.7%) before, 717/724 (99.0%) after.
+
+The written set and the stages were written by the same hand, and the stages were designed after the
+"before" misses had been read, so their "after" figure is an upper bound on agreement with answer styles
+that neither has seen. Still missed there: a ``综上所述，正确答案是B`` that follows a list of ruled-out
+options (read as ambiguous), ``3∶2`` with the ratio colon, ``0.5`` for ``50%``, ``\sqrt 2`` in
+``$...$``, and a ramble that tries ``x=7`` without committing (read as 7).
+
+On the real outputs the stages change no verdict: both scorers miss the same 19 rows (GAOKAO-Bench
+167/184, LawBench 16/18). Ten single-choice answers that commit to one letter read as ambiguous because
+the text around it names other options or restates the options (``【答案】D<eoa>``, ``【答案】: C <eoa>``,
+``【答案】B. other than``, ``因此，选项B正确，选项A、C、D不符合题意``, ``综上所述，错误的叙述是D``,
+``[正确答案]D<eoa>`` after the question copied out); two MOSS replies that commit to nothing are read as a
+letter (a refusal quoting ``“A”的选项``, ``C的代码量`` about the C language); math answers in a
+``【答案】0.98<eoa>`` block keep the bracket and the end tag (3), a line given as ``y=x+1`` or ``y=3x`` does
+not match ``x-y+1=0`` or ``3x-y=0`` (3), and ``1和3`` is read as 3.
 """
 
 from __future__ import annotations
@@ -106,13 +133,21 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before-src", help="src directory of another checkout, graded for comparison")
     ap.add_argument("--misses", action="store_true", help="print every disagreement")
+    ap.add_argument("--style-prefix", default="", metavar="PREFIX",
+                    help='measure only the rows whose style starts with PREFIX (e.g. "real:")')
     args = ap.parse_args(argv)
     rows = load_rows()
     sys.path.insert(0, str(ROOT / "src"))
-    after = grade(rows)
+    keep = [i for i, row in enumerate(rows) if row["style"].startswith(args.style_prefix)]
+    if not keep:
+        raise SystemExit(f"no row's style starts with {args.style_prefix!r}")
+    after = grade([rows[i] for i in keep])
+    if args.before_src:
+        before = _before(args.before_src)
+    rows = [rows[i] for i in keep]
     figures = {"this": agreement(rows, after)}
     if args.before_src:
-        figures = {"before": agreement(rows, _before(args.before_src)), **figures}
+        figures = {"before": agreement(rows, [before[i] for i in keep]), **figures}
     kinds = [k for k in ("single_choice", "true_false", "cloze", "multi_select", "math", "overall")
              if k in figures["this"]]
     print(f"{'kind':<14}" + "".join(f"{name:>18}" for name in figures))
