@@ -26,7 +26,7 @@ Prints agreement per kind and overall, and with ``--misses`` every disagreement.
 also grades the set with the scorer of another checkout's ``src`` (e.g. the main branch) and prints
 both figures side by side. ``--style-prefix real:`` measures the real outputs alone.
 
-``benchmarks/heldout_answers_real2.jsonl`` (ids ``s....``, same row format) holds 189 further real outputs, kept
+``benchmarks/heldout_answers_real2.jsonl`` (ids ``s....``, same row format) holds 192 further real outputs, kept
 apart from the work on the scorer and measured with ``--data`` once it is done: 38 true/false answers (TheoremQA's
 published runs, wenhuchen/TheoremQA ``outputs/``: GPT4, ChatGPT, GPT3.5, GPT3, Claude, anthropic_v2, alpaca, vicuna;
 English, gold ``正确``/``错误`` under the ``history`` ability that selects the kind), 15 math answers from the same runs,
