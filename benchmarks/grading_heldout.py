@@ -26,7 +26,16 @@ Prints agreement per kind and overall, and with ``--misses`` every disagreement.
 also grades the set with the scorer of another checkout's ``src`` (e.g. the main branch) and prints
 both figures side by side. ``--style-prefix real:`` measures the real outputs alone.
 
-Usage: ``.venv/bin/python benchmarks/grading_heldout.py [--before-src DIR] [--misses] [--style-prefix P]``
+``benchmarks/heldout_answers_real2.jsonl`` (ids ``s....``, same row format) holds 192 further real outputs, kept
+apart from the work on the scorer and measured with ``--data`` once it is done: 38 true/false answers (TheoremQA's
+published runs, wenhuchen/TheoremQA ``outputs/``: GPT4, ChatGPT, GPT3.5, GPT3, Claude, anthropic_v2, alpaca, vicuna;
+English, gold ``正确``/``错误`` under the ``history`` ability that selects the kind), 15 math answers from the same runs,
+GAOKAO-Bench files and items not in the set above (Chinese usage, gpt-4-0314's History/Biology/Chemistry/Politics/
+English answers and math fill-in, second and third runs of the physics items with several correct options), LawBench
+answers of other models, of the one-shot runs and of two more tasks: charge names (3-3, as ``cloze`` under ``chinese``)
+and the amount of a crime in yuan (3-7, as ``math``). Verdicts were set by hand with the rules above.
+
+Usage: ``.venv/bin/python benchmarks/grading_heldout.py [--data PATH] [--before-src DIR] [--misses] [--style-prefix P]``
 
 Agreement before (the single-pass careful scorer, b7266b4) and after the grading stages
 (``evaluate.grading``), on the whole set and on the 202 real outputs:
@@ -121,10 +130,11 @@ def agreement(rows: list[dict], verdicts: list[dict]) -> dict[str, tuple[int, in
     return {k: tuple(v) for k, v in tally.items()}
 
 
-def _before(src: str) -> list[dict]:
+def _before(src: str, data: Path = DATA) -> list[dict]:
     """Verdicts of another checkout's scorer, in a fresh interpreter so the two never mix."""
-    code = (f"import sys, json; sys.path.insert(0, {str(Path(src).resolve())!r}); sys.path.insert(1, {str(ROOT)!r});"
-            "from benchmarks.grading_heldout import grade, load_rows; print(json.dumps(grade(load_rows())))")
+    code = (f"import sys, json; from pathlib import Path; sys.path.insert(0, {str(Path(src).resolve())!r});"
+            f"sys.path.insert(1, {str(ROOT)!r}); from benchmarks.grading_heldout import grade, load_rows;"
+            f"print(json.dumps(grade(load_rows(Path({str(Path(data).resolve())!r})))))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -135,15 +145,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--misses", action="store_true", help="print every disagreement")
     ap.add_argument("--style-prefix", default="", metavar="PREFIX",
                     help='measure only the rows whose style starts with PREFIX (e.g. "real:")')
+    ap.add_argument("--data", type=Path, default=DATA, metavar="PATH",
+                    help="the set to measure (default benchmarks/heldout_answers.jsonl)")
     args = ap.parse_args(argv)
-    rows = load_rows()
+    rows = load_rows(args.data)
     sys.path.insert(0, str(ROOT / "src"))
     keep = [i for i, row in enumerate(rows) if row["style"].startswith(args.style_prefix)]
     if not keep:
         raise SystemExit(f"no row's style starts with {args.style_prefix!r}")
     after = grade([rows[i] for i in keep])
     if args.before_src:
-        before = _before(args.before_src)
+        before = _before(args.before_src, args.data)
     rows = [rows[i] for i in keep]
     figures = {"this": agreement(rows, after)}
     if args.before_src:
