@@ -51,6 +51,7 @@ def test_find_commits_to_nothing(output, ambiguous):
     ("分析：甲、乙两组都错了。\n[正确答案] 丙\n题目问的是哪一组正确：甲组、乙组还是丙组", "正确答案:丙"),
     # a tag alone on its line: the answer is on the next line with content
     ("【答案】\n\n所求的值为 $12$<eoa>", "答案:\n\n所求的值为 $12$"),
+    ("【答案】\n$$\nx=\\frac{1}{2}\n$$\n验证略。", "答案:\n$$\nx=\\frac{1}{2}\n$$"),       # a display formula
     # a conclusion ("综上所述") holds the rest of the output
     ("先看A，A不对；再看B，B也不对。\n综上所述，应选C。\n即C项。", "综上所述,应选C。\n即C项。"),
     # two blocks are both read (whether they agree is the match stage's concern)

@@ -75,6 +75,7 @@ INLINE = "关于光合作用，下列说法正确的是?A:只在白天进行暗�
     # the question's options copied back are not answers
     ("关于光合作用，下列说法正确的是\nA. 只在白天进行暗反应\nB. 光反应产生氧气\nC. 不需要酶的参与\nD. 只发生在根部\n"
      "光反应产生氧气的是B，水在类囊体上被分解。", "B", "committed", False),
+    ("B. 光反应产生氧气\nC. 不需要酶的参与", "E", "none", True),                  # two options given: no list copy
     # two committed answers that disagree, no correction between them
     ("综上所述，答案是A。\n【答案】C<eoa>", "E", "none", True),
     # a letter that is a name, or quoted in a refusal, is no answer

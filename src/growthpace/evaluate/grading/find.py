@@ -46,7 +46,8 @@ _REFUSAL = re.compile(r"作为一个?(?:AI|人工智能|语言模型)|我无法(
                       r"如果您?能(?:够)?(?:提供|给出)|请您?(?:提供|给出)(?:具体|完整|更多)|"
                       r"(?i:sorry[^.!?\n]*?(?:please\s+provide|I\s+(?:cannot|can'?t|am\s+unable)))")
 # An answer block: the line of an answer tag or phrase (stage 2 writes 【答案】 as 答案:), up to the next line
-# with content when the tag ends its line; a conclusion (综上所述) holds the rest of the output.
+# with content when the tag ends its line (and to the end of a display formula $$...$$ it opens); a
+# conclusion (综上所述) holds the rest of the output.
 _ANSWER_MARK = re.compile(r"(?:正确答案|最终答案|参考答案|答案)\s*(?:应该是|应当是|应为|应是|是|为|:)(?!\s*(?:什么|多少|哪))|"
                           r"(?i:final\s+answer|the\s+answer\s+is|answer\s*:)")
 _CONCLUSION = re.compile(r"综上所述|综上可[知得]|综合以上|(?i:in\s+conclusion)")
@@ -73,8 +74,8 @@ def answer_blocks(s: str) -> str | None:
         while True:
             nl = s.find("\n", end)
             end = len(s) if nl < 0 else nl
-            if re.search(r"\w", s[m.end():end]) or nl < 0:
-                break
+            if re.search(r"\w", s[m.end():end]) and s[m.end():end].count("$$") % 2 == 0 or nl < 0:
+                break  # a line with content, and a display formula closed
             end = nl + 1
         if re.search(r"\w", s[m.end():end]) and not re.search(r"[?？]\s*$", s[m.end():end]):  # not a question
             spans.append((s.rfind("\n", 0, m.start()) + 1, end))

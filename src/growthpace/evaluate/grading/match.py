@@ -73,16 +73,17 @@ def option_texts(question: str) -> dict[str, str]:
 
 
 def without_copied_options(found: str, question: str) -> str:
-    """``found`` without the question's list of options copied back (two options or more, each with its
+    """``found`` without the question's list of options copied back (three options or more, each with its
     letter, one after the other): a copied list names every letter and commits to none. An option with its
-    letter on its own, or options quoted one by one in a reasoning, stay."""
+    letter on its own, two options given together, or options quoted one by one in a reasoning, stay."""
     copies = []
     for L, t in option_texts(question).items():
         t = re.sub(r"(?:\\\s)+", r"\\s*", re.escape(N.text(t)))
         copies.append(rf"(?<![A-Za-z0-9]){L}\s*[:.、)]\s*{t}")
     if len(copies) < 2:
         return found
-    return re.sub(rf"(?:(?:{'|'.join(copies)})[\s;；。]*){{2,}}", "\n", found)
+    least = min(3, len(copies))  # two options one after the other may be an answer that names two
+    return re.sub(rf"(?:(?:{'|'.join(copies)})[\s;；。]*){{{least},}}", "\n", found)
 
 
 def without_named_letters(found: str) -> str:
