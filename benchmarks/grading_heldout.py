@@ -77,8 +77,9 @@ written rows    717/724   99.0%    720/724   99.4%
 real rows       183/202   90.6%    202/202  100.0%
 ==============  =================  =================
 
-The real rows' 202/202 is a development figure, not a held-out one. Still missed (written rows): ``3∶2`` with the ratio colon, ``0.5`` for ``50%``, ``\sqrt 2`` in ``$...$``,
-and a ramble that tries ``x=7`` without committing (read as 7).
+The real rows' 202/202 is a development figure, not a held-out one. Still missed (written rows):
+``3∶2`` with the ratio colon, ``0.5`` for ``50%``, ``\sqrt 2`` in ``$...$``, and a ramble that tries
+``x=7`` without committing (read as 7).
 """
 
 from __future__ import annotations
