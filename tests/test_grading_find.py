@@ -20,6 +20,7 @@ from growthpace.evaluate.grading import normalise as N
     # a hedge with a stated preference commits to it
     ("我更倾向于D，不过C也说得通。", "D", F.COMMITTED),
     ("I'd go with (C), though B is close.", "(C)", F.COMMITTED),
+    ("很抱歉，我不能确定，但我倾向于B。", "B", F.COMMITTED),      # an apology with a preference is no refusal
     # an explanation after the answer is not read
     ("答案：D\n理由：C项混淆了概念。", "答案：D", F.COMMITTED),
     ("Final: B\nExplanation: A and C are wrong.", "Final: B", F.COMMITTED),
@@ -54,6 +55,7 @@ def test_find_commits_to_nothing(output, ambiguous):
     ("【答案】\n$$\nx=\\frac{1}{2}\n$$\n验证略。", "答案:\n$$\nx=\\frac{1}{2}\n$$"),       # a display formula
     # a conclusion ("综上所述") holds the rest of the output
     ("先看A，A不对；再看B，B也不对。\n综上所述，应选C。\n即C项。", "综上所述,应选C。\n即C项。"),
+    ("A、B两项都与材料不符。\n综上，只有C符合。", "综上,只有C符合。"),
     # two blocks are both read (whether they agree is the match stage's concern)
     ("综上所述，选A。\n【答案】D", "综上所述,选A。\n答案:D"),
     # an explanation marker before the answer block does not hide it

@@ -42,7 +42,7 @@ _REFUSAL = re.compile(r"作为一个?(?:AI|人工智能|语言模型)|我无法(
                       r"超出了我的|(?i:as\s+an\s+ai|I\s+cannot|I\s+can'?t\s+(?:answer|verify|determine))|"
                       # an apology that asks for the question or says it cannot answer
                       r"(?:很抱歉|抱歉|对不起)[^。!！?？\n]*?(?:没有(?:提供|给出)|未(?:提供|给出)|"
-                      r"我?(?:无法|不能)(?:回答|作答|判断|确定|理解|提供|解答))|"
+                      r"我?(?:无法|不能)(?:回答|作答|理解|提供|解答))|"
                       r"如果您?能(?:够)?(?:提供|给出)|请您?(?:提供|给出)(?:具体|完整|更多)|"
                       r"(?i:sorry[^.!?\n]*?(?:please\s+provide|I\s+(?:cannot|can'?t|am\s+unable)))")
 # An answer block: the line of an answer tag or phrase (stage 2 writes 【答案】 as 答案:), up to the next line
@@ -50,7 +50,7 @@ _REFUSAL = re.compile(r"作为一个?(?:AI|人工智能|语言模型)|我无法(
 # conclusion (综上所述) holds the rest of the output.
 _ANSWER_MARK = re.compile(r"(?:正确答案|最终答案|参考答案|答案)\s*(?:应该是|应当是|应为|应是|是|为|:)(?!\s*(?:什么|多少|哪))|"
                           r"(?i:final\s+answer|the\s+answer\s+is|answer\s*:)")
-_CONCLUSION = re.compile(r"综上所述|综上可[知得]|综合以上|(?i:in\s+conclusion)")
+_CONCLUSION = re.compile(r"综上(?:所述|可知|可得)?|综合以上|(?i:in\s+conclusion)")
 _EXPLANATION = re.compile(r"(?:解析|解释|理由|分析|补充说明|说明)\s*[:：]|[(（]\s*注意\s*[:：]|(?i:explanation\s*:)")
 _PUNCT_ONLY = re.compile(r"[\s\W_]*")
 
