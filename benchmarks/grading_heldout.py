@@ -56,10 +56,10 @@ On the written outputs alone: 584/724 (80.7%) before, 717/724 (99.0%) after.
 The written set and the stages were written by the same hand, and the stages were designed after the
 "before" misses had been read, so their "after" figure is an upper bound on agreement with answer styles
 that neither has seen. Still missed there: a ``综上所述，正确答案是B`` that follows a list of ruled-out
-options (read as ambiguous), ``3∶2`` with the ratio colon, ``0.5`` for ``50%``, ``\sqrt 2`` in
-``$...$``, and a ramble that tries ``x=7`` without committing (read as 7).
+options (read as ambiguous; read since careful version 4), ``3∶2`` with the ratio colon, ``0.5`` for
+``50%``, ``\sqrt 2`` in ``$...$``, and a ramble that tries ``x=7`` without committing (read as 7).
 
-On the real outputs the stages change no verdict: both scorers miss the same 19 rows (GAOKAO-Bench
+On the real outputs the stages changed no verdict: both scorers missed the same 19 rows (GAOKAO-Bench
 167/184, LawBench 16/18). Ten single-choice answers that commit to one letter read as ambiguous because
 the text around it names other options or restates the options (``【答案】D<eoa>``, ``【答案】: C <eoa>``,
 ``【答案】B. other than``, ``因此，选项B正确，选项A、C、D不符合题意``, ``综上所述，错误的叙述是D``,
@@ -67,6 +67,28 @@ the text around it names other options or restates the options (``【答案】D<
 letter (a refusal quoting ``“A”的选项``, ``C的代码量`` about the C language); math answers in a
 ``【答案】0.98<eoa>`` block keep the bracket and the end tag (3), a line given as ``y=x+1`` or ``y=3x`` does
 not match ``x-y+1=0`` or ``3x-y=0`` (3), and ``1和3`` is read as 3.
+
+The real outputs then became a development set: the rules below were written after reading those 19
+misses (as general rules, with tests in their own wording), so the real rows' "after" figure is no longer
+held-out; a fresh batch of real outputs measures them. Careful scoring version 4: an answer block
+(``【答案】``, ``[正确答案]``, ``答案：``, ``综上所述``) is the committed answer and outranks the options a
+reasoning names; end-of-section tags (``<eoa>``, ``</s>``) are dropped; the question's list of options
+copied back, a capital that names something else (``C语言``, ``C比Java快``) and an apology that asks for the
+question are no answer; options ruled out as ``不符合题意`` are no candidates; two equations compare by
+their solutions; values listed after 答案 (``1和3``) are a list. Agreement before (the grading stages at
+680c723) and after:
+
+==============  =================  =================
+part            before (680c723)   careful v4
+==============  =================  =================
+whole set       900/926   97.2%    922/926   99.6%
+written rows    717/724   99.0%    720/724   99.4%
+real rows       183/202   90.6%    202/202  100.0%
+==============  =================  =================
+
+The real rows' 202/202 is a development figure, not a held-out one. Still missed (written rows):
+``3∶2`` with the ratio colon, ``0.5`` for ``50%``, ``\sqrt 2`` in ``$...$``, and a ramble that tries
+``x=7`` without committing (read as 7).
 """
 
 from __future__ import annotations

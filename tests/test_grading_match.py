@@ -61,6 +61,47 @@ def test_choice(output, parsed, path, ambiguous):
     assert res["score"] == float(parsed == "B")
 
 
+INLINE = "关于光合作用，下列说法正确的是?A:只在白天进行暗反应;B:光反应产生氧气;C:不需要酶的参与;D:只发生在根部"
+
+
+@pytest.mark.parametrize("output,parsed,path,ambiguous", [
+    # an answer block or a conclusion outranks the options the reasoning discusses
+    ("逐项来看：\nA项，暗反应不需要光，说法片面。\nC项，酶是必需的。\nD项，叶片才是主要场所。\n[正确答案]B",
+     "B", "committed", False),
+    ("A说只在白天，错；C说不需要酶，错；D说只在根部，错。\n综上所述，符合的是B。", "B", "committed", False),
+    ("【解析】C和D的说法都站不住，A也不全面。\n【答案】B．光反应产生氧气 <eoa>", "B", "committed", False),
+    ("解析：A、C、D都有明显的错误。\n【答案】: B <eoa>", "B", "committed", False),
+    ("因此，选项B正确，选项A、C、D均不符合题意。", "B", "committed", False),           # the others ruled out
+    # the question's options copied back are not answers
+    ("关于光合作用，下列说法正确的是\nA. 只在白天进行暗反应\nB. 光反应产生氧气\nC. 不需要酶的参与\nD. 只发生在根部\n"
+     "光反应产生氧气的是B，水在类囊体上被分解。", "B", "committed", False),
+    ("B. 光反应产生氧气\nC. 不需要酶的参与", "E", "none", True),                  # two options given: no list copy
+    # two committed answers that disagree, no correction between them
+    ("综上所述，答案是A。\n【答案】C<eoa>", "E", "none", True),
+    # a letter that is a name, or quoted in a refusal, is no answer
+    ("很抱歉，您的问题不完整。如果您能提供选项（如“A”的内容），我可以帮您解答。", "E", "none", False),
+    ("C语言的执行效率比Python高。", "E", "none", False),
+    ("D的运行速度通常快于Ruby和Perl。", "E", "none", False),
+    ("应选B，B与ATP的合成直接相关。", "B", "committed", False),
+    ("维生素C与此无关，应选B。", "B", "committed", False),
+    ("B选项比Java的写法更简洁。", "B", "committed", False),                   # a clause that speaks of an option
+])
+def test_choice_reads_the_committed_answer_not_the_options_mentioned(output, parsed, path, ambiguous):
+    res = score_item(choice_rec("B"), output=output)
+    assert (res["parsed"], res["parse_path"], res["ambiguous"]) == (parsed, path, ambiguous)
+
+
+@pytest.mark.parametrize("output,parsed", [
+    # a LawBench-style question with its options on one line, copied back before the answer
+    (INLINE + "\n应当是B<eoa>", "B"),
+    ("[正确答案]B:光反应产生氧气。\n" + INLINE, "B"),
+    (INLINE, "E"),                                                                 # the copy alone: no answer
+])
+def test_choice_inline_options_copied_back(output, parsed):
+    rec = {"type": "biology", "messages": [{"role": "user", "content": INLINE}, {"role": "assistant", "content": "B"}]}
+    assert score_item(rec, output=output)["parsed"] == parsed
+
+
 def test_choice_logit_fallback_only_when_the_text_names_nothing():
     logits = {"A": 0.1, "B": 0.2, "C": 3.0, "D": 0.0}
     res = score_item(choice_rec("B"), output="光合作用需要光。", letter_logits=logits)
@@ -134,6 +175,14 @@ def test_multi_select(output, want):
     ("\\sqrt{5}", "答案：根号5", 1.0),
     ("9", "先算得 7。不对，重新计算：答案是 9。", 1.0), ("9", "先算得 9。不对，重新计算：答案是 7。", 0.0),  # corrections
     ("9", "答案可能是 9，也可能是 10。", 0.0), ("9", "我无法完成这道题。", 0.0),                   # no commitment
+
+    ("0.75", "【答案】0.75<eoa>", 1.0), ("12", "推得 12<eoe>\n[答案]12<eoa>", 1.0),                  # answer blocks
+    ("0.75", "【答案】0.57<eoa>", 0.0),
+    ("x-2y+3=0", "【答案】切线方程为 $y=\\frac{1}{2}x+\\frac{3}{2}$", 1.0),                     # equations of lines
+    ("2x+y-1=0", "所以直线为 $y=-2x+1$", 1.0), ("2x+y-1=0", "答案：$y=2x+1$", 0.0),
+    ("y=4x", "答案：$4x-y=0$", 1.0), ("y=4x", "答案：$4x+y=0$", 0.0),
+    ("2 和 5", "【答案】2和5<eoa>", 1.0), ("2,5", "答案：5和2", 1.0),                                # lists
+    ("2 和 5", "答案：5", 0.0), ("2 和 5", "答案：2和6", 0.0),
 ])
 def test_math(answer, output, score):
     assert score_item(math_rec(answer), output=output)["score"] == score

@@ -11,6 +11,11 @@ from growthpace.evaluate.grading import normalise as N
     ("答案：ＢＣ，（２）", "答案:BC,(2)"),       # full-width to ASCII
     ("选 **D** 或 `D`", "选 D 或 D"),          # markdown emphasis dropped
     ("", ""),
+    # an answer block's tag is an answer phrase; end-of-section tags are no part of any answer
+    ("【最终答案】7<eoa>", "最终答案:7"),
+    ("[答案]: 甲 </s>", "答案:甲"),
+    ("推理结束<eoe>\n【答案】0.5<|im_end|>", "推理结束\n答案:0.5"),
+    ("a<b 且 c>d", "a<b 且 c>d"),             # a comparison is no tag
 ])
 def test_text(raw, want):
     assert N.text(raw) == want

@@ -40,7 +40,7 @@ MODES = ("careful", "authors")
 DEFAULT_MODE = "careful"
 # Bump a mode's version when its verdicts change: the tables are recomputed from the stored rows
 # (a rule parameter), with no generation.
-VERSIONS = {"careful": 3, "authors": 1}
+VERSIONS = {"careful": 4, "authors": 1}
 FIRST_TOKEN = "first_token"
 # The evidence columns a row must hold to be scored (written by evaluate.run since its SCORING_VERSION 3).
 EVIDENCE = ["kind", "ability", "gold", "question", "answer", "output", "letter_logits", "last_letter_logits",

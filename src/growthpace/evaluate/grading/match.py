@@ -6,7 +6,9 @@ multi-select line, math extraction and equivalence) and add what a careful grade
 
 - choice: conclusions after elimination (``最后只剩B``, ``所以最后是B``, ``本题选B``), the one option
   marked right in a markdown list or table (``- B：正确``, ``| B | ✓ |``), an option's text quoted in a
-  sentence; an English article (``A lot of…``) is not option A;
+  sentence. Not candidates: the options ruled out (``选项A、C、D不符合题意``), the question's list of
+  options copied back (``A．…\nB．…``, ``A:…;B:…``), a capital that names something else (``C语言``,
+  ``维生素C``, ``C比Java快``) and an English article (``A lot of…``);
 - true/false: paraphrases (``符合史实``/``不符合史实``, ``相符``/``不符``, ``成立``/``不成立``,
   ``有误``, ``accurate``/``inaccurate``), and a verdict whose reason contains the opposite word: the
   first sentence that gives a verdict decides unless a later sentence is a bare opposite verdict;
@@ -15,7 +17,8 @@ multi-select line, math extraction and equivalence) and add what a careful grade
 - multi-select: ``以上都对`` / ``All of the above`` (every option), exclusion (``除了B以外都对``),
   the options marked right in a markdown list or table;
 - math: the answer extracted from ``normalise.math_text`` (number words, scientific notation, mixed
-  numbers, ratios, inequalities as intervals) and compared by ``scorers.math_equiv``, whose symbolic
+  numbers, ratios, inequalities as intervals; values listed after 答案, ``1和3``, as a list) and compared
+  by ``scorers.math_equiv`` (two equations by their solutions: ``y=x+1`` = ``x-y+1=0``), whose symbolic
   step (math-verify, sympy) runs under a CPU-time limit (``symbolic.cpu_limited``) so no expression can hang it.
 """
 
@@ -25,7 +28,7 @@ import re
 
 from .. import scorers as S
 from . import normalise as N
-from .symbolic import symbolic_equiv  # noqa: F401 (math's value check)
+from .symbolic import symbolic_equiv
 
 # ------------------------------------------------------------------------------------------ choice
 _COMMIT = re.compile(r"(?:最后只剩(?:下)?|只剩下?|剩下的(?:只有|就是|是)|所以最后是|最后是|本题选|本题答案(?:是|为)?|就选|因此选|所以是|故答案(?:是|为)|"
@@ -39,7 +42,58 @@ _RUN_OF = r"[A-H](?:\s*[和、,与及]\s*[A-H])*"
 # options a reasoning rules out: 排除A和D, A项显然不对, rule out C
 _RULED_OUT = re.compile(rf"(?:排除|除去|(?i:rule\s+out|eliminate))\s*(?:选项)?\s*{_RUN_OF}(?![A-Za-z0-9])|"
                         rf"(?<![A-Za-z0-9]){_RUN_OF}\s*(?:项|选项)?\s*(?:的说法)?\s*(?:显然|明显|也|都|均)?"
-                        r"(?:不对|错误|不正确|站不住脚|可以排除|被排除|(?i:is\s+wrong|can\s+be\s+ruled\s+out))")
+                        r"(?:不对|错误|不正确|站不住脚|可以排除|被排除|不符合题意|不合题意|不符题意|不符合要求|不选|"
+                        r"(?i:is\s+wrong|can\s+be\s+ruled\s+out))")
+# a capital that names something else: a programming language (C语言, C++), a vitamin, or a letter listed
+# or compared with Latin-script names (C比Java快, Python和C) in a clause that speaks of no option
+_NAME_GLUED = re.compile(r"(?<![A-Za-z0-9])[A-H](?=\+\+|#|\s*语言)|(?:维生素|(?i:vitamin))\s*[A-H](?![A-Za-z0-9])")
+_LINK = r"(?:比|和|与|或者|或|及|、|还是|不如|[高低优快慢强弱多少大小]于|(?i:(?<![A-Za-z])(?:than|vs\.?|and|or)(?![A-Za-z])))"
+_LATIN_NAME = r"(?<![A-Za-z])(?=[A-Za-z]{2})[A-Za-z]*[I-Zi-z][A-Za-z]*"  # JAVA, Python: not a run of option letters
+_NAME_LISTED = re.compile(rf"(?<![A-Za-z0-9])[A-H](?![A-Za-z0-9])(?=[^。!?！？;；,，\n]{{0,20}}?{_LINK}\s*{_LATIN_NAME})|"
+                          rf"({_LATIN_NAME}\s*{_LINK}\s*)[A-H](?![A-Za-z0-9])")
+_OPTION_WORDS = re.compile(r"选|项|答案|正确|错误|符合|说法|(?i:option|answer|choice|correct)")
+_CLAUSE = re.compile(r"[^。!?！？;；,，\n]+")
+# options written on one line (A:...;B:...;C:... or A.①② B.①③ C.②④)
+_NEXT_LABEL = r"(?:[;；]\s*|\s+)[A-H]\s*[:.、)]"
+_INLINE_OPTION = re.compile(rf"(?<![A-Za-z0-9])([A-H])\s*[:.、)]\s*(.+?)(?={_NEXT_LABEL}|[;；。]?\s*$)")
+
+
+def option_texts(question: str) -> dict[str, str]:
+    """The options' texts of a question: one option a line, or several options on one line."""
+    texts = {L: t for L, t in S._option_texts(question).items() if t}
+    if len(texts) >= 2 and not any(re.search(_NEXT_LABEL, N.text(t)) for t in texts.values()):
+        return texts
+    inline = {}
+    for line in N.text(question).splitlines():
+        found = _INLINE_OPTION.findall(line)
+        if len(found) >= 2:
+            inline.update((L, t.strip().strip(S._PUNCT)) for L, t in found)
+    inline = {L: t for L, t in inline.items() if t}
+    return inline if len(inline) >= 2 else texts
+
+
+def without_copied_options(found: str, question: str) -> str:
+    """``found`` without the question's list of options copied back (three options or more, each with its
+    letter, one after the other): a copied list names every letter and commits to none. An option with its
+    letter on its own, two options given together, or options quoted one by one in a reasoning, stay."""
+    copies = []
+    for L, t in option_texts(question).items():
+        t = re.sub(r"(?:\\\s)+", r"\\s*", re.escape(N.text(t)))
+        copies.append(rf"(?<![A-Za-z0-9]){L}\s*[:.、)]\s*{t}")
+    if len(copies) < 2:
+        return found
+    least = min(3, len(copies))  # two options one after the other may be an answer that names two
+    return re.sub(rf"(?:(?:{'|'.join(copies)})[\s;；。]*){{{least},}}", "\n", found)
+
+
+def without_named_letters(found: str) -> str:
+    """``found`` with the capitals that name something other than an option blanked out."""
+    found = _NAME_GLUED.sub(" ", found)
+
+    def clause(m: re.Match) -> str:
+        c = m.group(0)
+        return c if _OPTION_WORDS.search(c) else _NAME_LISTED.sub(lambda n: (n.group(1) or "") + " ", c)
+    return _CLAUSE.sub(clause, found)
 
 
 def marked_letters(s: str) -> tuple[set[str], int] | None:
@@ -53,6 +107,7 @@ def marked_letters(s: str) -> tuple[set[str], int] | None:
 def choice(found: str, question: str, n_options: int) -> tuple[str | None, str]:
     """(letter, status) with status 'ok', 'none', 'ambiguous' or 'invalid'."""
     valid = S._valid_letters(n_options)
+    found = without_named_letters(without_copied_options(found, question))
     marked = marked_letters(found)
     if marked:
         right = sorted(marked[0])
@@ -69,7 +124,7 @@ def choice(found: str, question: str, n_options: int) -> tuple[str | None, str]:
         if rest != found:
             letter, status = S._parse_choice(rest, n_options)
     if status == "none":  # the option's text: the whole answer, or quoted in a sentence (two characters or more)
-        texts = {L: N.text(t) for L, t in S._option_texts(question).items() if t}
+        texts = {L: N.text(t) for L, t in option_texts(question).items()}
         core = found.strip().strip(S._PUNCT)
         hits = [L for L, t in texts.items() if t == core] or [L for L, t in texts.items() if len(t) >= 2 and t in found]
         if len(hits) == 1:
@@ -179,11 +234,43 @@ def multi_select(found: str, n_options: int) -> frozenset[str]:
 
 
 # -------------------------------------------------------------------------------------------- math
+_VALUE = r"-?\d+(?:\.\d+)?(?:/\d+)?"
+_LISTED = re.compile(rf"\$?\s*{_VALUE}(?:\s*(?:和|与|以及|及|、|,|或者|或)\s*{_VALUE})+\s*\$?")
+_ONE_EQ = re.compile(r"(?<![<>!=\\])=(?!=)")
+
+
+def listed_answer(text: str) -> str | None:
+    """Several values given as the answer (``答案：1和3``, ``答案：2、5``) as a list ``1, 3``."""
+    if "答案" not in text:
+        return None
+    rest = re.sub(r"^\s*(?:应该是|应为|应是|是|为)?\s*:?", "", text.split("答案")[-1]).strip().rstrip("。.").strip()
+    if not _LISTED.fullmatch(rest):
+        return None
+    return ", ".join(re.findall(_VALUE, rest.replace("$", "")))
+
+
+def _equation(s: str | None) -> str | None:
+    """``s`` as an equation in the unknowns (``y=x+1``, ``3x-y=0``), without ``$``, or None."""
+    if not s:
+        return None
+    s = s.replace("$", "").strip()
+    if len(_ONE_EQ.findall(s)) != 1 or not re.search(r"(?<![\\A-Za-z])[a-z](?![A-Za-z])", s):
+        return None
+    return s
+
+
+def equations_equal(pred: str | None, gold: str) -> bool:
+    """Two equations with the same solutions (``y=x+1`` and ``x-y+1=0``): math-verify compares them as
+    equations (one side minus the other, up to a nonzero factor)."""
+    a, b = _equation(pred), _equation(gold)
+    return bool(a and b) and symbolic_equiv(a, b)
+
+
 def math(found: str, gold_answer: str) -> tuple[str | None, float]:
     text = N.math_text(found)
-    ans = S.extract_math_answer(text) if text.strip() else None
+    ans = (listed_answer(text) or S.extract_math_answer(text)) if text.strip() else None
     gold = N.math_text(gold_answer)
-    if S.math_equiv(ans, gold) or S.math_equiv(ans, gold_answer):
+    if S.math_equiv(ans, gold) or S.math_equiv(ans, gold_answer) or equations_equal(ans, gold):
         return ans, 1.0
     try:
         return ans, float(bool(text) and S._states_text(text, gold_answer))

@@ -1,7 +1,8 @@
 """Stage 2 of careful grading: one writing for answers written in many.
 
 Traditional characters to simplified (OpenCC ``t2s``), full-width letters, digits and punctuation to
-ASCII, markdown emphasis dropped, Chinese number words to digits (cn2an: ``两千五百`` -> 2500,
+ASCII, markdown emphasis dropped, an answer block's tag (``【答案】``) as an answer phrase and the tags
+that end a section (``<eoa>``, ``</s>``) dropped, Chinese number words to digits (cn2an: ``两千五百`` -> 2500,
 ``二分之一`` -> 1/2, ``百分之五十`` -> 50%, ``负三`` -> -3, ``壹拾贰`` -> 12), English number words
 (``one half``, ``negative three``, ``one thousand``) to digits, and the writings of a math answer
 that name the same value: scientific notation, mixed numbers, digit groups, ratios, ``根号``, ``±``
@@ -45,9 +46,24 @@ def markdown(s: str) -> str:
     return re.sub(r"\*\*|__|`", "", s)
 
 
+# an answer block's tag (【答案】, [正确答案]) and the end-of-section tags of benchmark prompts and chat
+# templates (<eoa>, <eoe>, <eot>, </s>, <|im_end|>, <|endoftext|>, <|eot_id|>)
+_ANSWER_TAG = re.compile(r"\[\s*((?:正确|最终|参考)?答案)\s*\][ \t]*:?[ \t]*")
+_END_TAG = re.compile(r"<\s*(?:eo[aetsq]|/s|\|(?:im_end|endoftext|eot_id|end)\|)\s*>", re.I)
+
+
+def tags(s: str) -> str:
+    """An answer block's tag as an answer phrase (``[答案]0.5`` -> ``答案:0.5``) and end-of-section tags
+    dropped: one that ends the text, and a line break for one inside it."""
+    s = _ANSWER_TAG.sub(r"\1:", s)
+    s = re.sub(rf"(?:\s*{_END_TAG.pattern})+\s*$", "", s, flags=re.I)
+    return re.sub(rf"[ \t]*{_END_TAG.pattern}[ \t]*\n?", "\n", s, flags=re.I)
+
+
 def text(s: str | None) -> str:
-    """The writing every kind reads: simplified, ASCII width, no markdown emphasis."""
-    return markdown(width(simplified(s or "")))
+    """The writing every kind reads: simplified, ASCII width, no markdown emphasis, answer tags as
+    answer phrases and no end-of-section tags."""
+    return tags(markdown(width(simplified(s or ""))))
 
 
 # ------------------------------------------------------------------------------------ number words
