@@ -89,6 +89,29 @@ real rows       183/202   90.6%    202/202  100.0%
 The real rows' 202/202 is a development figure, not a held-out one. Still missed (written rows):
 ``3∶2`` with the ratio colon, ``0.5`` for ``50%``, ``\sqrt 2`` in ``$...$``, and a ramble that tries
 ``x=7`` without committing (read as 7).
+
+The fresh batch (``heldout_answers_real2.jsonl``, 192 real outputs), measured once, after careful version
+4, with each scorer: the single-pass scorer (b7266b4), the grading stages before the real rows were read
+(448ef6a) and careful version 4:
+
+==============  =================  =================  =================
+kind            b7266b4            448ef6a            careful v4
+==============  =================  =================  =================
+single choice    56/63    88.9%     56/63    88.9%     63/63   100.0%
+true/false       32/38    84.2%     28/38    73.7%     35/38    92.1%
+cloze            10/18    55.6%     10/18    55.6%     10/18    55.6%
+multi-select     23/23   100.0%     23/23   100.0%     23/23   100.0%
+math             45/50    90.0%     45/50    90.0%     50/50   100.0%
+overall         166/192   86.5%    162/192   84.4%    181/192   94.3%
+==============  =================  =================  =================
+
+Its 11 misses: LawBench's charge names given in a labelled block, ``[罪名]容留他人吸毒<eoa>`` (7 of the 8
+cloze misses): the label in brackets is read as the answer, as a marked answer (``【】``) is; a structured
+reply whose ``罪名：故意毁坏财物罪`` follows a statute's title in 《》 (read as the title); and English
+true/false answers that restate the claim or its negation instead of a verdict (``Therefore, the answer
+is: f is uniformly continuous on R.``, ``This transformation does not have any eigenvectors.``,
+``Poor contrast.``): a verdict by paraphrase of the claim, which the scorer reads only in Chinese
+(``这种看法不符合史实``).
 """
 
 from __future__ import annotations
