@@ -8,8 +8,8 @@ What the plan's rate model (``growthpace.throughput``) needs, measured here:
   were empty: the same tokens and parameters it predicts with) over the peak times the core-seconds of
   the job's model work (an SFT loop's ``phase_seconds.loop``, an evaluation's ``phase_seconds.evaluate``);
   training's is one ratio over every cell; scoring and generation share each evaluation's seconds, so
-  theirs come from a least-squares fit over the evaluations (a share of zero or below falls back to one
-  MFU for both);
+  theirs come from a least-squares fit over the evaluations (a share of zero or below, or an MFU above one,
+  falls back to one MFU for both);
 - the overhead of each rule's jobs: job core-seconds (from the Snakemake log) less their model work,
   per job (``demo_profile.py``'s accounting).
 
@@ -82,7 +82,9 @@ def calibrate(configfiles: list[Path], workdir: Path, log: Path | None = None) -
     a = np.array([[fs / peak, fg / peak] for fs, fg, _ in evals])
     b = np.array([s for *_, s in evals])
     (inv_score, inv_decode), *_ = np.linalg.lstsq(a, b, rcond=None)
-    if inv_score <= 0 or inv_decode <= 0:  # not separable on this run: one MFU for both
+    # not separable on this run (a share of zero or below, or an MFU above one, which no device reaches):
+    # one MFU for both
+    if min(inv_score, inv_decode) < 1:
         inv_score = inv_decode = b.sum() / a.sum()
     return Rates(device=f"CPU core (calibrated on {config['study']})", peak_tflops=peak / 1e12,
                  mfu_train=float(mfu_train), mfu_score=float(1 / inv_score), mfu_decode=float(1 / inv_decode),
