@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from growthpace.gpus import SUBMITTED_ENV
 from growthpace.store import Store, artifact_key
 
 
@@ -95,11 +96,15 @@ def test_a_job_in_a_cluster_allocation_does_not_wait_for_another_build(tmp_path,
     key = artifact_key("sft", {"cell": 1}, {"base": "b"})
     assert store.state("sft", key) == "building"
     called = []
-    monkeypatch.setenv("SLURM_JOB_ID", "4242")
     monkeypatch.setattr(store_module, "LOCK_GRACE_SECONDS", 0.5)
+    # A job that snakemake runs inside an salloc (SLURM_JOB_ID set, not submitted) waits like any other;
+    # only a job the cluster executor submitted gives up.
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    assert not store_module.in_allocation()
+    monkeypatch.setenv(SUBMITTED_ENV, "1")
     with pytest.raises(BuildInProgress, match="being built by another run.*SLURM job 4242"):
         store.build("sft", {"cell": 1}, {"base": "b"}, lambda d: called.append(d))
-    monkeypatch.delenv("SLURM_JOB_ID")
+    monkeypatch.delenv(SUBMITTED_ENV)
     found = store.build("sft", {"cell": 1}, {"base": "b"}, lambda d: called.append(d))
     other.join(60)
     assert called == [] and (found.path / "x").read_text() == "built by the other run"

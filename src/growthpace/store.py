@@ -12,7 +12,8 @@ Snakemake's declared outputs under ``results/{study}/`` are small *receipts* (JS
 path), so each study keeps its own DAG while artifacts are built once and shared.
 
 Waiting for another build. A build of the same key by another run holds the key's lock. A process
-waits for it, except inside a cluster allocation (``SLURM_JOB_ID`` set): there it waits at most
+waits for it, except in a job a cluster executor submitted (``gpus.submitted_job``; inside an
+``salloc`` where snakemake itself runs, the allocation is held whatever the job does): there it waits at most
 ``LOCK_GRACE_SECONDS`` (enough for the cheap kinds) and then stops with ``BuildInProgress``, because a
 training job would otherwise hold its GPUs for hours doing nothing. The workflow plans such jobs as
 local ones where it can (``growthpace.reuse``): a job whose artifact exists, or is being built when
@@ -80,8 +81,11 @@ class NotInStore(LookupError):
 
 
 def in_allocation() -> bool:
-    """Whether this process runs inside a cluster job (waiting there holds the job's resources)."""
-    return bool(os.environ.get("SLURM_JOB_ID"))
+    """Whether this process is a job a cluster executor submitted (waiting there holds the job's resources
+    for nothing); not merely a process under SLURM_JOB_ID, as every job snakemake runs in an salloc is."""
+    from .gpus import submitted_job
+
+    return submitted_job()
 
 
 def reuse_only(rule: str) -> bool:
@@ -132,9 +136,10 @@ class Store:
 
     @contextmanager
     def reading(self, *artifacts: Artifact | None) -> Iterator[None]:
-        """Hold shared locks on ``artifacts`` (None, or a directory outside this store: skipped) for the duration of a build that reads
-        them, so that ``store gc`` leaves them alone. The kernel drops the locks when the process
-        ends, however it ends. Raises ``NotInStore`` if one was deleted before its lock was taken."""
+        """Hold shared locks on ``artifacts`` (None, or a directory outside this store: skipped) for the
+        duration of a build that reads them, so that ``store gc`` leaves them alone. The kernel drops the
+        locks when the process ends, however it ends. Raises ``NotInStore`` if one was deleted before its
+        lock was taken."""
         import fcntl
 
         fds = []
@@ -180,7 +185,7 @@ class Store:
         manifest fields (``extra`` adds more, e.g. the fingerprint of its input files). The directory
         becomes visible only once the builder has returned. With ``reuse_only`` an absent artifact is an
         error (``NotInStore``), never built. ``wait``: whether to wait for another run's build of the
-        same key; by default yes, except inside a cluster allocation (see the module's docstring).
+        same key; by default yes, except in a submitted cluster job (see the module's docstring).
         """
         key = artifact_key(kind, spec, inputs)
         final = self.path(kind, key)
@@ -195,8 +200,8 @@ class Store:
             lock.acquire(timeout=-1 if wait else LOCK_GRACE_SECONDS)
         except Timeout:
             raise BuildInProgress(
-                f"{kind} {key} is being built by another run (it holds {final}.lock). This job runs inside a "
-                f"cluster allocation (SLURM job {os.environ.get('SLURM_JOB_ID')}) and does not keep it waiting "
+                f"{kind} {key} is being built by another run (it holds {final}.lock). This job was submitted to "
+                f"the cluster (SLURM job {os.environ.get('SLURM_JOB_ID')}) and does not keep its allocation waiting "
                 "for that build. Run the study again once the other build is done: the job then finds the "
                 "artifact in the store and runs where snakemake runs, without a cluster job.") from None
         try:
