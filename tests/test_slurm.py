@@ -66,12 +66,14 @@ def jobs_of_run(out: str) -> list[str]:
 
 
 def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, request, tmp_path):
-    """The smoke study's cells of one model size, trained and evaluated as SLURM jobs, score exactly as
-    the local run's (one size keeps the cluster's queue short; the other size adds jobs, not paths)."""
+    """The smoke study's cells of one model size, a curated and a synthetic one, trained and evaluated as
+    SLURM jobs, score exactly as the local run's (one size and one data size per source keep the cluster's
+    queue short; the others add jobs, not paths)."""
     workdir = tmp_path / "slurm"
     workdir.mkdir()
     config = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
     config["grid"]["model_sizes"] = ["xs"]
+    config["grid"]["data_sizes"] = {"curated": [10], "synthetic": [20]}
     config["grid"]["evaluate_base"] = True  # one more job here, and one the second study must not submit
     configfile = workdir / "slurm.yaml"
     configfile.write_text(yaml.safe_dump(config))
@@ -85,13 +87,14 @@ def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, request, tmp_path
                           capture_output=True, text=True)
     assert "COMPLETED" in acct.stdout
     first = jobs_of_run(proc.stdout + proc.stderr)
-    assert first.count("train_cell") == 3 and first.count("evaluate_checkpoint") == 6, first
+    assert first.count("train_cell") == 2 and first.count("evaluate_checkpoint") == 4, first
     assert first.count("evaluate_base") == 1, first
     assert "subset" not in first  # drawing a cell's items is a local rule
     slurm = pd.read_parquet(workdir / "results" / "smoke" / "tables" / "scores.parquet")
     # the local run of the whole smoke study (built meanwhile by another test worker), its xs cells
     local = pd.read_parquet(request.getfixturevalue("smoke_run") / "results" / "smoke" / "tables" / "scores.parquet")
-    local = local[local["model_size"] == "xs"]
+    cells = slurm[["data_source", "data_size"]].drop_duplicates()
+    local = local[local["model_size"] == "xs"].merge(cells, on=["data_source", "data_size"])
     slurm = slurm[slurm["data_source"] != "base"]  # the smoke study evaluates no base model
     keys = ["model_size", "data_source", "data_size", "seed", "epoch", "split", "ability"]
     pd.testing.assert_frame_equal(slurm.sort_values(keys).reset_index(drop=True),
