@@ -2,6 +2,7 @@
 two rounds that picks up where it was."""
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -70,3 +71,13 @@ def test_adaptive_rounds_run_and_resume_between_rounds(smoke_run, tmp_path):
     assert {k for k, s in states.items() if s == "done"} == set(r0["chosen"] + r1["chosen"])
     assert {s for k, s in states.items() if k not in r0["chosen"] + r1["chosen"]} == {"skipped"}
     assert "Nothing to be done" in snakemake(work, "-n", configfile=work / "adaptive.yaml").stdout
+    # Benchmarks at the selected epoch: the cells the rounds trained get them, the skipped ones do not,
+    # and nothing else runs again (planned only: what the tables would read).
+    config["evaluation"]["benchmarks"] = {"cmmlu": {"dir": str(ROOT / "tests" / "fixtures" / "cmmlu"), "shots": [0]},
+                                          "epochs": "selected"}
+    (work / "benchmarks.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake(work, "-n", "--quiet", "rules", configfile=work / "benchmarks.yaml").stdout
+    assert "evaluate_benchmarks" in plan and "train_cell" not in plan and "adaptive_round" not in plan, plan
+    planned = set(re.findall(r"predictions/(\w+/[\w-]+)/benchmarks\.parquet",
+                             snakemake(work, "-n", configfile=work / "benchmarks.yaml").stdout))
+    assert planned == set(r0["chosen"] + r1["chosen"]), planned

@@ -60,10 +60,12 @@ def adaptive_measured(wildcards):
 
 
 def grid_prediction_files(wildcards=None):
-    """The tables' predictions: every grid cell's, or those an adaptive study trained."""
+    """The tables' predictions: every grid cell's, or those an adaptive study trained (with their
+    benchmarks at the selected epoch, which take no part in the rounds' choices)."""
     if not ADAPTIVE:
         return prediction_files()
-    return _cell_files([k for r in adaptive_records() for k in r["chosen"]])[0]
+    chosen = [k for r in adaptive_records() for k in r["chosen"]]
+    return _cell_files(chosen)[0] + selected_benchmark_files(_cells(chosen))
 
 
 def grid_sft_receipts(wildcards=None):
