@@ -53,15 +53,17 @@ def guideline_lines(analysis: Path, settings: dict) -> list[str]:
              f"decided on: {settings.get('decided_on', 'test (tables before decide_on)')}", ""]
     names = settings.get("recipe_names") or {}
     # one recipe per method and model size (the optimiser's for a size not trained is a recipe of its own)
-    for (method, _), g in alloc.groupby(["method", "model_size"], sort=False):
+    for (method, size), g in alloc.groupby(["method", "model_size"], sort=False):
         per, mean = g[g["ability"] != "mean"], g[g["ability"] == "mean"]
         counts = ", ".join(f"{r.ability} {int(r.count)}" for r in per.itertuples())
         decided = per["decided_on"].iloc[0] if "decided_on" in per else "test"
-        lines.append(f"- {method} ({names.get(method, '?')}, model {g['model_size'].iloc[0]}, counts chosen on "
-                     f"{decided}): {counts}")
+        trained = size in set(recipes["model_size"])
+        name = names.get(method, "?") if trained else f"{names.get(method, '?')}-{size}-extrapolated, not trained"
+        lines.append(f"- {method} ({name}, model {size}, counts chosen on {decided}): {counts}")
         if len(mean):
             lines.append(f"  - predicted gain of the mean: {_ci(mean.iloc[0], 'predicted')}")
-        r = recipes[(recipes["recipe"] == names.get(method)) & (recipes["ability"] == "mean")]
+        r = recipes[(recipes["recipe"] == names.get(method)) & (recipes["ability"] == "mean")
+                    & (recipes["model_size"] == size)]
         for row in r.to_dict("records"):
             per_ability = row.get("items_per_ability_needed", np.nan)
             lines.append(f"  - measured on test ({row['model_size']}): {_ci(row, 'diff')}, half-width "
