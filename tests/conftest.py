@@ -3,7 +3,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -112,26 +111,10 @@ def snakemake(workdir, *args, configfile=None, check=True):
 def pytest_collection_modifyitems(config, items):
     """Longest first: the SLURM test (mostly waiting on the cluster), then the real workflow runs, then the
     rest, so that with several workers (``make test`` runs ``pytest -n``) the long runs start at once and
-    the short tests fill the cores around them.
-
-    pytest-xdist (``--dist loadfile``) hands each worker one file, then one more to every worker that holds
-    two tests or fewer, and later ones only as tests finish. The worker with the SLURM test finishes none
-    for minutes, so the second file it is handed waits behind the cluster: that file is the one with the
-    most quick tests (placed where that hand-out reaches it), not a long workflow file."""
+    the short tests fill the cores around them."""
     def rank(item):
         return 0 if item.get_closest_marker("slurm") else 1 if item.get_closest_marker("workflow") else 2
     items.sort(key=rank)
-    quick = Counter(item.path for item in items if rank(item) == 2)
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if not quick or workers < 2 or not any(rank(item) == 0 for item in items):
-        return
-    companion = max(quick, key=quick.get)
-    moved = [item for item in items if rank(item) == 2 and item.path == companion]
-    rest = [item for item in items if not (rank(item) == 2 and item.path == companion)]
-    files = list(dict.fromkeys(item.path for item in rest))
-    at = len(files) if workers >= len(files) else files[workers]  # the first file after each worker's first
-    cut = next((i for i, item in enumerate(rest) if item.path == at), len(rest))
-    items[:] = rest[:cut] + moved + rest[cut:]
 
 
 def built_once(tmp_path_factory, name: str, build) -> Path:

@@ -6,15 +6,12 @@ import re
 import shutil
 
 import pandas as pd
-import pytest
 import yaml
 
 from growthpace.cell_status import cell_states
 from growthpace.study import load_config
 
 from .conftest import ROOT, snakemake
-
-pytestmark = pytest.mark.workflow
 
 
 def grid_states(work):
