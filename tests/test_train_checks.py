@@ -1,4 +1,6 @@
-"""Bad inputs to a training cell stop it with a clear error before any process is launched."""
+"""Bad inputs to a training cell stop it with a clear error before anything is trained: the settings and
+a path model changed since its key before any process is launched, the model directory and the data
+in the launched process before it loads anything."""
 
 import json
 import shutil
@@ -57,17 +59,44 @@ def test_bad_model_directory(tiny_model_dir, tmp_path, drop, config, message):
     model_dir = tmp_path / "missing" if message == "does not exist" else \
         copy_model(tiny_model_dir, tmp_path / "model", drop, config)
     with pytest.raises(ModelDirError, match=message) as e:
-        build(tmp_path, model_dir)
+        check_model_dir(model_dir)
     assert str(model_dir) in str(e.value)
-    assert nothing_launched(tmp_path)
 
 
-def test_no_trainable_tokens_stops_before_launch(tiny_model_dir, tmp_path):
+def test_the_workers_checks_stop_a_cell_with_their_own_error(tiny_model_dir, tmp_path):
+    """A training job's launched process checks the model directory and the data before it loads
+    anything; the job raises the check's own error (class, file, problem), trains nothing, and its own
+    process never imports torch for the checks."""
+    no_config = copy_model(tiny_model_dir, tmp_path / "model", ("config.json",))
     long_user = [{"messages": [{"role": "user", "content": "细" * 40}, {"role": "assistant", "content": "胞"}],
                   "type": "biology", "question_format": 0}]
-    with pytest.raises(NoTrainableTokens, match="none of the 1 training records .* max_len=16"):
-        build(tmp_path, tiny_model_dir, long_user)
-    assert nothing_launched(tmp_path)
+    code = ("import json, sys\n"
+            "from pathlib import Path\n"
+            "from growthpace import artifacts\n"
+            "from growthpace.store import Artifact, Store\n"
+            "out = []\n"
+            "for root, model, records in json.loads(sys.argv[1]):\n"
+            "    root = Path(root)\n"
+            "    (root / 'subset').mkdir(parents=True)\n"
+            "    (root / 'subset' / 'train.jsonl').write_text(''.join(json.dumps(r) + '\\n' for r in records))\n"
+            "    try:\n"
+            "        artifacts.build_sft(Store(root / 'store'), Artifact('base_model', 'b', Path(model)),\n"
+            "                            Artifact('subset', 's', root / 'subset'), {'settings': {'epochs': 1, 'max_len': 16}})\n"
+            "    except Exception as e:\n"
+            "        out.append([type(e).__name__, str(e)])\n"
+            "print(json.dumps({'errors': out, 'torch': 'torch' in sys.modules}))\n")
+    runs = [[str(tmp_path / "a"), str(no_config), GOOD], [str(tmp_path / "b"), str(tiny_model_dir), long_user]]
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(runs)], capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["torch"] is False
+    (bad_dir, bad_dir_message), (no_tokens, no_tokens_message) = result["errors"]
+    assert bad_dir == "ModelDirError" and f"model directory {no_config} has no config.json" in bad_dir_message
+    assert no_tokens == "NoTrainableTokens"
+    assert "none of the 1 training records has an assistant token within max_len=16" in no_tokens_message
+    for run in ("a", "b"):  # launched, stopped before any training: no Trainer checkpoint, no snapshot
+        assert list((tmp_path / run / "store").glob("sft/.work-*/job.json"))
+        assert not list((tmp_path / run / "store").glob("sft/.work-*/trainer/checkpoint-*"))
+        assert not list((tmp_path / run / "store").glob("sft/*/epochs"))
 
 
 @pytest.mark.parametrize("settings,message", [
@@ -122,17 +151,6 @@ def test_settings_defaults_are_the_papers():
     assert (s.adam_beta1, s.adam_beta2, s.weight_decay, s.lr, s.end_lr, s.batch_size, s.epochs) == \
         (0.9, 0.95, 0.1, 1e-5, 1e-6, 64, 15)
     assert (s.engine, s.zero_stage) == ("deepspeed", 2)
-
-
-def test_data_check_before_launch_does_not_import_the_trainer(tiny_model_dir):
-    """The job's own process checks the data without the Trainer's imports (seconds; the worker has them)."""
-    code = ("import json, sys\n"
-            "from growthpace.train.checks import check_training_data\n"
-            "check_training_data(sys.argv[1], json.loads(sys.argv[2]), 16)\n"
-            "print(sorted(m for m in ('transformers.trainer', 'deepspeed') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code, str(tiny_model_dir), json.dumps(GOOD)], capture_output=True,
-                         text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("edit,problem", [

@@ -447,7 +447,8 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
               threads: int | None = None, launcher: str = "torchrun", reuse_only: bool = False) -> Artifact:
     """Fine-tune ``base`` on ``subset`` in ``nproc`` launched processes; keeps weights-only snapshots per epoch.
 
-    The model directory, the settings and the data are checked here, before any process is launched.
+    The settings are checked here, before any process is launched; the model directory and the data by
+    the launched processes before they load anything (their error is raised here).
     Trainer's resumable state lives in ``{store}/sft/.work-{key}``: outside the artifact (which is
     renamed into place only when complete) and outside Snakemake's declared outputs (which Snakemake
     deletes before a re-run), so a killed cell resumes from its last epoch.
@@ -461,15 +462,14 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
     work = store.root / "sft" / f".work-{request.key}"
 
     def train(tmp: Path):
-        from .train.checks import check_training_data
         from .train.launch import run_cell
 
         train_file = subset.path / "train.jsonl"
         check_base_unchanged(store, base)
         # Held while training reads them: `store gc` leaves the subset and the base model alone.
         with store.reading(base, subset):
-            # Clear errors before anything is launched (without the Trainer's imports: the worker has them).
-            check_training_data(base.path, load_jsonl(train_file), settings.max_len)
+            # The workers check the model directory and the data before they load anything; run_cell
+            # raises their error here (train.launch).
             # Epoch snapshots accumulate in the work dir too, so that they survive an interruption.
             job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
                    "work_dir": str(work / "trainer"), "settings": asdict(settings),

@@ -20,8 +20,7 @@ class NoTrainableTokens(ValueError):
 def encode_records(tokenizer, records: list[dict], max_len: int) -> list[dict]:
     """The records as training items (``input_ids``, ``labels``), those with a token to learn only.
 
-    Torch-free, so that a training job checks its data before it launches the training processes
-    without importing the Trainer (seconds per job)."""
+    Torch-free (``sft.prepare`` calls it before any model is loaded)."""
     from ..models.chat import IGNORE_INDEX, encode_for_training
 
     items = []
@@ -33,18 +32,6 @@ def encode_records(tokenizer, records: list[dict], max_len: int) -> list[dict]:
         raise NoTrainableTokens(
             f"none of the {len(records)} training records has an assistant token within max_len={max_len}")
     return items
-
-
-def check_training_data(base_model_dir, records: list[dict], max_len: int) -> None:
-    """What ``sft.prepare`` checks, before any process is launched: the model directory, and that the
-    data has something to learn once the chat tokens are added."""
-    from transformers import AutoTokenizer
-
-    from ..models.chat import add_chat_tokens
-
-    tokenizer = AutoTokenizer.from_pretrained(check_model_dir(base_model_dir))
-    add_chat_tokens(tokenizer)
-    encode_records(tokenizer, records, max_len)
 
 
 class ModelDirError(ValueError):

@@ -12,6 +12,12 @@ DeepSpeed op cache of this environment's own (``TORCH_EXTENSIONS_DIR``), unless 
 If the calling process dies (a scheduler's SIGTERM, or SIGKILL), the launcher is told to stop, and a
 worker whose launcher is gone is killed, so that a re-run never trains the same cell twice at once;
 the re-run resumes from the last complete epoch checkpoint in the work directory.
+
+The model directory and the data are checked by the workers, first thing (``sft.prepare``): before any
+model is loaded or process group made. The main worker writes what stopped it to ``error.json``, and
+``run_cell`` raises it again in the calling process, with its class for a bad model directory or data
+(``ModelDirError``, ``NoTrainableTokens``), so a rule's error names the file and the problem. (Checking
+in the calling process as well cost every cell 3-4 s of CPU: the checks import torch and transformers.)
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import time
 from pathlib import Path
 
 from ..files import write_json_atomic
+from .checks import ModelDirError, NoTrainableTokens
 from .rendezvous import free_port
 
 LAUNCHERS = ("torchrun", "deepspeed")
@@ -38,6 +45,8 @@ LAUNCHERS = ("torchrun", "deepspeed")
 # blocks of 4 MiB or more (weights, gathered parameters) go back to the system when freed.
 LOW_MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20)}
 log = logging.getLogger(__name__)
+# Errors of the checks a worker makes before it trains, raised again as themselves in the calling process.
+RELAYED_ERRORS = {cls.__name__: cls for cls in (ModelDirError, NoTrainableTokens)}
 
 
 def launch_command(job_file: Path, metrics_file: Path, nproc: int, launcher: str = "torchrun",
@@ -111,6 +120,7 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
     # When the launch began: the worker reports how long its start (interpreter, imports) took.
     write_json_atomic(job_file, {**job, "launched_at": time.time()})
     metrics_file.unlink(missing_ok=True)
+    error_file(metrics_file).unlink(missing_ok=True)
     cmd = launch_command(job_file, metrics_file, nproc, launcher, threads)
     env = launch_env(threads)
     if job.get("device") == "cpu":  # keyed as a CPU cell: it trains there, whatever GPUs the machine has
@@ -132,10 +142,28 @@ def run_cell(job: dict, work_dir: str | Path, nproc: int = 1, launcher: str = "t
         for s, h in previous.items():
             signal.signal(s, h)
     if rc != 0:
-        raise RuntimeError(f"training launched as `{' '.join(cmd)}` failed with exit status {rc}")
+        raise worker_error(error_file(metrics_file), f"training launched as `{' '.join(cmd)}` failed with exit "
+                                                     f"status {rc}")
     metrics = json.loads(metrics_file.read_text())
     metrics["cell_seconds"] = round(time.time() - json.loads(job_file.read_text())["launched_at"], 3)
     return metrics
+
+
+def error_file(metrics_file: Path) -> Path:
+    """Where the main worker writes the error that stopped it."""
+    return Path(metrics_file).with_name("error.json")
+
+
+def worker_error(path: Path, failed: str) -> Exception:
+    """The error a worker recorded in ``path``: a check's own class and message, else a RuntimeError
+    that says how the launch failed and why (the traceback is in the log)."""
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return RuntimeError(failed)
+    if recorded.get("type") in RELAYED_ERRORS:
+        return RELAYED_ERRORS[recorded["type"]](recorded["message"])
+    return RuntimeError(f"{failed}: {recorded.get('type')}: {recorded.get('message')}")
 
 
 def worker_main(argv: list[str] | None = None) -> None:
@@ -165,12 +193,18 @@ def worker_main(argv: list[str] | None = None) -> None:
     job = json.loads(Path(args.job).read_text())
     started = round(time.time() - job["launched_at"], 3) if "launched_at" in job else None
     settings = SFTSettings.from_dict(job["settings"])
-    records = load_jsonl(job["train_file"])
-    metrics = train_sft(job["base_model_dir"], records, job["out_dir"], job["work_dir"], settings,
-                        device=job.get("device"))
+    main = int(os.environ.get("RANK", "0")) == 0
+    try:
+        records = load_jsonl(job["train_file"])
+        metrics = train_sft(job["base_model_dir"], records, job["out_dir"], job["work_dir"], settings,
+                            device=job.get("device"))
+    except Exception as e:
+        if main:
+            write_json_atomic(error_file(args.metrics), {"type": type(e).__name__, "message": str(e)})
+        raise
     # Launch to the start of training: interpreter and launcher start, imports, reading the data.
     metrics["phase_seconds"] = {"process_start": started, **metrics["phase_seconds"]}
-    if int(os.environ.get("RANK", "0")) == 0:
+    if main:
         write_json_atomic(args.metrics, metrics)
     # A process group left to interpreter shutdown can abort in its destructor (gloo); close it here.
     if torch.distributed.is_available() and torch.distributed.is_initialized():
