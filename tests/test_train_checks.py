@@ -64,9 +64,9 @@ def test_bad_model_directory(tiny_model_dir, tmp_path, drop, config, message):
 
 
 def test_the_workers_checks_stop_a_cell_with_their_own_error(tiny_model_dir, tmp_path):
-    """A training job's launched process checks the model directory and the data before it loads
-    anything; the job raises the check's own error (class, file, problem), trains nothing, and its own
-    process never imports torch for the checks."""
+    """A training job's launched processes check the model directory and the data before they load
+    anything; the job raises the check's own error (class, file, problem), with one process or two under
+    torchrun, trains nothing, and its own process never imports torch for the checks."""
     no_config = copy_model(tiny_model_dir, tmp_path / "model", ("config.json",))
     long_user = [{"messages": [{"role": "user", "content": "细" * 40}, {"role": "assistant", "content": "胞"}],
                   "type": "biology", "question_format": 0}]
@@ -75,17 +75,18 @@ def test_the_workers_checks_stop_a_cell_with_their_own_error(tiny_model_dir, tmp
             "from growthpace import artifacts\n"
             "from growthpace.store import Artifact, Store\n"
             "out = []\n"
-            "for root, model, records in json.loads(sys.argv[1]):\n"
+            "for root, model, records, nproc in json.loads(sys.argv[1]):\n"
             "    root = Path(root)\n"
             "    (root / 'subset').mkdir(parents=True)\n"
             "    (root / 'subset' / 'train.jsonl').write_text(''.join(json.dumps(r) + '\\n' for r in records))\n"
             "    try:\n"
             "        artifacts.build_sft(Store(root / 'store'), Artifact('base_model', 'b', Path(model)),\n"
-            "                            Artifact('subset', 's', root / 'subset'), {'settings': {'epochs': 1, 'max_len': 16}})\n"
+            "                            Artifact('subset', 's', root / 'subset'),\n"
+            "                            {'settings': {'epochs': 1, 'max_len': 16, 'micro_batch_size': 1}}, nproc=nproc)\n"
             "    except Exception as e:\n"
             "        out.append([type(e).__name__, str(e)])\n"
             "print(json.dumps({'errors': out, 'torch': 'torch' in sys.modules}))\n")
-    runs = [[str(tmp_path / "a"), str(no_config), GOOD], [str(tmp_path / "b"), str(tiny_model_dir), long_user]]
+    runs = [[str(tmp_path / "a"), str(no_config), GOOD, 1], [str(tmp_path / "b"), str(tiny_model_dir), long_user, 2]]
     done = subprocess.run([sys.executable, "-c", code, json.dumps(runs)], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["torch"] is False
