@@ -99,6 +99,15 @@ def probe(model_dir: Path, world: dict) -> dict[str, float]:
     return out
 
 
+def only_one(kind_dir: Path, marker: str) -> Path:
+    """The one artifact under ``kind_dir`` holding ``marker``: a store of several studies is ambiguous."""
+    found = sorted(p.relative_to(kind_dir).parts[0] for p in kind_dir.glob(f"*/{marker}"))
+    if len(found) != 1:
+        raise SystemExit(f"{kind_dir}: {len(found)} artifacts with {marker}; pretraining here needs a store "
+                         "that holds the demo's suite and tokenizer only (run the demo with its own store_dir)")
+    return kind_dir / found[0]
+
+
 def pretrain_here(store: Path, size: str, steps: int, batch_size: int, lr: float, seq_len: int,
                   out: Path) -> float:
     from transformers import AutoTokenizer
@@ -106,8 +115,8 @@ def pretrain_here(store: Path, size: str, steps: int, batch_size: int, lr: float
     from growthpace.data import demo
     from growthpace.models.tiny import ARCHITECTURES, pretrain
 
-    suite = next((store / "suite").glob("*/pretrain/corpus.txt")).parent.parent
-    tokenizer = AutoTokenizer.from_pretrained(next(p.parent for p in (store / "tokenizer").glob("*/tokenizer.json")))
+    suite = only_one(store / "suite", "pretrain/corpus.txt")
+    tokenizer = AutoTokenizer.from_pretrained(only_one(store / "tokenizer", "tokenizer.json"))
     lines = demo.read_corpus(suite / "pretrain" / "corpus.txt")
     start = time.perf_counter()
     pretrain(tokenizer, lines, ARCHITECTURES[size], out, steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr)
