@@ -65,7 +65,7 @@ def test_bad_model_directory(tiny_model_dir, tmp_path, drop, config, message):
 
 def test_the_workers_checks_stop_a_cell_with_their_own_error(tiny_model_dir, tmp_path):
     """A training job's launched processes check the model directory and the data before they load
-    anything; the job raises the check's own error (class, file, problem), with one, two or three processes
+    anything; the job raises the check's own error (class, file, problem), with one process or three
     under torchrun, trains nothing, and its own process never imports torch for the checks."""
     no_config = copy_model(tiny_model_dir, tmp_path / "model", ("config.json",))
     long_user = [{"messages": [{"role": "user", "content": "细" * 40}, {"role": "assistant", "content": "胞"}],
@@ -86,17 +86,15 @@ def test_the_workers_checks_stop_a_cell_with_their_own_error(tiny_model_dir, tmp
             "    except Exception as e:\n"
             "        out.append([type(e).__name__, str(e)])\n"
             "print(json.dumps({'errors': out, 'torch': 'torch' in sys.modules}))\n")
-    runs = [[str(tmp_path / "a"), str(no_config), GOOD, 1], [str(tmp_path / "b"), str(tiny_model_dir), long_user, 2],
-            [str(tmp_path / "c"), str(no_config), GOOD, 3]]
+    runs = [[str(tmp_path / "a"), str(no_config), GOOD, 1], [str(tmp_path / "b"), str(tiny_model_dir), long_user, 3]]
     done = subprocess.run([sys.executable, "-c", code, json.dumps(runs)], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["torch"] is False
-    (bad_dir, bad_dir_message), (no_tokens, no_tokens_message), three = result["errors"]
+    (bad_dir, bad_dir_message), (no_tokens, no_tokens_message) = result["errors"]
     assert bad_dir == "ModelDirError" and f"model directory {no_config} has no config.json" in bad_dir_message
-    assert three == [bad_dir, bad_dir_message]  # three processes under torchrun: the same error, once
     assert no_tokens == "NoTrainableTokens"
     assert "none of the 1 training records has an assistant token within max_len=16" in no_tokens_message
-    for run in ("a", "b", "c"):  # launched, stopped before any training: no Trainer checkpoint, no snapshot
+    for run in ("a", "b"):  # launched, stopped before any training: no Trainer checkpoint, no snapshot
         assert list((tmp_path / run / "store").glob("sft/.work-*/job.json"))
         assert not list((tmp_path / run / "store").glob("sft/.work-*/trainer/checkpoint-*"))
         assert not list((tmp_path / run / "store").glob("sft/*/epochs"))
