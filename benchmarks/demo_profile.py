@@ -73,19 +73,35 @@ def model_work(job: dict, results: Path) -> float | None:
         receipt = _json(results / "receipts" / "base" / f"{w['model_size']}.json")
         return _json(Path(receipt["path"]) / "manifest.json").get("train_seconds") if receipt else None
     if rule == "train_cell":
-        receipt = _json(results / "receipts" / "sft" / w["model_size"] / f"{w['cell']}.json")
-        metrics = _json(Path(receipt["path"]) / "train_metrics.json") if receipt else {}
-        return (metrics.get("phase_seconds") or {}).get("loop")
+        metrics = _train_metrics(results, w)
+        loop = (metrics.get("phase_seconds") or {}).get("loop")
+        # evaluation.in_training_job: the evaluations of its epochs ran in this job
+        evaluated = [_prediction_manifest(results, key) for key in (metrics.get("evaluated_in_job") or {}).values()]
+        return None if loop is None else loop + sum(_evaluation_seconds(m) for m in evaluated)
     if rule in ("evaluate_checkpoint", "evaluate_base"):
         cell, epoch = (w["cell"], w["epoch"]) if rule == "evaluate_checkpoint" else ("base", "0")
         table = results / "predictions" / w["model_size"] / cell / f"epoch{epoch}.parquet"
         if not table.is_file():
             return None
         key = pd.read_parquet(table, columns=["predictions_key"])["predictions_key"].iloc[0]
-        store = Path(_json(results / "receipts" / "suite.json")["path"]).parents[1]
-        manifest = _json(store / "predictions" / key / "manifest.json")
-        return (manifest.get("phase_seconds") or {}).get("evaluate", manifest.get("build_seconds"))
+        if rule == "evaluate_checkpoint" and key in (_train_metrics(results, w).get("evaluated_in_job") or {}).values():
+            return 0.0  # built by the training job: this job found it in the store
+        return _evaluation_seconds(_prediction_manifest(results, key))
     return None
+
+
+def _train_metrics(results: Path, w: dict) -> dict:
+    receipt = _json(results / "receipts" / "sft" / w["model_size"] / f"{w['cell']}.json")
+    return _json(Path(receipt["path"]) / "train_metrics.json") if receipt else {}
+
+
+def _prediction_manifest(results: Path, key: str) -> dict:
+    store = Path(_json(results / "receipts" / "suite.json")["path"]).parents[1]
+    return _json(store / "predictions" / key / "manifest.json")
+
+
+def _evaluation_seconds(manifest: dict) -> float:
+    return (manifest.get("phase_seconds") or {}).get("evaluate", manifest.get("build_seconds", 0.0))
 
 
 def main() -> None:

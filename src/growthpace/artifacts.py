@@ -444,8 +444,14 @@ def sft_request(base_key: str, subset_key: str, spec: dict) -> Request:
 
 
 def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, nproc: int = 1,
-              threads: int | None = None, launcher: str = "torchrun", reuse_only: bool = False) -> Artifact:
+              threads: int | None = None, launcher: str = "torchrun", reuse_only: bool = False,
+              evaluate: dict | None = None) -> Artifact:
     """Fine-tune ``base`` on ``subset`` in ``nproc`` launched processes; keeps weights-only snapshots per epoch.
+
+    ``evaluate`` (``evaluation.in_training_job``): ``{"suite": Artifact, "threads", "epochs": {epoch:
+    predictions spec}}``: once training is done, the main process builds those predictions of its epoch
+    snapshots in the store (``evaluate_epochs_in_training``), where the evaluate jobs then find them. Not
+    part of the key: the model does not depend on it.
 
     The settings are checked here, before any process is launched; the model directory and the data by
     the launched processes before they load anything (their error is raised here).
@@ -474,6 +480,10 @@ def build_sft(store: Store, base: Artifact, subset: Artifact, spec: dict, *, npr
             job = {"base_model_dir": str(base.path), "train_file": str(train_file), "out_dir": str(work / "out"),
                    "work_dir": str(work / "trainer"), "settings": asdict(settings),
                    "device": spec.get("device", CPU)}  # each process checks that it runs on what the key says
+            if evaluate:
+                job["evaluate"] = {"store": str(store.root), "suite": evaluate["suite"].receipt(),
+                                   "sft_key": request.key, "threads": evaluate.get("threads"),
+                                   "epochs": {str(e): s for e, s in evaluate["epochs"].items()}}
             info = run_cell(job, work, nproc=nproc, launcher=launcher, threads=threads)
         shutil.move(str(work / "out" / "epochs"), tmp / "epochs")
         info["bytes_stored"] = tree_bytes(tmp / "epochs")
@@ -607,7 +617,8 @@ def predictions_request(root: Path, model_key: str, spec: dict, fp: Fingerprints
 
 
 def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Artifact, spec: dict,
-                      reuse_only: bool = False, model: Artifact | None = None) -> Artifact:
+                      reuse_only: bool = False, model: Artifact | None = None,
+                      threads: int | None = None) -> Artifact:
     """Per-instance predictions of one model on the study's eval sets.
 
     spec: ``abilities``, ``splits``, ``dtype``, ``batch_size`` (int or ``auto``), ``max_new_tokens``;
@@ -623,7 +634,8 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
     ``{store}/predictions/.rows/``, outside the artifact: a killed evaluation resumes from its last
     chunk, and any study that evaluates the same model with the same settings reuses the rows.
     ``model``: the artifact ``model_dir`` belongs to, held with the suite while they are read
-    (``Store.reading``: ``store gc`` leaves them alone).
+    (``Store.reading``: ``store gc`` leaves them alone). ``threads``: torch's CPU threads, set only if
+    the predictions are built (torch takes seconds to import; finding them in the store does not need it).
     """
     from .study import missing_benchmark_paths
 
@@ -641,6 +653,10 @@ def build_predictions(store: Store, model_dir: Path, model_key: str, suite: Arti
         import time
 
         started = time.perf_counter()
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         from .evaluate import agieval, cmmlu
         from .evaluate.engine import HFEngine
         from .evaluate.ood import load_ood_sets
@@ -758,23 +774,49 @@ def checkpoint_key(sft_key: str, epoch: int) -> str:
 
 
 def evaluate_checkpoint(store: Store, suite: Artifact, sft: Artifact, epoch: int, spec: dict, cell: dict,
-                        out: str | Path, reuse_only: bool = False) -> pd.DataFrame:
+                        out: str | Path, reuse_only: bool = False, threads: int | None = None) -> pd.DataFrame:
     """Predictions of one epoch's checkpoint, labelled with its cell, written to ``out``."""
     model_dir = epoch_dir(sft, epoch)
-    preds = build_predictions(store, model_dir, checkpoint_key(sft.key, epoch), suite, spec, reuse_only, model=sft)
+    preds = build_predictions(store, model_dir, checkpoint_key(sft.key, epoch), suite, spec, reuse_only, model=sft,
+                              threads=threads)
     return _labelled(preds, cell, epoch, out)
+
+
+def evaluate_epochs_in_training(plan: dict, epochs_dir: Path) -> dict:
+    """The predictions of a cell's epoch snapshots, built by the training process that wrote them
+    (``evaluation.in_training_job``): torch, transformers and the eval sets are loaded already, where
+    each evaluate job would load them again. ``plan`` (``build_sft``'s ``evaluate``, with the store and
+    the cell's key): ``{"store", "suite", "sft_key", "threads", "epochs": {epoch: predictions spec}}``.
+
+    Each is keyed and stored exactly as its evaluate job would build it, which then finds it in the store.
+    Best effort: an epoch that fails here is logged and left to its evaluate job, which reports the error.
+    Returns ``{epoch: predictions key, or the error}``.
+    """
+    store = Store(plan["store"])
+    suite = Artifact(plan["suite"]["kind"], plan["suite"]["key"], Path(plan["suite"]["path"]))
+    done = {}
+    for epoch, spec in sorted(plan["epochs"].items(), key=lambda kv: int(kv[0])):
+        try:
+            preds = build_predictions(store, epochs_dir / f"epoch-{epoch}", checkpoint_key(plan["sft_key"], int(epoch)),
+                                      suite, spec, threads=plan.get("threads"))
+            done[str(epoch)] = preds.key
+        except Exception as e:  # noqa: BLE001 (the evaluate job builds it, and raises what stops it)
+            log.warning("epoch %s was not evaluated in the training job (its evaluate job will do it): %s: %s",
+                        epoch, type(e).__name__, e)
+            done[str(epoch)] = f"{type(e).__name__}: {e}"
+    return done
 
 
 def evaluate_benchmarks(store: Store, suite: Artifact, sft: Artifact, prediction_files, spec: dict, cell: dict,
                         out: str | Path, *, select_after: int, decide_on: str = "valid", scoring: str = "careful",
-                        reuse_only: bool = False) -> pd.DataFrame:
+                        reuse_only: bool = False, threads: int | None = None) -> pd.DataFrame:
     """The benchmarks (``study.selected_benchmark_spec``) at the cell's selected epoch, chosen from the
     predictions of its epochs as the tables choose it, labelled with that epoch and written to ``out``
     (``evaluation.benchmarks.epochs: selected``)."""
     from .analysis.tables import selected_epoch
 
     epoch = selected_epoch(prediction_files, select_after, decide_on, scoring)
-    return evaluate_checkpoint(store, suite, sft, epoch, spec, cell, out, reuse_only)
+    return evaluate_checkpoint(store, suite, sft, epoch, spec, cell, out, reuse_only, threads)
 
 
 def has_chat_tokens(model_dir: str | Path) -> bool:
@@ -800,11 +842,12 @@ def base_eval_spec(spec: dict, model_dir: Path) -> dict:
 
 
 def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cell: dict,
-                  out: str | Path, reuse_only: bool = False) -> pd.DataFrame:
+                  out: str | Path, reuse_only: bool = False, threads: int | None = None) -> pd.DataFrame:
     """Predictions of the untuned base model (``base_eval_spec``), labelled as its cell's epoch 0,
     written to ``out``."""
     path = check_model_dir(base.path)
-    preds = build_predictions(store, path, base.key, suite, base_eval_spec(spec, path), reuse_only, model=base)
+    preds = build_predictions(store, path, base.key, suite, base_eval_spec(spec, path), reuse_only, model=base,
+                              threads=threads)
     return _labelled(preds, cell, 0, out)
 
 

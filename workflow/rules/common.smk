@@ -206,11 +206,22 @@ def train_inputs(wildcards):
     twin = study.equivalent_plain_cell(config, cell_of(wildcards))
     if twin is not None:
         inputs["twin"] = f"{RESULTS}/receipts/sft/{twin.model_size}/{twin.name}.json"
+    if config["evaluation"].get("in_training_job"):
+        inputs["suite"] = f"{RESULTS}/receipts/suite.json"
     return inputs
 
 
 def sft_params(wildcards):
     return study.sft_spec(config, wildcards.model_size, cell_of(wildcards).seed)
+
+
+def train_eval_params(wildcards):
+    """evaluation.in_training_job: {epoch: predictions spec} of the cell's epochs, which its training job
+    builds once it has trained (the evaluate jobs then find them in the store); None otherwise."""
+    if not config["evaluation"].get("in_training_job"):
+        return None
+    cell = cell_of(wildcards)
+    return {str(e): study.eval_spec(config, cell, e) for e in study.epochs(config, wildcards.model_size)}
 
 
 def cell_params(wildcards):

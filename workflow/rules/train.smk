@@ -2,6 +2,7 @@
 # (torchrun, one process per GPU of the job, or one process on a CPU) and waits for it; so the same
 # rule runs on one CPU, one GPU or every GPU of a SLURM node (resources from models.sizes.{size}).
 # Resumable state stays in the store, outside this rule's outputs, so a killed job resumes.
+# With evaluation.in_training_job the job also evaluates the cell's epochs once trained.
 rule train_cell:
     input:
         unpack(train_inputs),
@@ -11,6 +12,7 @@ rule train_cell:
         store=STORE,
         spec=sft_params,
         cell=cell_params,
+        evaluate=train_eval_params,
         launcher="torchrun",
         code_version=CODE_VERSIONS["sft"],
     log:

@@ -6,10 +6,6 @@ from growthpace.gpus import claimed_gpus
 from growthpace.store import Store, read_receipt, reuse_only
 
 from_store = reuse_only(snakemake.rule)  # reuse_evaluate_base: planned to be found in the store
-if not from_store:  # torch takes seconds to import; a lookup does not need it
-    import torch
-
-    torch.set_num_threads(snakemake.threads)
 with claimed_gpus(0 if from_store else int(snakemake.resources.get("gpu", 0) or 0)):
     artifacts.evaluate_base(
         Store(snakemake.params.store),
@@ -19,4 +15,5 @@ with claimed_gpus(0 if from_store else int(snakemake.resources.get("gpu", 0) or 
         cell=snakemake.params.cell,
         out=snakemake.output[0],
         reuse_only=from_store,
+        threads=snakemake.threads,  # set only if built: torch takes seconds to import, a lookup needs none of it
     )

@@ -1,13 +1,10 @@
 from growthpace.logs import to_rule_log
 
 to_rule_log(snakemake.log[0])
-import torch
-
 from growthpace import artifacts
 from growthpace.gpus import claimed_gpus
 from growthpace.store import Store, read_receipt
 
-torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 with claimed_gpus(int(snakemake.resources.get("gpu", 0) or 0)):
     artifacts.evaluate_benchmarks(
@@ -21,4 +18,5 @@ with claimed_gpus(int(snakemake.resources.get("gpu", 0) or 0)):
         select_after=p.select_after,
         decide_on=p.decide_on,
         scoring=p.scoring["mode"],
+        threads=snakemake.threads,
     )

@@ -13,6 +13,10 @@ If the calling process dies (a scheduler's SIGTERM, or SIGKILL), the launcher is
 worker whose launcher is gone is killed, so that a re-run never trains the same cell twice at once;
 the re-run resumes from the last complete epoch checkpoint in the work directory.
 
+With ``evaluation.in_training_job``, the main worker then builds the predictions of the cell's epoch
+snapshots itself (``artifacts.evaluate_epochs_in_training``), before it writes the metrics: each evaluate
+job would import torch and transformers and load the eval sets again (5-6 s of a demo evaluation's 10).
+
 The model directory and the data are checked by the workers, first thing (``sft.prepare``): before any
 model is loaded or process group made. The main worker writes what stopped it to ``error.json``, and
 ``run_cell`` raises it again in the calling process, with its class for a bad model directory or data
@@ -204,9 +208,20 @@ def worker_main(argv: list[str] | None = None) -> None:
         raise
     # Launch to the start of training: interpreter and launcher start, imports, reading the data.
     metrics["phase_seconds"] = {"process_start": started, **metrics["phase_seconds"]}
-    if main:
-        write_json_atomic(args.metrics, metrics)
     # A process group left to interpreter shutdown can abort in its destructor (gloo); close it here.
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
+    if main and job.get("evaluate"):  # evaluation.in_training_job: the main process, once training is done
+        import gc
+
+        from ..artifacts import evaluate_epochs_in_training
+
+        gc.collect()  # training's model, optimizer and DeepSpeed engine went out of scope: free them first
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        began = time.perf_counter()
+        metrics["evaluated_in_job"] = evaluate_epochs_in_training(job["evaluate"], Path(job["out_dir"]) / "epochs")
+        metrics["phase_seconds"]["evaluate"] = round(time.perf_counter() - began, 3)
+    if main:
+        write_json_atomic(args.metrics, metrics)
