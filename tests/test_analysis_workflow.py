@@ -259,6 +259,25 @@ def test_derived_subset_trains_the_recipe(loop_run):
 
 
 @pytest.mark.workflow
+def test_training_jobs_evaluated_their_epochs(loop_run):
+    """evaluation.in_training_job: each training job built its epochs' predictions (in one process); each
+    evaluate job found them in the store, and their rows are the tables' rows of that checkpoint."""
+    logs = loop_run / "results" / "guideline" / "logs"
+    train_logs = sorted((logs / "train").rglob("*.log"))
+    assert len(train_logs) == 4  # curated-20, curated-40 and the two guideline cells
+    preds = pd.concat([pd.read_parquet(p) for p in (loop_run / "results" / "guideline" / "predictions").rglob("epoch*.parquet")])
+    for log in train_logs:
+        built = re.findall(r"predictions (\w+): building", log.read_text())
+        assert len(built) == 2, log
+        evaluations = sorted((logs / "evaluate" / log.parent.name / log.stem).glob("epoch*.log"))
+        assert len(evaluations) == 2
+        for key, evaluation in zip(built, evaluations):
+            assert f"predictions {key}: found in store" in evaluation.read_text()
+            assert "building" not in evaluation.read_text()
+            assert (preds["predictions_key"] == key).sum() > 0
+
+
+@pytest.mark.workflow
 def test_status_lists_the_guideline_cell(loop_run):
     states = cell_states(load(CONFIG), loop_run)
     assert [(s["recipe"], s["state"]) for s in states] == [("", "done"), ("", "done"), ("guideline", "done"),

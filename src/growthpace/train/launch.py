@@ -170,8 +170,12 @@ def worker_error(path: Path, failed: str) -> Exception:
     return RuntimeError(f"{failed}: {recorded.get('type')}: {recorded.get('message')}")
 
 
-def worker_main(argv: list[str] | None = None) -> None:
-    """One process of a launched cell: read the job, train, write metrics (main process only)."""
+def worker_main(argv: list[str] | None = None, evaluate_epochs=None) -> None:
+    """One process of a launched cell: read the job, train, write metrics (main process only).
+
+    ``evaluate_epochs(plan, epochs_dir) -> {epoch: key or error}``: what the main process runs on the
+    job's ``evaluate`` plan once training is done (``artifacts.evaluate_epochs_in_training``, given by
+    ``__main__``: training does not import the store's builders)."""
     parser = argparse.ArgumentParser(prog="python -m growthpace.train")
     parser.add_argument("--job", required=True, help="job file written by run_cell")
     parser.add_argument("--metrics", required=True, help="where the main process writes its metrics (JSON)")
@@ -212,16 +216,14 @@ def worker_main(argv: list[str] | None = None) -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    if main and job.get("evaluate"):  # evaluation.in_training_job: the main process, once training is done
+    if main and job.get("evaluate") and evaluate_epochs:  # evaluation.in_training_job, once trained
         import gc
-
-        from ..artifacts import evaluate_epochs_in_training
 
         gc.collect()  # training's model, optimizer and DeepSpeed engine went out of scope: free them first
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         began = time.perf_counter()
-        metrics["evaluated_in_job"] = evaluate_epochs_in_training(job["evaluate"], Path(job["out_dir"]) / "epochs")
+        metrics["evaluated_in_job"] = evaluate_epochs(job["evaluate"], Path(job["out_dir"]) / "epochs")
         metrics["phase_seconds"]["evaluate"] = round(time.perf_counter() - began, 3)
     if main:
         write_json_atomic(args.metrics, metrics)
