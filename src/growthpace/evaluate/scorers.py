@@ -274,6 +274,9 @@ def _first_line_letter(s: str) -> str | None:
     return letter
 
 
+# A table's golds and outputs name their letters over and over (item kinds and option counts read the
+# same golds again for every row): each (text, option count) is parsed once.
+@functools.lru_cache(maxsize=1 << 15)
 def _parse_choice(output: str | None, n_options: int = 4) -> tuple[str | None, str]:
     """The letter named by ``output`` and a status: 'ok', 'none' (no letter), 'ambiguous', 'invalid'."""
     if not output or not output.strip():
