@@ -57,6 +57,13 @@ def with_recipe(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def selected_test_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a scores table (``analysis.tables``) at each cell's selected epoch, on test (valid when the
+    study has no test split)."""
+    split = "test" if (scores["split"] == "test").any() else "valid"
+    return scores[(scores["split"] == split) & scores["selected"]]
+
+
 def selected_items(predictions: pd.DataFrame, scores: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Per-item rows of ``split`` at each cell's selected epoch."""
     sel = with_recipe(scores)
