@@ -276,7 +276,7 @@ def _first_line_letter(s: str) -> str | None:
 
 # A table's golds and outputs name their letters over and over (item kinds and option counts read the
 # same golds again for every row): each (text, option count) is parsed once.
-@functools.lru_cache(maxsize=1 << 15)
+@functools.lru_cache(maxsize=8192)
 def _parse_choice(output: str | None, n_options: int = 4) -> tuple[str | None, str]:
     """The letter named by ``output`` and a status: 'ok', 'none' (no letter), 'ambiguous', 'invalid'."""
     if not output or not output.strip():
@@ -694,7 +694,7 @@ def _plain_math(s: str) -> str:
 
 
 # The same extracted answers and golds recur across a table's rows (11 thousand calls, 2 thousand texts).
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=8192)
 def normalize_math(s: str) -> str:
     """Hendrycks-MATH ``strip_string`` plus unit, minus, ``\\boxed`` and trailing-zero fixes (see module doc)."""
     if s is None:
