@@ -2,8 +2,9 @@
 not swept from the ones that were, with intervals, and check it on the largest size held out.
 
 Axes. ``x = log2(data size)`` (total training items of a plain cell, as in ``curves``) and
-``z = log2(parameters)``, the parameter count read from each base model's config
-(``models.size.parameter_count``), not the order of the size labels. Both are standardised over the
+``z = log2(parameters)``, each base model's parameter count (``artifacts.model_parameters``: the count
+its pretraining recorded, else counted from its config by ``models.size.parameter_count``), not the order
+of the size labels. Both are standardised over the
 units a model is fitted to (centred, divided by their standard deviation).
 
 Forms (``FORMS``), each fitted per ability to the plain units of one data source (curated by default)
