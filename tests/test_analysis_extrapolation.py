@@ -64,6 +64,34 @@ def test_parameter_count_from_the_config_is_the_stored_weights_count(tiny_model_
         parameter_count(tmp_path)
 
 
+def test_model_parameters_take_the_count_a_pretrained_base_model_recorded(tiny_model_dir, tmp_path):
+    """A base model pretrained here has its count in its store manifest (models.tiny counts the model's
+    distinct parameters, as parameter_count does from its config); a model used in place, or a manifest
+    that is another artifact's, is counted from its config.json."""
+    from growthpace.artifacts import model_parameters
+    from growthpace.models.tiny import build_model
+    from growthpace.store import Artifact, write_receipt
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    arch = {k: config[k] for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                                   "intermediate_size")}
+    model = build_model(arch, config["vocab_size"], config["pad_token_id"], config["eos_token_id"], seed=1)
+    counted = parameter_count(tiny_model_dir)
+    assert sum(p.numel() for p in model.parameters()) == counted  # what pretrain records
+    receipts = {}
+    for name, manifest in {"built": {"kind": "base_model", "key": "k1", "parameters": 7},
+                           "other": {"kind": "base_model", "key": "another", "parameters": 7},
+                           "in-place": None}.items():
+        d = tmp_path / name
+        d.mkdir()
+        shutil.copy(tiny_model_dir / "config.json", d / "config.json")
+        if manifest:
+            (d / "manifest.json").write_text(json.dumps(manifest))
+        write_receipt(tmp_path / f"{name}.json", Artifact("base_model", "k1", d))
+        receipts[name] = tmp_path / f"{name}.json"
+    assert model_parameters(receipts) == {"built": 7, "other": counted, "in-place": counted}
+
+
 # ------------------------------------------------------------------------------------ known laws
 def test_direct_fit_recovers_the_law():
     """Many items, three model sizes, five data sizes: the fitted coefficients and ceiling are the law's,

@@ -73,3 +73,13 @@ def test_grading_table_is_empty_without_evidence():
     assert list(grading.grading_table(preds, pd.DataFrame()).columns) == grading.GRADING_COLUMNS
     lines = report._grading_section({"grading": pd.DataFrame(columns=grading.GRADING_COLUMNS)}, {})
     assert "not compared" in " ".join(lines)
+
+
+def test_grading_table_of_rows_the_tables_graded_is_that_of_the_raw_rows():
+    """Rows that carry the careful verdicts already (``scoring`` careful, as the tables write them) give
+    the table that grading them here gives."""
+    preds = pd.DataFrame([row("B"), row("Answer: B"), row("A或B都有可能"), row("鲸"), row("是A。改正：B。")])
+    scores = pd.DataFrame([{"model_size": "s", "data_source": "curated", "data_size": 10, "seed": 0, "recipe": "",
+                            "epoch": 1, "selected": True}])
+    pd.testing.assert_frame_equal(grading.grading_table(scoring.rescore(preds, "careful"), scores),
+                                  grading.grading_table(preds, scores), check_exact=True)

@@ -507,10 +507,21 @@ def check_base_unchanged(store: Store, base: Artifact) -> None:
 
 # ---------------------------------------------------------------------------------------- analysis
 def model_parameters(base_receipts: dict) -> dict[str, int]:
-    """{model size: parameters} from each base model's config.json (``models.size``), weights unread."""
+    """{model size: parameters}: for a base model pretrained here, the count its build recorded in the
+    store's manifest (``models.tiny.pretrain``: the distinct parameters of the model that its config.json
+    describes, the count ``models.size`` makes); for a model used in place, counted from its config.json
+    (``models.size``, weights unread). The recorded count spares the analysis importing PyTorch and
+    transformers and building each model on the meta device (4 s of the demo's analysis)."""
     from .models.size import parameter_count
 
-    return {str(ms): parameter_count(read_receipt(path).path) for ms, path in base_receipts.items()}
+    counts = {}
+    for ms, path in base_receipts.items():
+        base = read_receipt(path)
+        manifest = base.path / "manifest.json"
+        recorded = json.loads(manifest.read_text()) if manifest.is_file() else {}
+        own = recorded.get("kind") == base.kind and recorded.get("key") == base.key
+        counts[str(ms)] = int(recorded["parameters"]) if own and "parameters" in recorded else parameter_count(base.path)
+    return counts
 
 
 def recipe_counts(subset_receipts: dict) -> dict[str, dict[str, int]]:

@@ -43,10 +43,11 @@ use rule tables as guideline_tables with:
         f"{RESULTS}/logs/guideline_tables.log",
 
 
-# Also given the base models (their configs give the parameter counts of the growth model over model
-# size) and one training set of each recipe (its per-ability counts); and the model sizes not trained
-# that it derives a recipe for (analysis.guideline.untrained_model_sizes: derived only, never trained,
-# so derive_recipe does not take them and the guideline cells do not depend on them).
+# Also given the base models (their parameter counts, recorded when pretrained here or else counted from
+# their configs, give the growth model over model size) and one training set of each recipe (its
+# per-ability counts); and the model sizes not trained that it derives a recipe for
+# (analysis.guideline.untrained_model_sizes: derived only, never trained, so derive_recipe does not take
+# them and the guideline cells do not depend on them).
 rule analysis:
     input:
         suite=rules.suite.output[0],

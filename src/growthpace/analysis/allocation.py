@@ -224,6 +224,9 @@ class ShrunkScores:
     base: object
     anchor: float                        # the uniform share u = B / K
     factors: dict                        # ability -> lambda
+    # the common gain at the counts last asked (counts' bytes, point, replicates): Tables.of asks every
+    # ability in turn at the same grid, and the common gain is the same for each
+    _common: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def around(cls, base, abilities, anchor: float, lo: float, hi: float) -> ShrunkScores:
@@ -246,9 +249,11 @@ class ShrunkScores:
         def gain(a):
             p, r = self.base.predict(a, at)
             return p[:-1] - p[-1], r[:, :-1] - r[:, -1:], p[-1], r[:, -1:]
-        common = [gain(a)[:2] for a in self.factors]
-        mean_p = np.mean([c[0] for c in common], axis=0)
-        mean_r = np.mean([c[1] for c in common], axis=0)
+        if self._common is None or self._common[0] != at.tobytes():
+            common = [gain(a)[:2] for a in self.factors]
+            self._common = (at.tobytes(), np.mean([c[0] for c in common], axis=0),
+                            np.mean([c[1] for c in common], axis=0))
+        _, mean_p, mean_r = self._common
         g_p, g_r, u_p, u_r = gain(ability)
         lam = self.factors[ability]
         return u_p + mean_p + lam * (g_p - mean_p), u_r + mean_r + lam * (g_r - mean_r)

@@ -32,6 +32,7 @@ per-item loss, NaN where unknown) draw the same items: their replicates are pair
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -55,6 +56,13 @@ def with_recipe(df: pd.DataFrame) -> pd.DataFrame:
     df["seed"] = df["seed"].astype("int64")
     df["model_size"] = df["model_size"].astype(str)
     return df
+
+
+def selected_test_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a scores table (``analysis.tables``) at each cell's selected epoch, on test (valid when the
+    study has no test split)."""
+    split = "test" if (scores["split"] == "test").any() else "valid"
+    return scores[(scores["split"] == split) & scores["selected"]]
 
 
 def selected_items(predictions: pd.DataFrame, scores: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -107,9 +115,17 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95, se
     """Percentile bootstrap interval of the mean of ``values`` (one cell's items; not paired across cells)."""
     if len(values) == 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    lo, hi = interval(values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1), level)
+    lo, hi = interval(values[_resamples(len(values), n_boot, seed)].mean(axis=1), level)
     return float(lo), float(hi)
+
+
+@functools.lru_cache(maxsize=64)
+def _resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) item positions drawn with replacement from ``seed``: every cell of n items draws the
+    same ones, so a scores table (hundreds of cells of a few sizes) draws each size once."""
+    positions = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    positions.flags.writeable = False
+    return positions
 
 
 def interval(reps: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:

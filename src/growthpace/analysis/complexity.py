@@ -32,7 +32,6 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .bootstrap import BASE
 
@@ -103,6 +102,10 @@ def complexity_table(proxies: list[pd.DataFrame], transference: pd.DataFrame | N
 
 def predictiveness(features: pd.DataFrame, sensitivity: pd.DataFrame, targets=TARGETS) -> pd.DataFrame:
     """Spearman rho, two-sided p and n of every feature against every sensitivity."""
+    # here, not at the top: scipy.stats costs a second to import, and the report and plot jobs that
+    # import this module (through analysis.pipeline) never call it
+    from scipy import stats
+
     rows = []
     if features.empty or sensitivity.empty:
         return pd.DataFrame(columns=PREDICTIVENESS_COLUMNS)

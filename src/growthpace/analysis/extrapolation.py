@@ -2,8 +2,9 @@
 not swept from the ones that were, with intervals, and check it on the largest size held out.
 
 Axes. ``x = log2(data size)`` (total training items of a plain cell, as in ``curves``) and
-``z = log2(parameters)``, the parameter count read from each base model's config
-(``models.size.parameter_count``), not the order of the size labels. Both are standardised over the
+``z = log2(parameters)``, each base model's parameter count (``artifacts.model_parameters``: the count
+its pretraining recorded, else counted from its config by ``models.size.parameter_count``), not the order
+of the size labels. Both are standardised over the
 units a model is fitted to (centred, divided by their standard deviation).
 
 Forms (``FORMS``), each fitted per ability to the plain units of one data source (curated by default)
@@ -196,12 +197,24 @@ def _design(x: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(x), x, z, x * z], axis=-1)
 
 
-def _ceiling_p(X: np.ndarray, theta: np.ndarray, g: float) -> tuple[np.ndarray, np.ndarray]:
-    """Score and its Jacobian: X (m, k) or (R, m, k), theta (R, k + 1) = (b, kappa)."""
+def _ceiling_terms(X: np.ndarray, theta: np.ndarray, g: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(floor (R, 1), sigmoid(X b) (R, m), sigmoid(kappa) (R, 1)): X (m, k) or (R, m, k), theta (R, k + 1) = (b, kappa)."""
     b, kappa = theta[:, :-1], theta[:, -1]
     g = np.broadcast_to(np.asarray(g, dtype=float), (theta.shape[0],))[:, None]
     eta = np.einsum("rmk,rk->rm", X, b) if X.ndim == 3 else b @ X.T
-    s, c = special.expit(eta), special.expit(kappa)[:, None]
+    return g, special.expit(eta), special.expit(kappa)[:, None]
+
+
+def _ceiling_score(X: np.ndarray, theta: np.ndarray, g: float) -> np.ndarray:
+    """The score of ``_ceiling_p`` without its Jacobian (objectives and predictions need no Jacobian, and
+    it costs more than the score)."""
+    g, s, c = _ceiling_terms(X, theta, g)
+    return g + (1 - g) * c * s
+
+
+def _ceiling_p(X: np.ndarray, theta: np.ndarray, g: float) -> tuple[np.ndarray, np.ndarray]:
+    """Score and its Jacobian: X (m, k) or (R, m, k), theta (R, k + 1) = (b, kappa)."""
+    g, s, c = _ceiling_terms(X, theta, g)
     p = g + (1 - g) * c * s
     dp_deta = (1 - g) * c * s * (1 - s)
     Xr = X if X.ndim == 3 else np.broadcast_to(X, (theta.shape[0],) + X.shape)
@@ -242,7 +255,7 @@ def fit_ceiling_logistic(X: np.ndarray, Y: np.ndarray, n: np.ndarray, g: float, 
         return a[idx] if a.ndim == 3 else a
 
     def objective(t, idx):
-        p = np.clip(_ceiling_p(rows(X, idx), t, g[idx])[0], P_FLOOR, 1 - P_FLOOR)
+        p = np.clip(_ceiling_score(rows(X, idx), t, g[idx]), P_FLOOR, 1 - P_FLOOR)
         ll = (nw[idx] * (Yc[idx] * np.log(p) + (1 - Yc[idx]) * np.log1p(-p))).sum(axis=1)
         return -ll + 0.5 * (pen * (t - centre) ** 2).sum(axis=1)
 
@@ -308,10 +321,10 @@ class AbilityFit:
         x0, sx, z0, sz = self.centre
         X = _design((np.log2(data_size) - x0) / sx, (np.log2(np.asarray(params, dtype=float)) - z0) / sz)
         if self.form == "direct":
-            return _ceiling_p(X, self.theta, self.floor)[0]
+            return _ceiling_score(X, self.theta, self.floor)
         loss = np.exp(self.gamma @ X.T)                                       # (1 + B, k)
         X2 = np.stack([np.ones_like(loss), (loss - self.loss_scale[0]) / self.loss_scale[1]], axis=-1)
-        return _ceiling_p(X2, self.theta, self.floor)[0]
+        return _ceiling_score(X2, self.theta, self.floor)
 
 
 def fit_ability(points: Points, form: str, floor: np.ndarray) -> AbilityFit:
@@ -325,7 +338,7 @@ def fit_ability(points: Points, form: str, floor: np.ndarray) -> AbilityFit:
         theta = fit_ceiling_logistic(X, Y[:1], points.n, floor[:1])
         theta = np.vstack([theta, fit_ceiling_logistic(X, Y[1:], points.n, floor[1:], theta0=theta[0])])
         f = AbilityFit(form, floor, centre, theta, n_items=float(np.median(points.n)), points=points)
-        f.fitted = _ceiling_p(X, theta[:1], floor[:1])[0][0]
+        f.fitted = _ceiling_score(X, theta[:1], floor[:1])[0]
         return f
     if form != "ladder":
         raise ValueError(f"unknown extrapolation form {form!r}; expected one of {', '.join(FORMS)}")

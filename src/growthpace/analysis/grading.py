@@ -4,7 +4,8 @@ to), how their careful answers were found (``parse_path``), and on how many item
 authors' verdicts differ, with both modes' mean scores.
 
 Both verdicts are graded here from the evidence each prediction row keeps (``evaluate.scoring``), so the
-table does not depend on the study's own ``evaluation.scoring``. Rows without that evidence (written
+table does not depend on the study's own ``evaluation.scoring`` (rows that the tables graded under the
+careful mode keep those verdicts: the same grading of the same evidence). Rows without that evidence (written
 before rows kept it) give an empty table.
 """
 
@@ -35,7 +36,10 @@ def grading_table(predictions: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFra
     rows = selected_rows(predictions, scores)
     if rows.empty:
         return pd.DataFrame(columns=GRADING_COLUMNS)
-    careful = rescore(rows, "careful").reset_index(drop=True)
+    # Rows the tables graded under the careful mode already carry its verdicts (the tables rule grades
+    # every row under the study's mode, ``analysis.tables``): they are not graded again.
+    graded = "scoring" in rows and (rows["scoring"] == "careful").all()
+    careful = (rows if graded else rescore(rows, "careful")).reset_index(drop=True)
     authors = rescore(rows, "authors").reset_index(drop=True)
     careful["differ"] = careful["score"].to_numpy() != authors["score"].to_numpy()
     careful["authors_score"] = authors["score"].to_numpy()

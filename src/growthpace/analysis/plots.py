@@ -22,7 +22,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
 from ..files import atomic_path  # noqa: E402
-from .bootstrap import order_model_sizes  # noqa: E402
+from .bootstrap import order_model_sizes, selected_test_scores  # noqa: E402
 from .curves import predict  # noqa: E402
 from .outputs import PLOTS  # noqa: E402
 
@@ -79,11 +79,6 @@ def _placeholder(out: str | Path, title: str, message: str) -> None:
 
 def _palette(model_sizes) -> dict:
     return dict(zip(model_sizes, sns.color_palette("viridis", max(len(model_sizes), 1))))
-
-
-def selected_test_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    split = "test" if (scores["split"] == "test").any() else "valid"
-    return scores[(scores["split"] == split) & scores["selected"]]
 
 
 def growth_plot(scores: pd.DataFrame, out: str | Path) -> None:

@@ -12,9 +12,8 @@ import pandas as pd
 from ..evaluate import authors
 from ..files import write_text_atomic
 from . import benchmarks
-from .bootstrap import BASE
+from .bootstrap import BASE, selected_test_scores
 from .guideline import untrained_distance
-from .plots import selected_test_scores
 from .sensitivity import GROUP_TEXT
 
 SCORING_TEXT = {

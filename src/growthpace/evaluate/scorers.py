@@ -274,6 +274,9 @@ def _first_line_letter(s: str) -> str | None:
     return letter
 
 
+# A table's golds and outputs name their letters over and over (item kinds and option counts read the
+# same golds again for every row): each (text, option count) is parsed once.
+@functools.lru_cache(maxsize=8192)
 def _parse_choice(output: str | None, n_options: int = 4) -> tuple[str | None, str]:
     """The letter named by ``output`` and a status: 'ok', 'none' (no letter), 'ambiguous', 'invalid'."""
     if not output or not output.strip():
@@ -690,6 +693,8 @@ def _plain_math(s: str) -> str:
     return re.sub(r"\s*(?:或者|或|和|以及|及)\s*", ",", s)
 
 
+# The same extracted answers and golds recur across a table's rows (11 thousand calls, 2 thousand texts).
+@functools.lru_cache(maxsize=8192)
 def normalize_math(s: str) -> str:
     """Hendrycks-MATH ``strip_string`` plus unit, minus, ``\\boxed`` and trailing-zero fixes (see module doc)."""
     if s is None:
@@ -926,21 +931,27 @@ _OPTION_LINE = re.compile(r"^\s*(?:[(（\[【]\s*([A-H])\s*[)）\]】]|([A-H])\s
 
 def parse_options(prompt: str) -> list[str]:
     """Option letters of a question (lines 'A. ...', 'A．', 'A、', '(A)', 'A:'), e.g. ['A', 'B', 'C']."""
+    return list(_option_letters(prompt))
+
+
+# Grading a table asks each of its few hundred questions for its options thousands of times.
+@functools.lru_cache(maxsize=1 << 12)
+def _option_letters(prompt: str) -> tuple[str, ...]:
     if not prompt:
-        return []
+        return ()
     found = []
     for line in prompt.splitlines():
         m = _OPTION_LINE.match(line)
         if m:
             found.append(m.group(1) or m.group(2))
     if "A" not in found:
-        return []
+        return ()
     start = len(found) - 1 - found[::-1].index("A")  # the last option block
     out = ["A"]
     for c in found[start + 1:]:
         if len(out) < len(_ALL_LETTERS) and c == _ALL_LETTERS[len(out)]:
             out.append(c)
-    return out
+    return tuple(out)
 
 
 def _gold(record: dict) -> str:

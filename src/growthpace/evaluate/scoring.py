@@ -99,21 +99,35 @@ def _authors_path(res: dict, output) -> str:
     return "none" if res["parsed"] in (None, "", "E") else "committed"
 
 
-def score_row(row: Mapping, mode: str = DEFAULT_MODE) -> dict:
-    """{"kind", "parsed", "score", "expected", "parse_path", "ambiguous"} of one prediction row under ``mode``."""
+def _careful_read(rec: dict, output, reads: dict | None) -> tuple[dict, int]:
+    """``grading.read`` of a non-ranked item's output, looked up in ``reads`` (and kept there) when given.
+    The verdicts kept are never changed in place."""
+    if reads is None:
+        return grading.read(rec, output)
+    key = (rec["type"], rec["messages"][0]["content"], rec["messages"][1]["content"], rec.get("answer"), output)
+    if key not in reads:
+        reads[key] = grading.read(rec, output)
+    return reads[key]
+
+
+def score_row(row: Mapping, mode: str = DEFAULT_MODE, reads: dict | None = None) -> dict:
+    """{"kind", "parsed", "score", "expected", "parse_path", "ambiguous"} of one prediction row under ``mode``.
+    ``reads``: the careful reads of the outputs graded so far (``rescore``), filled as it goes."""
     if row["kind"] == FIRST_TOKEN:
         res = _first_token(row, check_mode(mode))
     else:
         rec = _record(row)
         lps, lens = _loads(row.get("choice_logprobs")), _loads(row.get("choice_lengths"))
-        if check_mode(mode) == "careful":
-            res = grading.score_item(rec, output=row.get("output"), letter_logits=_loads(row.get("letter_logits")),
-                                     choice_logprobs=lps, choice_lengths=lens)
-        else:
+        if check_mode(mode) == "authors":
             res = authors.score_item(rec, output=row.get("output"),
                                      last_letter_logits=_loads(row.get("last_letter_logits")),
                                      choice_logprobs=lps, choice_lengths=lens)
             res = {**res, "parse_path": _authors_path(res, row.get("output")), "ambiguous": False}
+        elif row["kind"] == "ranking":
+            res = grading.score_item(rec, choice_logprobs=lps, choice_lengths=lens)
+        else:
+            verdict, n_fallback = _careful_read(rec, row.get("output"), reads)
+            res = grading.with_logit_fallback(verdict, n_fallback, _loads(row.get("letter_logits")), rec)
     return {"kind": res["kind"], "parsed": None if res["parsed"] is None else str(res["parsed"]),
             "score": float(res["score"]), "expected": float(res["expected"]),
             "parse_path": res.get("parse_path", "committed"), "ambiguous": bool(res.get("ambiguous", False))}
@@ -128,7 +142,10 @@ def rescore(predictions: pd.DataFrame, mode: str = DEFAULT_MODE) -> pd.DataFrame
     if missing:
         raise ValueError(f"prediction rows lack {', '.join(missing)}: they were written before rows kept their "
                          "evidence; evaluate again to re-score them")
-    verdicts = [score_row(row, mode) for row in predictions[EVIDENCE].to_dict("records")]
+    # The same output of the same test item recurs across cells and epochs (a small model repeats
+    # itself): its careful read, most of a verdict's cost, is done once per table.
+    reads = {}
+    verdicts = [score_row(row, mode, reads) for row in predictions[EVIDENCE].to_dict("records")]
     out = predictions.copy()
     if verdicts:
         out[VERDICT] = pd.DataFrame(verdicts, index=predictions.index)[VERDICT]

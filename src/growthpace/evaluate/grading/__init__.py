@@ -19,17 +19,27 @@ from . import find as F
 from . import match as M
 from . import normalise as N
 
-__all__ = ["grade", "score_item", "PARSE_PATHS"]
+__all__ = ["grade", "read", "with_logit_fallback", "score_item", "PARSE_PATHS"]
 PARSE_PATHS = F.PARSE_PATHS
 
 
 def grade(record: dict, output: str | None = None, letter_logits: dict | None = None) -> dict:
     """{"kind", "parsed", "score", "expected", "parse_path", "ambiguous"} of one non-ranked item."""
+    verdict, n_fallback = read(record, output)
+    return with_logit_fallback(verdict, n_fallback, letter_logits, record)
+
+
+def read(record: dict, output: str | None = None) -> tuple[dict, int]:
+    """(the verdict of the output's text alone, the number of options whose letter logits decide instead):
+    0 unless a single-choice answer is to be read from the logits (its text names none). A pure function
+    of the item's texts and the output, the letter logits apart: a caller that grades the same output
+    of the same item many times (``scoring.rescore``) reads it once."""
     kind = S.item_kind(record)
     expected = S.expected_score(record)
     gold = S._gold(record)
     found = F.find(N.text(output))
     path, ambiguous, text = found.parse_path, found.ambiguous, found.text
+    n_fallback = 0
     if kind == "math":
         parsed, score = M.math(text, str(record.get("answer", gold))) if text else (None, 0.0)
     elif kind == "multi_select":
@@ -47,9 +57,7 @@ def grade(record: dict, output: str | None = None, letter_logits: dict | None = 
         ambiguous = ambiguous or status == "ambiguous"
         if letter is None and status == "none" and not ambiguous and found.parse_path != F.NONE or \
                 letter is None and not (output or "").strip():
-            fallback = S._argmax_letter(letter_logits, n)
-            if fallback is not None:
-                letter, path = fallback, F.LOGIT_FALLBACK
+            n_fallback = n
         parsed = letter or "E"
         score = float(parsed != "E" and parsed == S.gold_letter(record))
     else:  # cloze
@@ -57,10 +65,20 @@ def grade(record: dict, output: str | None = None, letter_logits: dict | None = 
         ambiguous = ambiguous or amb
         want = S.parse_cloze(N.text(gold)) or gold.strip()
         score = float(M.cloze_equal(parsed, want))
-    if path != F.LOGIT_FALLBACK and (ambiguous or not parsed or parsed == "E"):
+    if ambiguous or not parsed or parsed == "E":
         path = F.NONE
     return {"kind": kind, "parsed": parsed, "score": score, "expected": expected,
-            "parse_path": path, "ambiguous": bool(ambiguous)}
+            "parse_path": path, "ambiguous": bool(ambiguous)}, n_fallback
+
+
+def with_logit_fallback(verdict: dict, n_fallback: int, letter_logits: dict | None, record: dict) -> dict:
+    """``verdict`` with the letter the logits prefer among ``n_fallback`` options, when ``read`` asks for
+    one and the logits name one."""
+    letter = S._argmax_letter(letter_logits, n_fallback) if n_fallback else None
+    if letter is None:
+        return verdict
+    return {**verdict, "parsed": letter, "score": float(letter != "E" and letter == S.gold_letter(record)),
+            "parse_path": F.LOGIT_FALLBACK}
 
 
 def score_item(record: dict, output: str | None = None, letter_logits: dict | None = None,

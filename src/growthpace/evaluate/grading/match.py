@@ -24,6 +24,7 @@ multi-select line, math extraction and equivalence) and add what a careful grade
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .. import scorers as S
@@ -60,6 +61,11 @@ _INLINE_OPTION = re.compile(rf"(?<![A-Za-z0-9])([A-H])\s*[:.、)]\s*(.+?)(?={_NE
 
 def option_texts(question: str) -> dict[str, str]:
     """The options' texts of a question: one option a line, or several options on one line."""
+    return dict(_question_options(question))
+
+
+@functools.lru_cache(maxsize=1 << 12)  # asked again for every output to the same question
+def _question_options(question: str) -> dict[str, str]:
     texts = {L: t for L, t in S._option_texts(question).items() if t}
     if len(texts) >= 2 and not any(re.search(_NEXT_LABEL, N.text(t)) for t in texts.values()):
         return texts
