@@ -19,9 +19,9 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import hub
 from .data import demo
@@ -31,6 +31,9 @@ from .devices import CPU
 from .fingerprint import Fingerprint, Fingerprints, labelled, tree_files
 from .files import tree_bytes, write_parquet_atomic
 from .store import Artifact, Store, artifact_key, read_receipt
+
+if TYPE_CHECKING:  # pandas takes 0.4 s to import: a training job's own process needs none of it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +180,7 @@ def _write_train_set(tmp: Path, chosen: list[dict]) -> dict:
         for r in chosen:
             f.write(json.dumps(strip_provenance(r), ensure_ascii=False) + "\n")
     (tmp / "sources.txt").write_text("".join(location(r) + "\n" for r in chosen), encoding="utf-8")
-    counts = pd.Series([r["type"] for r in chosen], dtype=object).value_counts().sort_index().to_dict()
+    counts = dict(sorted(Counter(r["type"] for r in chosen).items()))
     return {"n": len(chosen), "per_type": counts}
 
 
@@ -541,6 +544,8 @@ def analyze_study(suite: Artifact, scores: list, predictions: list, out_dir: str
     -> a subset receipt) the recipes' per-ability counts, ``extrapolate`` (``study.extrapolate_spec``)
     the sizes to predict only and the form, ``untrained`` (``study.untrained_spec``) the sizes not trained
     to derive the optimiser's recipe for, and the SFT settings they would train with."""
+    import pandas as pd
+
     from .analysis import pipeline
 
     scores_df = pd.concat([pd.read_parquet(p) for p in scores], ignore_index=True)
@@ -762,6 +767,8 @@ def keep_selected_epochs(store: Store, cells_tables: list, keep: dict, out: str 
     """Prune the fine-tuned model of every cell in the tables whose model size keeps selected epochs only
     (``keep``: ``{model_size: {cell name: [benchmarked epochs]}}``, ``study.keep_plan``) to its selected
     epoch and those; ``out`` records what was deleted, per cell."""
+    import pandas as pd
+
     from . import study
     from .files import write_json_atomic
 
@@ -863,6 +870,8 @@ def evaluate_base(store: Store, suite: Artifact, base: Artifact, spec: dict, cel
 
 
 def _labelled(preds: Artifact, cell: dict, epoch: int, out: str | Path) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.read_parquet(preds.path / "predictions.parquet")
     for k, v in cell.items():
         df[k] = v
