@@ -109,3 +109,37 @@ def test_an_epoch_it_cannot_evaluate_is_left_to_its_evaluate_job(trained):
     built = [read(m)["inputs"]["model"] for m in store.root.glob("predictions/*/manifest.json")]
     assert built == [artifacts.checkpoint_key(sft.key, 1)]
     assert sorted(p.name for p in (sft.path / "epochs").iterdir()) == ["epoch-1", "epoch-2"]
+
+
+HEAP_PROBE = """
+import ctypes, json, sys
+from growthpace.train.launch import heap_for_evaluation
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+
+def mapped_while_held():  # whether an 8 MiB block comes from its own mapping
+    before = libc.mallinfo2().hblks
+    block = bytearray(8 << 20)
+    return libc.mallinfo2().hblks > before
+
+first = mapped_while_held()
+heap_for_evaluation()
+print(json.dumps([first, mapped_while_held()]))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator")
+def test_the_training_processes_heap_serves_evaluation_as_an_evaluate_jobs_does():
+    """Training processes map every block of 4 MiB or more (LOW_MEMORY_ENV); before evaluating, blocks of
+    that size come from the heap again."""
+    from growthpace.train.launch import LOW_MEMORY_ENV, launch_env
+
+    env = launch_env()
+    assert env["MALLOC_MMAP_THRESHOLD_"] == LOW_MEMORY_ENV["MALLOC_MMAP_THRESHOLD_"]
+    done = subprocess.run([sys.executable, "-c", HEAP_PROBE], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [True, False]
