@@ -2,6 +2,7 @@
 and the suite's out-of-domain sets, from an empty directory."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -61,6 +62,27 @@ def test_base_model_and_out_of_domain_scores(recipe_run):
     # every cell (6 trained + the base model) has every eval set: 10 valid + 10 test + 3 OOD + 4 benchmarks
     assert scores.groupby(["data_source", "recipe"]).size().eq(27).all() and len(scores) == 7 * 27
     assert scores.groupby(["data_source", "recipe", "split", "ability"])["selected"].sum().eq(1).all()
+
+
+def test_training_jobs_evaluated_benchmarks_and_out_of_domain_sets(recipe_run):
+    """evaluation.in_training_job with the OOD sets and CMMLU and AGIEval in the spec: each cell that
+    trained built its epoch's predictions, benchmarks included, in its training job; curated-10's recipe
+    twin found its model in the store and trained nothing, and its evaluate job found the plain cell's."""
+    out = recipe_run / "results" / "recipes"
+    preds = pd.read_parquet(out / "tables" / "predictions.parquet")
+    built = {log.stem: re.findall(r"predictions (\w+): building", log.read_text())
+             for log in (out / "logs" / "train" / "xs").glob("*.log")}
+    assert built.pop("recipe-curated-10-seed0") == []
+    assert len(built) == 5 and all(len(keys) == 1 for keys in built.values())  # one epoch each
+    for cell, (key,) in built.items():
+        rows = preds[preds["predictions_key"] == key]
+        assert rows["eval_set"].str.startswith("cmmlu_").any() and rows["eval_set"].str.startswith("agieval_").any()
+        assert rows["ability"].str.startswith("ceval_").any(), cell
+        evaluation = (out / "logs" / "evaluate" / "xs" / cell / "epoch1.log").read_text()
+        assert f"predictions {key}: found in store" in evaluation and "building" not in evaluation
+    # the twin's checkpoint is the plain cell's: its evaluate job found what that training job built
+    twin = (out / "logs" / "evaluate" / "xs" / "recipe-curated-10-seed0" / "epoch1.log").read_text()
+    assert f"predictions {built['curated-10-seed0'][0]}: found in store" in twin
 
 
 def test_second_run_has_nothing_to_do(recipe_run):
